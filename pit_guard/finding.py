@@ -1,0 +1,94 @@
+"""The Finding record and how a secret is shown: redacted unless the user asks."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Optional, Tuple
+
+# Exit codes (documented in README): stable across releases.
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+def redact(secret: str) -> str:
+    """Keep enough to recognise a token (`pit-3f2b…5a69`), never enough to use it."""
+    if len(secret) <= 12:
+        return secret[:2] + "…"
+    head = 8 if secret[:4].lower() == "pit-" else 6
+    if secret.startswith("https://"):
+        # Webhook URL: host and path are not secret, the ids are.
+        cut = secret.find("/hooks/")
+        if cut != -1:
+            return secret[: cut + len("/hooks/")] + "…" + secret[-4:]
+    return secret[:head] + "…" + secret[-4:]
+
+
+def fingerprint(rule_id: str, secret: str) -> str:
+    """Content identity: the same secret under the same rule is one finding wherever it is."""
+    return hashlib.sha256(f"{rule_id}:{secret}".encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """Where in git history a secret came from (history and range scans only)."""
+
+    commit: str  # full sha of the first commit that introduced it
+    author: str
+    date: str  # ISO 8601
+    commit_count: int = 1  # how many commits carry it
+    in_head: bool = False
+    branches: Tuple[str, ...] = ()  # local and remote-tracking branches holding it
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """What GoHighLevel's API (or the token's own `exp`) says about a secret."""
+
+    status: str  # live | dead | expired | unknown | not-checked
+    reason: str
+    checked_at: Optional[str] = None  # ISO 8601 UTC
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    secret: str  # full, normalised secret: never printed unless --show-secrets
+    path: str  # file path, "<stdin>", or the path in a commit
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    encoding: str = "plain"  # plain | base64 | url | json-escaped
+    location_id: Optional[str] = None
+    company_id: Optional[str] = None
+    auth_class: Optional[str] = None  # Location | Company (OAuth)
+    client_id: Optional[str] = None  # OAuth sourceId or the client_id beside a client secret
+    scopes: Tuple[str, ...] = ()
+    issued_at: Optional[int] = None  # epoch seconds
+    expires_at: Optional[int] = None  # epoch seconds
+    expired: bool = False
+    provenance: Optional[Provenance] = None
+    validation: Optional[Validation] = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule_id, self.secret)
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.secret)
+
+    def shown(self, show_secrets: bool) -> str:
+        return self.secret if show_secrets else self.redacted
+
+    @property
+    def fails(self) -> bool:
+        """Whether this finding fails the run by default: expired and dead tokens do not."""
+        if self.validation is not None and self.validation.status in ("dead", "expired"):
+            return False
+        return not self.expired
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return (
+            f"Finding(rule_id={self.rule_id!r}, secret={self.redacted!r}, "
+            f"path={self.path!r}, line={self.line}, column={self.column})"
+        )
