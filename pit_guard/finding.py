@@ -82,8 +82,8 @@ class Finding:
 
     @property
     def fails(self) -> bool:
-        """Whether this finding fails the run by default: expired and dead tokens do not."""
-        if self.validation is not None and self.validation.status in ("dead", "expired"):
+        """Whether this finding fails the run by default: an expired OAuth token does not."""
+        if self.validation is not None and self.validation.status == "expired":
             return False
         return not self.expired
 
