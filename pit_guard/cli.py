@@ -1,0 +1,108 @@
+"""Command line: a thin click layer. Each command calls plain functions and returns an exit code.
+
+Heavy modules are imported inside the commands that need them, so the hook path starts fast.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional, Sequence
+
+import click
+
+from pit_guard.errors import FatalError
+from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Finding
+
+FORMATS = ("text", "json")
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """`25M`, `512K`, `1G` or a plain number of bytes."""
+    value = text.strip().upper().rstrip("B").rstrip("I")
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS else ""
+    try:
+        return int(float(value[: len(value) - len(unit)]) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size such as 25M, 512K or 1048576") from None
+
+
+def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show_secrets: bool,
+           output: Optional[str]) -> None:
+    """Write the report to --output or stdout (colour only for text on a terminal)."""
+    from pit_guard import report
+
+    if fmt == "json":
+        text = report.format_json(findings, skipped, show_secrets)
+    else:
+        color = output is None and sys.stdout.isatty()
+        text = report.format_text(findings, skipped, show_secrets, color=color)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def exit_code(findings: Sequence[Finding], fail_on_expired: bool = False) -> int:
+    failing = [f for f in findings if f.fails or (fail_on_expired and f.expired)]
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def summarize(findings: Sequence[Finding], skipped: Sequence[tuple]) -> None:
+    expired = sum(1 for f in findings if f.expired)
+    parts = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    if expired:
+        parts.append(f"{expired} expired (not failing)")
+    if skipped:
+        parts.append(f"{len(skipped)} skipped")
+    click.echo("pit-guard: " + ", ".join(parts), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pit-guard", prog_name="pit-guard")
+def cli() -> None:
+    """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted).")
+@click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
+              help="Skip (with a notice) files larger than this.")
+@click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too.")
+def scan(paths: Sequence[str], fmt: str, output: Optional[str], show_secrets: bool, max_file_size: int,
+         fail_on_expired: bool) -> int:
+    """Scan files and folders (recursively, skipping .git); `-` reads stdin."""
+    from pit_guard.scan import scan_paths
+
+    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
+    for path, reason in result.skipped:
+        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    render(result.findings, result.skipped, fmt, show_secrets, output)
+    summarize(result.findings, result.skipped)
+    return exit_code(result.findings, fail_on_expired)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        code = cli.main(args=argv, prog_name="pit-guard", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("pit-guard: aborted", err=True)
+        return EXIT_ERROR
+    except click.ClickException as e:
+        e.show()
+        return EXIT_ERROR
+    except FatalError as e:
+        click.echo(f"pit-guard: error: {e}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return code if isinstance(code, int) else EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Find GoHighLevel credentials in bytes: pure functions, no I/O.
+
+Two stages, as fast scanners do: a one-pass literal prefilter (`prefilter.py`) says which families
+of rules can match at all, then only those families run their regexes and checks. Candidates are
+then judged on content: JWT payloads are decoded, UUIDs are checked for placeholders, context
+secrets need a key name and a GoHighLevel context.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+from pit_guard.finding import Finding
+from pit_guard.prefilter import B64, CONTEXT, JWT, PIT, WEBHOOK, families
+
+SUPPRESS_MARKER = b"pit-guard: allow"
+MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
+_BOM = b"\xef\xbb\xbf"
+
+_HEX = rb"[0-9a-fA-F]"
+_UUID = _HEX + rb"{8}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{12}"
+# The lookbehind makes a token start unique inside a long run (`cockpit-…`, megabytes of `eyJ`),
+# which keeps every regex here linear in its input.
+_PIT_RE = re.compile(rb"(?<![A-Za-z0-9])(?:pit|PIT|Pit)-(" + _UUID + rb")(?![A-Za-z0-9])")
+_JWT_RE = re.compile(
+    rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
+)
+_SEP = rb"(?:/|\\/|%2[fF])"
+_WEBHOOK_RE = re.compile(
+    rb"services\.leadconnectorhq\.com" + _SEP + rb"hooks" + _SEP + rb"([A-Za-z0-9]{8,40})"
+    + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{8,64})(?![A-Za-z0-9-])"
+)
+_CLIENT_ID_RE = re.compile(rb"(?<![0-9a-zA-Z])[0-9a-f]{24}-[0-9a-z]{8}(?![0-9a-zA-Z])")
+# After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`, and the UUID.
+# n8n-style {"name": "clientSecret", "value": "…"} is also accepted.
+_QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
+_ASSIGN_RE = re.compile(
+    rb"[A-Za-z0-9_.-]{0,40}" + _QUOTE + rb"?\s*(?:,\s*" + _QUOTE + rb"value" + _QUOTE + rb"\s*)?"
+    rb"(?::|=>|=|%3[aAdD])\s*" + _QUOTE + rb"?\s*(" + _UUID + rb")(?![A-Za-z0-9])"
+)
+_KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_GHL_CONTEXT_RE = re.compile(rb"(?<![a-z])ghl(?![a-z])|highlevel|leadconnector|msgsndr")
+_CONTEXT_WINDOW = 2000
+_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+_MAX_B64_RUN = 4 * 1024 * 1024
+_PLACEHOLDER_WORDS = (b"your", b"example", b"placeholder", b"sample", b"dummy", b"xxxx", b"redacted", b"token", b"secret")
+
+
+def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None) -> List[Finding]:
+    """Every GoHighLevel credential in `data`, in order of position, without duplicates."""
+    now = time.time() if now is None else now
+    seen: Set[Tuple[str, str, int]] = set()
+    findings = []
+    for rule_id, secret, start, encoding, extra in _candidates(data, 0, now):
+        if (rule_id, secret, start) in seen or _suppressed(data, start):
+            continue
+        seen.add((rule_id, secret, start))
+        line, column = _line_column(data, start)
+        findings.append(Finding(rule_id, secret, path, line, column, encoding, **extra))
+    findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
+    return findings
+
+
+_Candidate = Tuple[str, str, int, str, Dict[str, Any]]
+
+
+def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
+    found = families(data)
+    if not found:
+        return
+    if PIT in found:
+        yield from _pits(data)
+    if JWT in found:
+        yield from _jwts(data, now)
+    if WEBHOOK in found:
+        yield from _webhooks(data)
+    if CONTEXT in found:
+        yield from _context_secrets(data)
+    if B64 in found and depth < MAX_DEPTH:
+        yield from _base64_wrapped(data, depth, now)
+
+
+# --- Private Integration Tokens ---------------------------------------------------------------
+
+
+def _pits(data: bytes) -> Iterator[_Candidate]:
+    for m in _PIT_RE.finditer(data):
+        uuid = m.group(1).decode().lower()
+        if not is_placeholder_uuid(uuid):
+            yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
+
+
+def is_placeholder_uuid(uuid: str) -> bool:
+    """All-zero, one repeated digit, sequential or low-variety UUIDs are examples, not keys."""
+    digits = uuid.replace("-", "").lower()
+    if len(set(digits)) < 8:
+        return True
+    ascending = sum(1 for a, b in zip(digits, digits[1:]) if (int(b, 16) - int(a, 16)) % 16 == 1)
+    # A random UUID has about two ascending neighbours; `12345678-…-90ab…` has over a dozen.
+    return ascending >= 10
+
+
+# --- JWTs: v1 API keys and OAuth tokens ---------------------------------------------------------
+
+
+def _b64url_json(segment: bytes) -> Optional[Dict[str, Any]]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+        value = json.loads(raw)
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _plausible_signature(signature: bytes, alg: str) -> bool:
+    """A real signature is random base64url of the algorithm's size, not a word like `example`."""
+    if len(set(signature)) < 20:
+        return False
+    if alg.startswith("HS"):
+        return len(signature) >= 43
+    if alg.startswith(("RS", "PS")):
+        return len(signature) >= 300
+    return len(signature) >= 40
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 8 <= len(value) <= 40 and value.isalnum() and value.isascii()
+
+
+def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
+    for m in _JWT_RE.finditer(data):
+        token = m.group(0)
+        header_b64, payload_b64, signature = token.split(b".", 2)
+        header = _b64url_json(header_b64)
+        payload = _b64url_json(payload_b64)
+        if header is None or payload is None or not isinstance(header.get("alg"), str):
+            continue
+        if not _plausible_signature(signature, header["alg"]):
+            continue
+        judged = judge_jwt_payload(header["alg"], payload, now)
+        if judged is not None:
+            rule_id, extra = judged
+            yield rule_id, token.decode(), m.start(), "plain", extra
+
+
+def _epoch_seconds(value: Any) -> Optional[int]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    # v1 keys carry `iat` in milliseconds.
+    return int(value / 1000) if value > 10_000_000_000 else int(value)
+
+
+def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """Which GoHighLevel credential a decoded JWT is, with what its payload tells, or None."""
+    issued_at = _epoch_seconds(payload.get("iat"))
+    if "authClass" in payload and "authClassId" in payload:
+        if str(payload.get("channel", "")).upper() != "OAUTH" and "oauthMeta" not in payload:
+            return None
+        auth_class = str(payload["authClass"])
+        owner_id = str(payload["authClassId"])
+        expires_at = _epoch_seconds(payload.get("exp"))
+        lifetime = (expires_at - issued_at) if expires_at and issued_at else None
+        refresh = "uniqueId" in payload or (lifetime is not None and lifetime > 30 * 86400)
+        meta = payload.get("oauthMeta")
+        scopes: Any = meta.get("scopes", ()) if isinstance(meta, dict) else ()
+        if isinstance(scopes, str):
+            scopes = scopes.split()
+        extra: Dict[str, Any] = {
+            "auth_class": auth_class,
+            "location_id": owner_id if auth_class.lower() == "location" else None,
+            "company_id": owner_id if auth_class.lower() != "location" else payload.get("companyId"),
+            "client_id": str(payload["sourceId"]) if "sourceId" in payload else None,
+            "scopes": tuple(str(s) for s in scopes) if isinstance(scopes, (list, tuple)) else (),
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+            "expired": expires_at is not None and expires_at < now,
+        }
+        return ("ghl-oauth-refresh-token" if refresh else "ghl-oauth-access-token"), extra
+    # API v1 keys: HS256, a `version` claim, 20-character ids, and no expiry or issuer.
+    if alg != "HS256" or "version" not in payload or any(k in payload for k in ("exp", "iss", "aud")):
+        return None
+    location_id, company_id = payload.get("location_id"), payload.get("company_id")
+    extra = {"issued_at": issued_at}
+    if _is_id(company_id):
+        extra["company_id"] = company_id
+    if location_id is not None:
+        if not _is_id(location_id):
+            return None
+        return "ghl-v1-location-api-key", dict(extra, location_id=location_id)
+    if _is_id(company_id):
+        return "ghl-v1-agency-api-key", extra
+    return None
+
+
+# --- Inbound webhook URLs ---------------------------------------------------------------------
+
+
+def _looks_like_placeholder(value: bytes) -> bool:
+    lowered = value.lower()
+    return len(set(lowered)) < 6 or any(word in lowered for word in _PLACEHOLDER_WORDS)
+
+
+def _webhooks(data: bytes) -> Iterator[_Candidate]:
+    for m in _WEBHOOK_RE.finditer(data):
+        location_id, trigger_id = m.group(1), m.group(2)
+        if _looks_like_placeholder(location_id) or _looks_like_placeholder(trigger_id):
+            continue
+        if trigger_id.count(b"-") == 4 and is_placeholder_uuid(trigger_id.decode()):
+            continue
+        text = m.group(0)
+        encoding = "json-escaped" if b"\\/" in text else "url" if b"%2" in text else "plain"
+        url = f"https://services.leadconnectorhq.com/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
+        yield "ghl-inbound-webhook-url", url, m.start(), encoding, {"location_id": location_id.decode()}
+
+
+# --- UUID secrets known by their key name and context -------------------------------------------
+
+
+def _key_name_around(data: bytes, start: int) -> bytes:
+    begin = start
+    while begin > 0 and data[begin - 1] in _KEY_CHARS and start - begin < 80:
+        begin -= 1
+    return data[begin:start]
+
+
+def _context_secrets(data: bytes) -> Iterator[_Candidate]:
+    lowered = data.lower()
+    reported: Set[int] = set()
+    for keyword in (b"secret", b"sso"):
+        at = lowered.find(keyword)
+        while at != -1:
+            m = _ASSIGN_RE.match(data, at + len(keyword))
+            if m is not None and m.start(1) not in reported:
+                key = (_key_name_around(lowered, at) + lowered[at : m.start(1)]).split(b'"')[0]
+                judged = _judge_context_secret(data, lowered, key, m)
+                if judged is not None:
+                    reported.add(m.start(1))
+                    yield judged
+            at = lowered.find(keyword, at + 1)
+
+
+def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[bytes]") -> Optional[_Candidate]:
+    uuid = m.group(1).decode().lower()
+    if is_placeholder_uuid(uuid):
+        return None
+    normal_key = re.sub(rb"[^a-z0-9]", b"", key)
+    if b"sso" in re.sub(rb"[^a-z0-9]", b" ", key).split() or normal_key.startswith(b"sso") or b"ssokey" in normal_key or b"sharedsecret" in normal_key or b"ssosecret" in normal_key:
+        rule_id = "ghl-sso-shared-secret"
+    elif b"secret" in normal_key and (b"client" in normal_key or b"app" in normal_key or b"oauth" in normal_key or normal_key.endswith(b"secret")):
+        rule_id = "ghl-oauth-client-secret"
+    else:
+        return None
+    window = slice(max(0, m.start(1) - _CONTEXT_WINDOW), m.end(1) + _CONTEXT_WINDOW)
+    client_id = _CLIENT_ID_RE.search(data[window])
+    in_context = bool(_GHL_CONTEXT_RE.search(key) or _GHL_CONTEXT_RE.search(lowered[window]) or client_id)
+    if not in_context:
+        return None
+    encoding = "json-escaped" if b'\\"' in data[m.start() : m.start(1)] else "url" if b"%2" in data[m.start() : m.start(1)] or b"%3" in data[m.start() : m.start(1)] else "plain"
+    extra = {"client_id": client_id.group(0).decode()} if client_id and rule_id == "ghl-oauth-client-secret" else {}
+    return rule_id, uuid, m.start(1), encoding, extra
+
+
+# --- Base64-wrapped credentials (Kubernetes Secrets, encoded env files) ---------------------------
+
+
+def _base64_wrapped(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
+    from pit_guard.prefilter import base64_anchor_positions
+
+    done_until = -1
+    for position in base64_anchor_positions(data):
+        if position < done_until:
+            continue
+        start, end = position, position
+        # `=` only pads the end: stopping at it keeps `KEY=` out of the run.
+        while start > 0 and data[start - 1] in _B64_CHARS and data[start - 1] != 61 and position - start < _MAX_B64_RUN:
+            start -= 1
+        while end < len(data) and data[end] in _B64_CHARS and end - position < _MAX_B64_RUN:
+            end += 1
+        done_until = end
+        # The run may begin before the encoded value does (`KEY:cGl0…` has no separator to stop
+        # at), so try each of the four alignments until one decodes to a credential.
+        for shift in range(4):
+            decoded = _decode_base64(data[start + shift : end])
+            inner = list(_candidates(decoded, depth + 1, now)) if decoded else []
+            for rule_id, secret, _inner, _encoding, extra in inner:
+                yield rule_id, secret, start + shift, "base64", extra
+            if inner:
+                break
+
+
+def _decode_base64(run: bytes) -> Optional[bytes]:
+    run = run.rstrip(b"=")
+    run = run[: len(run) - len(run) % 4] if len(run) % 4 == 1 else run
+    altchars = b"-_" if (b"-" in run or b"_" in run) else b"+/"
+    try:
+        return base64.b64decode(run + b"=" * (-len(run) % 4), altchars=altchars)
+    except (ValueError, binascii.Error):
+        return None
+
+
+# --- Positions and suppression --------------------------------------------------------------------
+
+
+def _line_column(data: bytes, offset: int) -> Tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    if line_start == 0 and data.startswith(_BOM):
+        line_start = len(_BOM)
+    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
+
+
+def _suppressed(data: bytes, offset: int) -> bool:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    line_end = data.find(b"\n", offset)
+    return SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]

@@ -1,0 +1,242 @@
+"""The credential kinds pit-guard knows: a table of frozen Rule records.
+
+Each rule carries what a person needs to act (what it is, how to revoke it) and examples the test
+suite enforces: every positive must be found (in many file formats), every negative must not.
+Examples are synthetic: random ids and signatures, never real credentials.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """A credential as it appears in a file: `key` is the variable it is typically assigned to,
+    `before` are assignments that stand before it (the context some rules need)."""
+
+    value: str
+    key: str = "GHL_TOKEN"
+    before: Tuple[Tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    description: str
+    revoke: str
+    positives: Tuple[Example, ...]
+    negatives: Tuple[str, ...]
+
+
+# Synthetic JWTs, generated once with random ids and random signature bytes.
+_V1_LOCATION = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6IlU4SlpwREUwaUdYbEQ2Z05DRmJhIiwid"
+    "mVyc2lvbiI6MSwiaWF0IjoxNjU0NTIwMTMzMzQzLCJzdWIiOiJ1c2VyX2lkIn0.-TgLjtsiSmskih6STo_Qri4alJK"
+    "jMF8YjLYQkA-eNH8"
+)
+_V1_LOCATION_OLD = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6InJpYnhVZGw3ZFhUUHlMc3hQRmtUIiwiY"
+    "29tcGFueV9pZCI6IkVQRmpiRDBrSDhPb29sOERrbFpEIiwidmVyc2lvbiI6MSwiaWF0IjoxNjExMzQ1Njc4OTAxLCJ"
+    "zdWIiOiJoZjRWdWNTbUVIZ2FLd1ZKN2ZhQyJ9.9qsTw46SyuDRUFexWZh_lMx0EdcX8UV5sqoQD7uzT6U"
+)
+_V1_AGENCY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJjb21wYW55X2lkIjoiRVBGamJEMGtIOE9vb2w4RGtsWkQiLCJ2Z"
+    "XJzaW9uIjoxLCJpYXQiOjE2NTQ1MjAxMzMzNDMsInN1YiI6InVzZXJfaWQifQ.k_6u0nJIt2Ljq1gF8HZaK5wdfg83"
+    "xEkhvT9lZOrffxQ"
+)
+_OAUTH_ACCESS = (
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdXRoQ2xhc3MiOiJMb2NhdGlvbiIsImF1dGhDbGFzc0lkIjoiV"
+    "ThKWnBERTBpR1hsRDZnTkNGYmEiLCJzb3VyY2UiOiJJTlRFR1JBVElPTiIsInNvdXJjZUlkIjoiNWVjODRkOGRiYzc"
+    "0MjU0NzcwZjU4OTA0LTA4eHVpNmQzIiwiY2hhbm5lbCI6Ik9BVVRIIiwicHJpbWFyeUF1dGhDbGFzc0lkIjoiVThKW"
+    "nBERTBpR1hsRDZnTkNGYmEiLCJvYXV0aE1ldGEiOnsic2NvcGVzIjpbImNvbnRhY3RzLnJlYWRvbmx5IiwiY29udGF"
+    "jdHMud3JpdGUiXSwiY2xpZW50IjoiNWVjODRkOGRiYzc0MjU0NzcwZjU4OTA0IiwidmVyc2lvbklkIjoiNWVjODRkO"
+    "GRiYzc0MjU0NzcwZjU4OTA0IiwiY2xpZW50S2V5IjoiNWVjODRkOGRiYzc0MjU0NzcwZjU4OTA0LTA4eHVpNmQzIn0"
+    "sImlhdCI6NDA3MDkwODgwMCwiZXhwIjo0MDcwOTk1MjAwfQ.5t7H89-uzI9kZWZkGnuiZg8wEfw1cCkcV5kNGgCRJo"
+    "kZ8l2dBhLfNZ1gJqJA9FiaXXkfHdl8_vp3entPFSQav1e9Q3rUsSmEBTTz84dcJbCL6gbCh0z6pN0XsthChF3oKlvF"
+    "OYiKx4BUojmcz8n8wtoxzj3RZr3NOjOEflu7B_0Hykd4QjGxmvRYcs7vufxZ9PldFDgaOngyVjR7n_zmnNcAeuinWM"
+    "ykFdWpHuhjyLbAM3rjLW_KolUWzfL4uGV2Zr7yFbkoK_4gByaX53fOpyWc05j6eajvWSeMjCEFA8z4uaYahr_vI2_8"
+    "3zHT3zYHQDZKgD3DllNCi2vVIQ_ovQ"
+)
+_OAUTH_ACCESS_AGENCY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdXRoQ2xhc3MiOiJDb21wYW55IiwiYXV0aENsYXNzSWQiOiJFU"
+    "EZqYkQwa0g4T29vbDhEa2xaRCIsInNvdXJjZSI6IklOVEVHUkFUSU9OIiwic291cmNlSWQiOiI1ZWM4NGQ4ZGJjNzQ"
+    "yNTQ3NzBmNTg5MDQtMDh4dWk2ZDMiLCJjaGFubmVsIjoiT0FVVEgiLCJwcmltYXJ5QXV0aENsYXNzSWQiOiJFUEZqY"
+    "kQwa0g4T29vbDhEa2xaRCIsIm9hdXRoTWV0YSI6eyJzY29wZXMiOlsiY29udGFjdHMucmVhZG9ubHkiLCJjb250YWN"
+    "0cy53cml0ZSJdLCJjbGllbnQiOiI1ZWM4NGQ4ZGJjNzQyNTQ3NzBmNTg5MDQiLCJ2ZXJzaW9uSWQiOiI1ZWM4NGQ4Z"
+    "GJjNzQyNTQ3NzBmNTg5MDQiLCJjbGllbnRLZXkiOiI1ZWM4NGQ4ZGJjNzQyNTQ3NzBmNTg5MDQtMDh4dWk2ZDMifSw"
+    "iaWF0Ijo0MDcwOTA4ODAwLCJleHAiOjQwNzA5OTUyMDB9.vrFNn5EiA3sPfET4rBmxN6x9SrWESXZ3d8Qe_uSMM08"
+)
+_OAUTH_REFRESH = (
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdXRoQ2xhc3MiOiJMb2NhdGlvbiIsImF1dGhDbGFzc0lkIjoiV"
+    "ThKWnBERTBpR1hsRDZnTkNGYmEiLCJzb3VyY2UiOiJJTlRFR1JBVElPTiIsInNvdXJjZUlkIjoiNWVjODRkOGRiYzc"
+    "0MjU0NzcwZjU4OTA0LTA4eHVpNmQzIiwiY2hhbm5lbCI6Ik9BVVRIIiwicHJpbWFyeUF1dGhDbGFzc0lkIjoiVThKW"
+    "nBERTBpR1hsRDZnTkNGYmEiLCJvYXV0aE1ldGEiOnsic2NvcGVzIjpbImNvbnRhY3RzLnJlYWRvbmx5IiwiY29udGF"
+    "jdHMud3JpdGUiXSwiY2xpZW50IjoiNWVjODRkOGRiYzc0MjU0NzcwZjU4OTA0IiwidmVyc2lvbklkIjoiNWVjODRkO"
+    "GRiYzc0MjU0NzcwZjU4OTA0IiwiY2xpZW50S2V5IjoiNWVjODRkOGRiYzc0MjU0NzcwZjU4OTA0LTA4eHVpNmQzIn0"
+    "sImlhdCI6NDA3MDkwODgwMCwiZXhwIjo0MTAyNDQ0ODAwLCJ1bmlxdWVJZCI6IjZiMGM1YThlLTJmNGQtNGUxYS05Y"
+    "zNiLTdkOGU5ZjBhMWIyYyIsInYiOiIyIn0.gKwtRVjNBP5ACQMEu4GN-jCDeT7vchuo0aZuqH6L1eNk-IFOsDf7Olc"
+    "y1eG0uqIjZ_1Y-w3WIQMSoL3hQW4pDhWq12Hegav4SJk-sUsLdS8oRHIAQ132VPj8jFI-CPfhTzdbLgBVYRV5R4CnM"
+    "z-BxgEXQ9EWJGaWCmQFTE2hOxWV9YfawCeo5LfI4Zhjw1O4_H4mSLmepCUL09W35IOgbbuzz4Ej6IbAgZHV0M0E06-"
+    "VzOS2rvSxpDoVBwoio1z1GmDVc44MoASgiK4-fUMAdMwRv-6A5YkXqIYQvrx5QM8T2EM8usE0O72m-XV-2GETeumvS"
+    "cQLnaGkMhOZJVRBpg"
+)
+_OTHER_SERVICE_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJjb21wYW55X2lkIjoxMjM0NSwiZW1haWwiOiJhQGIuYyIsImlzc"
+    "yI6Imh0dHBzOi8vYXV0aC5leGFtcGxlLmNvbSIsImV4cCI6MTk5OTk5OTk5OSwiaWF0IjoxNzAwMDAwMDAwfQ.-hXv"
+    "eQRKdRPRgff-c_5EYzXq8u41E5QXJL-GQ_NcIZo"
+)
+_NO_VERSION_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJjb21wYW55X2lkIjoiMG9nUjRIdFhPZjU0ZlpCS0E4ZnIiLCJpY"
+    "XQiOjE3MDAwMDAwMDAsInN1YiI6IngifQ.c2dNuiRqWGBQHtdUAFPAVtZlHvDtMrYD5r1KQF8QZGM"
+)
+_BAD_SIGNATURE_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6IlU4SlpwREUwaUdYbEQ2Z05DRmJhIiwid"
+    "mVyc2lvbiI6MSwiaWF0IjoxNjU0NTIwMTMzMzQzLCJzdWIiOiJ1c2VyX2lkIn0.example"
+)
+_CLIENT_ID = (
+    "5ec84d8dbc74254770f58904-08xui6d3"
+)
+
+RULES: Tuple[Rule, ...] = (
+    Rule(
+        id="ghl-private-integration-token",
+        name="GoHighLevel Private Integration Token",
+        description="A Private Integration Token (pit-<uuid>) for a sub-account or agency. It never expires.",
+        revoke=(
+            "In the sub-account (or agency) open Settings > Private Integrations, choose the "
+            "integration and click 'Rotate and expire this token now', or delete the integration."
+        ),
+        positives=(
+            Example("pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"),
+            Example("PIT-7c1e2a90-44b3-4f8d-a2c6-0b9d8e7f6a51"),
+            Example("Pit-d41e7b2a-9c3f-4a5e-8b1d-2f6c0e9a7b34", key="HIGHLEVEL_API_KEY"),
+            Example("pit-a0b1c2d3-e4f5-4a6b-8c7d-9e8f7a6b5c4d", key="Authorization"),
+        ),
+        negatives=(
+            "GHL_TOKEN=pit-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+            "GHL_TOKEN=pit-your-token-here",
+            "GHL_TOKEN=pit-00000000-0000-0000-0000-000000000000",
+            "GHL_TOKEN=pit-12345678-1234-1234-1234-123456789012",
+            "GHL_TOKEN=pit-12345678-90ab-cdef-1234-567890abcdef",
+            "GHL_TOKEN=pit-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "GHL_TOKEN=pit-{{ secrets.GHL_PIT }}",
+            "GHL_TOKEN=pit-${GHL_PIT_ID}",
+            "GHL_TOKEN=pit-3f2b9c4e8a1d4c6e9b7a1e2d3c4b5a69",
+            "image: cockpit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+            "request_id = 3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+            "pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a6",
+        ),
+    ),
+    Rule(
+        id="ghl-v1-location-api-key",
+        name="GoHighLevel API v1 location key",
+        description="A legacy API v1 key for one sub-account (location). v1 keys never expire.",
+        revoke=(
+            "In the sub-account open Settings > Business Profile > API Key and regenerate it "
+            "(v1 keys never expire; move the integration to a Private Integration Token)."
+        ),
+        positives=(
+            Example(_V1_LOCATION, key="GHL_API_KEY"),
+            Example(_V1_LOCATION_OLD, key="apiKey"),
+        ),
+        negatives=(
+            "GHL_API_KEY=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6...",
+            "GHL_API_KEY=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+            "GHL_API_KEY=" + _BAD_SIGNATURE_JWT,
+            "GHL_API_KEY=eyJxxxxxxxxxxxxxxxxxxx.eyJxxxxxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ),
+    ),
+    Rule(
+        id="ghl-v1-agency-api-key",
+        name="GoHighLevel API v1 agency key",
+        description="A legacy API v1 key for a whole agency (company): it opens every sub-account.",
+        revoke="In the agency open Settings > API Keys and regenerate the key (v1 keys never expire).",
+        positives=(Example(_V1_AGENCY, key="AGENCY_API_KEY"),),
+        negatives=(
+            "token: " + _OTHER_SERVICE_JWT,
+            "token: " + _NO_VERSION_JWT,
+        ),
+    ),
+    Rule(
+        id="ghl-oauth-access-token",
+        name="GoHighLevel OAuth access token",
+        description="An OAuth 2.0 access token of a marketplace app for a location or company; lives about a day.",
+        revoke=(
+            "Uninstall and reinstall the app for that location or company, and rotate the app's "
+            "client secret in the marketplace developer portal."
+        ),
+        positives=(
+            Example(_OAUTH_ACCESS, key="access_token"),
+            Example(_OAUTH_ACCESS_AGENCY, key="accessToken"),
+        ),
+        negatives=("Authorization: Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdXRoQ2xhc3MiOiJMb2NhdGlvbiJ9",),
+    ),
+    Rule(
+        id="ghl-oauth-refresh-token",
+        name="GoHighLevel OAuth refresh token",
+        description="An OAuth 2.0 refresh token: it mints new access tokens for about a year.",
+        revoke=(
+            "Uninstall and reinstall the app for that location or company (this voids its refresh "
+            "tokens), and rotate the app's client secret in the marketplace developer portal. "
+            "Never exchange the leaked token to test it: that rotates it."
+        ),
+        positives=(Example(_OAUTH_REFRESH, key="refresh_token"),),
+        negatives=(),
+    ),
+    Rule(
+        id="ghl-oauth-client-secret",
+        name="GoHighLevel marketplace app client secret",
+        description="The client secret of a marketplace (OAuth) app: with the client id it mints tokens.",
+        revoke="In the marketplace developer portal open the app > Advanced Settings > Auth and rotate the client secret.",
+        positives=(
+            Example("9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b", key="GHL_CLIENT_SECRET"),
+            Example("e8d7c6b5-a493-4827-b160-5f4e3d2c1b0a", key="clientSecret", before=(("clientId", _CLIENT_ID),)),
+        ),
+        negatives=(
+            "client_secret = 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b  # an Azure app",
+            "GHL_CLIENT_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+            "GHL_CLIENT_SECRET=00000000-0000-0000-0000-000000000000",
+            "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_LOCATION_UUID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
+        ),
+    ),
+    Rule(
+        id="ghl-inbound-webhook-url",
+        name="GoHighLevel inbound webhook trigger URL",
+        description="The URL of a workflow's Inbound Webhook trigger: anyone holding it can fire the workflow.",
+        revoke="In the sub-account open Automation > the workflow, delete the Inbound Webhook trigger and add a new one.",
+        positives=(
+            Example(
+                "https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d-9e2f-1a3b5c7d9e0f",
+                key="WEBHOOK_URL",
+            ),
+            Example(
+                "https://services.leadconnectorhq.com/hooks/Zx8cV2bN5mL1kJ4hG7fD/webhook-trigger/Hy6tR3eW9qA2sD5fG8jK",
+                key="GHL_WEBHOOK",
+            ),
+        ),
+        negatives=(
+            "https://services.leadconnectorhq.com/hooks/YOUR_LOCATION_ID/webhook-trigger/YOUR_WEBHOOK_ID",
+            "https://services.leadconnectorhq.com/hooks/<locationId>/webhook-trigger/<id>",
+            "https://services.leadconnectorhq.com/hooks/xxxxxxxxxxxxxxxxxxxx/webhook-trigger/xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+            "https://services.leadconnectorhq.com/contacts/Qw3rTy7uI9oP1aS5dF8g",
+        ),
+    ),
+    Rule(
+        id="ghl-sso-shared-secret",
+        name="GoHighLevel SSO shared secret",
+        description="The shared secret that decrypts GoHighLevel's SSO user payload for custom pages and menu links.",
+        revoke="In the marketplace developer portal open the app > Advanced Settings > Auth and regenerate the Shared Secret (SSO key).",
+        positives=(
+            Example("4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5", key="GHL_SSO_KEY"),
+            Example("b5a6c7d8-e9f0-4a1b-9c2d-3e4f5a6b7c8d", key="HIGHLEVEL_SHARED_SECRET"),
+        ),
+        negatives=(
+            "sso_session_id = 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
+            "GHL_SSO_KEY=your-shared-secret",
+        ),
+    ),
+)
+
+RULES_BY_ID: Dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -1,0 +1,72 @@
+"""Scan files, folders and stdin (no git): read bytes, detect, collect what was skipped."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import BinaryIO, Iterator, List, Sequence, Tuple
+
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding
+
+DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
+STDIN_PATH = "<stdin>"
+
+
+@dataclasses.dataclass
+class ScanResult:
+    findings: List[Finding] = dataclasses.field(default_factory=list)
+    skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)  # (path, reason)
+    scanned: int = 0
+
+
+def _walk(root: str) -> Iterator[str]:
+    """Regular files under `root`, sorted, skipping `.git` and not following symlinks."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            yield os.path.join(folder, name)
+
+
+def _targets(paths: Sequence[str]) -> Iterator[str]:
+    for path in paths:
+        if path == "-":
+            yield path
+        elif os.path.isdir(path):
+            yield from _walk(path)
+        elif os.path.lexists(path):
+            yield path
+        else:
+            raise FatalError(f"{path}: no such file or directory (check the path you gave to `pit-guard scan`)")
+
+
+def scan_paths(paths: Sequence[str], *, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+               stdin: BinaryIO | None = None) -> ScanResult:
+    from pit_guard.detect import scan_bytes
+
+    result = ScanResult()
+    for path in _targets(paths or ["."]):
+        if path == "-":
+            if stdin is None:
+                raise FatalError("`-` given but there is no standard input")
+            data = stdin.read(max_file_size + 1)
+            if len(data) > max_file_size:
+                result.skipped.append((STDIN_PATH, f"larger than --max-file-size ({max_file_size} bytes)"))
+                continue
+            result.findings.extend(scan_bytes(data, STDIN_PATH))
+            result.scanned += 1
+            continue
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue  # symlinks and special files: the target is scanned where it lives
+        try:
+            size = os.path.getsize(path)
+            if size > max_file_size:
+                result.skipped.append((path, f"larger than --max-file-size ({size} > {max_file_size} bytes)"))
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            result.skipped.append((path, f"cannot read: {e.strerror or e}"))
+            continue
+        result.findings.extend(scan_bytes(data, path))
+        result.scanned += 1
+    return result
