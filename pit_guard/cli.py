@@ -64,25 +64,43 @@ def cli() -> None:
     """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
 
 
+def report_options(f):  # type: ignore[no-untyped-def]
+    """Options every scanning command shares (scan, audit, ci, hooks)."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True),
+        click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout."),
+        click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted)."),
+        click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, output: Optional[str],
+           show_secrets: bool, fail_on_expired: bool, **_: object) -> int:
+    """The one pipeline every scanning command ends with: notices, report, summary, exit code.
+
+    Filtering (config, baseline) and validation slot in here so that every mode gets them.
+    """
+    for path, reason in skipped:
+        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    render(findings, skipped, fmt, show_secrets, output)
+    summarize(findings, skipped)
+    return exit_code(findings, fail_on_expired)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
-@click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted).")
+@report_options
 @click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
               help="Skip (with a notice) files larger than this.")
-@click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too.")
-def scan(paths: Sequence[str], fmt: str, output: Optional[str], show_secrets: bool, max_file_size: int,
-         fail_on_expired: bool) -> int:
+def scan(paths: Sequence[str], max_file_size: int, **options: object) -> int:
     """Scan files and folders (recursively, skipping .git); `-` reads stdin."""
     from pit_guard.scan import scan_paths
 
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
-    for path, reason in result.skipped:
-        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
-    render(result.findings, result.skipped, fmt, show_secrets, output)
-    summarize(result.findings, result.skipped)
-    return exit_code(result.findings, fail_on_expired)
+    return finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
