@@ -25,23 +25,37 @@ _HEX = rb"[0-9a-fA-F]"
 _UUID = _HEX + rb"{8}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{12}"
 # The lookbehind makes a token start unique inside a long run (`cockpit-…`, megabytes of `eyJ`),
 # which keeps every regex here linear in its input.
-_PIT_RE = re.compile(rb"(?<![A-Za-z0-9])(?:pit|PIT|Pit)-(" + _UUID + rb")(?![A-Za-z0-9])")
+# A token may also follow a percent escape (`Bearer%20pit-…`, `token%3DeyJ…`) or a JSON string
+# escape (`\npit-…` in an escaped .env file): those letters end an escape, not a word.
+_AFTER_ESCAPE = rb"(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt])"
+_PIT_RE = re.compile(
+    rb"(?:(?<![A-Za-z0-9])|" + _AFTER_ESCAPE + rb")(?:pit|PIT|Pit)-(" + _UUID + rb")(?![A-Za-z0-9])"
+)
 _JWT_RE = re.compile(
-    rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
+    rb"(?:(?<![A-Za-z0-9_-])|" + _AFTER_ESCAPE + rb")eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
 )
 _SEP = rb"(?:/|\\/|%2[fF])"
+# The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
+# starts where the URL does.
+_SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
 _WEBHOOK_RE = re.compile(
     rb"services\.leadconnectorhq\.com" + _SEP + rb"hooks" + _SEP + rb"([A-Za-z0-9]{8,40})"
     + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{8,64})(?![A-Za-z0-9-])"
 )
-_CLIENT_ID_RE = re.compile(rb"(?<![0-9a-zA-Z])[0-9a-f]{24}-[0-9a-z]{8}(?![0-9a-zA-Z])")
+_CLIENT_ID_RE = re.compile(
+    rb"(?:(?<![0-9a-zA-Z])|" + _AFTER_ESCAPE + rb")[0-9a-f]{24}-[0-9a-z]{8}(?![0-9a-zA-Z])"
+)
 # After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`, and the UUID.
 # n8n-style {"name": "clientSecret", "value": "…"} is also accepted.
 _QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
 _ASSIGN_RE = re.compile(
     rb"[A-Za-z0-9_.-]{0,40}" + _QUOTE + rb"?\s*(?:,\s*" + _QUOTE + rb"value" + _QUOTE + rb"\s*)?"
-    rb"(?::|=>|=|%3[aAdD])\s*" + _QUOTE + rb"?\s*(" + _UUID + rb")(?![A-Za-z0-9])"
+    rb"(?::|=>|=|%3[aAdD])\s*" + _QUOTE + rb"?\s*(?:(" + _UUID + rb")(?![A-Za-z0-9])"
+    # or the UUID base64-encoded (a Kubernetes Secret's `data:`), with `echo`'s newline or not
+    rb"|([A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?)(?![A-Za-z0-9+/=]))"
 )
+_UUID_FULL_RE = re.compile(_UUID + rb"\s?\Z")
+_B64_TOKEN_RE = re.compile(rb"[A-Za-z0-9+/]{16,}={0,2}")
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _GHL_CONTEXT_RE = re.compile(rb"(?<![a-z])ghl(?![a-z])|highlevel|leadconnector|msgsndr")
 _CONTEXT_WINDOW = 2000
@@ -214,7 +228,9 @@ def _webhooks(data: bytes) -> Iterator[_Candidate]:
         text = m.group(0)
         encoding = "json-escaped" if b"\\/" in text else "url" if b"%2" in text else "plain"
         url = f"https://services.leadconnectorhq.com/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
-        yield "ghl-inbound-webhook-url", url, m.start(), encoding, {"location_id": location_id.decode()}
+        scheme = _SCHEME_RE.search(data, max(0, m.start() - 16), m.start())
+        start = scheme.start() if scheme else m.start()
+        yield "ghl-inbound-webhook-url", url, start, encoding, {"location_id": location_id.decode()}
 
 
 # --- UUID secrets known by their key name and context -------------------------------------------
@@ -234,17 +250,26 @@ def _context_secrets(data: bytes) -> Iterator[_Candidate]:
         at = lowered.find(keyword)
         while at != -1:
             m = _ASSIGN_RE.match(data, at + len(keyword))
-            if m is not None and m.start(1) not in reported:
-                key = (_key_name_around(lowered, at) + lowered[at : m.start(1)]).split(b'"')[0]
+            if m is not None and m.start(m.lastindex or 1) not in reported:
+                value_start = m.start(m.lastindex or 1)
+                key = (_key_name_around(lowered, at) + lowered[at:value_start]).split(b'"')[0]
                 judged = _judge_context_secret(data, lowered, key, m)
                 if judged is not None:
-                    reported.add(m.start(1))
+                    reported.add(value_start)
                     yield judged
             at = lowered.find(keyword, at + 1)
 
 
 def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[bytes]") -> Optional[_Candidate]:
-    uuid = m.group(1).decode().lower()
+    group = m.lastindex or 1
+    value_start, value_end = m.start(group), m.end(group)
+    if group == 1:
+        uuid = m.group(1).decode().lower()
+    else:
+        decoded = _decode_base64(m.group(2))
+        if decoded is None or not _UUID_FULL_RE.match(decoded):
+            return None
+        uuid = decoded.strip().decode().lower()
     if is_placeholder_uuid(uuid):
         return None
     normal_key = re.sub(rb"[^a-z0-9]", b"", key)
@@ -254,14 +279,31 @@ def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[
         rule_id = "ghl-oauth-client-secret"
     else:
         return None
-    window = slice(max(0, m.start(1) - _CONTEXT_WINDOW), m.end(1) + _CONTEXT_WINDOW)
+    window = slice(max(0, value_start - _CONTEXT_WINDOW), value_end + _CONTEXT_WINDOW)
     client_id = _CLIENT_ID_RE.search(data[window])
     in_context = bool(_GHL_CONTEXT_RE.search(key) or _GHL_CONTEXT_RE.search(lowered[window]) or client_id)
+    if not in_context and group == 2:
+        # A base64-encoded secret sits among base64-encoded neighbours (the other keys of the
+        # same Kubernetes Secret): the context is in what they decode to.
+        for token in _B64_TOKEN_RE.findall(data[window]):
+            decoded = _decode_base64(token) or b""
+            client_id = client_id or _CLIENT_ID_RE.search(decoded)
+            if client_id or _GHL_CONTEXT_RE.search(decoded.lower()):
+                in_context = True
+                break
     if not in_context:
         return None
-    encoding = "json-escaped" if b'\\"' in data[m.start() : m.start(1)] else "url" if b"%2" in data[m.start() : m.start(1)] or b"%3" in data[m.start() : m.start(1)] else "plain"
+    assignment = data[m.start() : value_start]
+    if group == 2:
+        encoding = "base64"
+    elif b'\\"' in assignment:
+        encoding = "json-escaped"
+    elif b"%2" in assignment or b"%3" in assignment:
+        encoding = "url"
+    else:
+        encoding = "plain"
     extra = {"client_id": client_id.group(0).decode()} if client_id and rule_id == "ghl-oauth-client-secret" else {}
-    return rule_id, uuid, m.start(1), encoding, extra
+    return rule_id, uuid, value_start, encoding, extra
 
 
 # --- Base64-wrapped credentials (Kubernetes Secrets, encoded env files) ---------------------------
