@@ -1,17 +1,57 @@
 """Report formats: one function per format, each returns the whole report as a string.
 
-Every format shows secrets redacted unless `show_secrets` is true.
+Every format shows secrets redacted unless `show_secrets` is true: the full secret only ever
+leaves through `Finding.shown(show_secrets)`, never by reading `finding.secret` here.
 """
 from __future__ import annotations
 
+import datetime
 import json
-from typing import Any, Dict, List, Sequence, Tuple
+import os
+import urllib.parse
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
 from pit_guard.finding import Finding
-from pit_guard.rules import RULES_BY_ID
+from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
+TOOL_NAME = "pit-guard"
+
+Skipped = Sequence[Tuple[str, str]]
+
+# GitLab severity and the SARIF `security-severity` score (GitHub maps >= 9.0 to critical, >= 7.0
+# to high, >= 4.0 to medium). Keys that never expire and open a whole account rank highest; an
+# access token lives a day, a webhook URL only fires one workflow.
+SEVERITY: Dict[str, Tuple[str, str]] = {
+    "ghl-private-integration-token": ("Critical", "9.5"),
+    "ghl-v1-location-api-key": ("Critical", "9.0"),
+    "ghl-v1-agency-api-key": ("Critical", "9.8"),
+    "ghl-oauth-access-token": ("High", "7.5"),
+    "ghl-oauth-refresh-token": ("Critical", "9.0"),
+    "ghl-oauth-client-secret": ("Critical", "9.0"),
+    "ghl-inbound-webhook-url": ("Medium", "6.0"),
+    "ghl-sso-shared-secret": ("High", "8.0"),
+}
+# A rule added later without an entry above is still reported, as high.
+DEFAULT_SEVERITY = ("High", "8.0")
+
+# Content fingerprint key in SARIF partialFingerprints: versioned so a change of identity scheme
+# never silently merges with alerts made by the old one.
+SARIF_FINGERPRINT_KEY = "pitGuardFingerprint/v1"
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SRCROOT = "%SRCROOT%"
+
+# GitLab report schema version these reports conform to (kept in tests/data and validated there).
+GITLAB_SCHEMA_VERSION = "15.0.7"
+# GitLab's own analyzers use this sha when a finding is not tied to a commit (plain file scans).
+GITLAB_NO_COMMIT = "0000000"
+# Fixed namespace so a vulnerability id is stable across runs for the same finding and place.
+_GITLAB_ID_NAMESPACE = uuid.UUID("5f0c7a3e-2b1d-4e8f-9a6c-3d2e1f0a9b8c")
+
+# A markdown checklist lists this many places per credential, then says how many more.
+MARKDOWN_MAX_PLACES = 10
 
 
 def owner(finding: Finding) -> str:
@@ -21,6 +61,37 @@ def owner(finding: Finding) -> str:
     if finding.company_id:
         return f"agency (company) {finding.company_id}"
     return ""
+
+
+def status(finding: Finding) -> str:
+    """What is known about whether it still works: validation first, then the token's own expiry."""
+    if finding.validation is not None:
+        return finding.validation.status
+    return "expired" if finding.expired else "unknown"
+
+
+def severity(finding: Finding) -> Tuple[str, str]:
+    return SEVERITY.get(finding.rule_id, DEFAULT_SEVERITY)
+
+
+def report_path(path: str) -> str:
+    """A path as CI tools want it: relative to the current folder when under it, `/`-separated.
+
+    Paths from git history are already repository-relative; absolute paths outside the current
+    folder stay absolute (there is nothing sensible to make them relative to).
+    """
+    if path.startswith("<"):  # <stdin> and other pseudo paths
+        return path
+    if os.path.isabs(path):
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            relative = path
+        if not relative.startswith(".."):
+            path = relative
+    else:
+        path = os.path.normpath(path)
+    return path.replace(os.sep, "/")
 
 
 def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
@@ -60,43 +131,355 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
     return out
 
 
-def format_json(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool = False) -> str:
+def format_json(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
     document = {
         "version": JSON_SCHEMA_VERSION,
-        "tool": {"name": "pit-guard", "version": __version__},
+        "tool": {"name": TOOL_NAME, "version": __version__},
         "findings": [finding_to_dict(f, show_secrets) for f in findings],
         "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+# --- text -------------------------------------------------------------------------------------
+
 def _style(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
-def format_text(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool = False,
-                color: bool = False) -> str:
-    lines: List[str] = []
+def _by_file(findings: Sequence[Finding]) -> List[List[Finding]]:
+    """Findings grouped by path, files in the order first seen, each file's findings by position."""
+    groups: Dict[str, List[Finding]] = {}
     for f in findings:
-        rule = RULES_BY_ID[f.rule_id]
-        where = _style(f"{f.path}:{f.line}:{f.column}", "1", color)
-        state = " (expired)" if f.expired else ""
-        lines.append(f"{where}: {_style(rule.name, '31', color)}{state} {f.shown(show_secrets)} [{f.rule_id}]")
-        details = []
-        if owner(f):
-            details.append(f"opens: {owner(f)}")
-        if f.encoding != "plain":
-            details.append(f"encoded: {f.encoding}")
-        if f.scopes:
-            details.append("scopes: " + " ".join(f.scopes))
-        if f.provenance is not None:
-            p = f.provenance
-            details.append(f"first seen: {p.commit[:12]} by {p.author} on {p.date}")
-        if f.validation is not None:
-            details.append(f"status: {f.validation.status} ({f.validation.reason})")
-        for detail in details:
-            lines.append(f"    {detail}")
-        lines.append(f"    revoke: {rule.revoke}")
-    for path, reason in skipped:
-        lines.append(f"{path}: skipped: {reason}")
-    return "\n".join(lines) + ("\n" if lines else "")
+        groups.setdefault(f.path, []).append(f)
+    return [sorted(group, key=lambda f: (f.line, f.column)) for group in groups.values()]
+
+
+def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False,
+                color: bool = False) -> str:
+    """For people: one block per file; each finding's first line is `path:line:col: Name …`
+    (the shape editors and terminals turn into links). ANSI colour only when `color`."""
+    blocks: List[str] = []
+    for group in _by_file(findings):
+        lines: List[str] = []
+        for f in group:
+            rule = RULES_BY_ID[f.rule_id]
+            where = _style(f"{f.path}:{f.line}:{f.column}", "1", color)
+            name = _style(rule.name, "33" if f.expired else "31", color)
+            state = " (expired)" if f.expired else ""
+            lines.append(f"{where}: {name}{state} {f.shown(show_secrets)} [{f.rule_id}]")
+            details = []
+            if owner(f):
+                details.append(f"opens: {owner(f)}")
+            if f.encoding != "plain":
+                details.append(f"encoded: {f.encoding}")
+            if f.scopes:
+                details.append("scopes: " + " ".join(f.scopes))
+            if f.provenance is not None:
+                p = f.provenance
+                details.append(f"first seen: {p.commit[:12]} by {p.author} on {p.date}")
+            if f.validation is not None:
+                details.append(f"status: {f.validation.status} ({f.validation.reason})")
+            details.append(f"revoke: {rule.revoke}")
+            lines.extend("    " + _style(detail, "2", color) for detail in details)
+        blocks.append("\n".join(lines))
+    if skipped:
+        blocks.append("\n".join(f"{path}: skipped: {reason}" for path, reason in skipped))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+# --- SARIF --------------------------------------------------------------------------------------
+
+def _sarif_uri(path: str) -> Tuple[str, bool]:
+    """(URI, relative?) for an artifactLocation: percent-encoded (spaces, unicode, `%`, `#`)."""
+    path = report_path(path)
+    if os.path.isabs(path):
+        return "file://" + urllib.parse.quote(path if path.startswith("/") else "/" + path), False
+    return urllib.parse.quote(path, safe="/"), not path.startswith("<")
+
+
+def _sarif_rule(rule: Rule) -> Dict[str, Any]:
+    sev = SEVERITY.get(rule.id, DEFAULT_SEVERITY)
+    help_text = (
+        f"{rule.description}\n\nHow to revoke: {rule.revoke}\n\n"
+        "Revoke it first: deleting the line, or rewriting git history, does not un-leak a pushed "
+        "secret. Then remove it from the code and load it from a secret store or environment variable."
+    )
+    help_markdown = (
+        f"{rule.description}\n\n**How to revoke:** {rule.revoke}\n\n"
+        "Revoke it first: deleting the line, or rewriting git history, does not un-leak a pushed "
+        "secret. Then remove it from the code and load it from a secret store or environment variable."
+    )
+    return {
+        "id": rule.id,
+        # SARIF `name` is an identifier-like word; the human title is shortDescription.
+        "name": "".join(part.capitalize() for part in rule.id.split("-")),
+        "shortDescription": {"text": rule.name},
+        "fullDescription": {"text": rule.description},
+        "help": {"text": help_text, "markdown": help_markdown},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {
+            "security-severity": sev[1],
+            "precision": "high",
+            "tags": ["security", "secret", "gohighlevel", "external/cwe/cwe-798"],
+        },
+    }
+
+
+def _sarif_message(f: Finding, show_secrets: bool) -> str:
+    rule = RULES_BY_ID[f.rule_id]
+    parts = [f"{rule.name} {f.shown(show_secrets)}"]
+    if owner(f):
+        parts.append(f"opens {owner(f)}")
+    if f.validation is not None:
+        parts.append(f"status: {f.validation.status} ({f.validation.reason})")
+    elif f.expired:
+        parts.append("expired")
+    if f.encoding != "plain":
+        parts.append(f"{f.encoding}-encoded")
+    return "; ".join(parts) + f". Revoke: {rule.revoke}"
+
+
+def _sarif_properties(f: Finding) -> Dict[str, Any]:
+    """Context for people and dashboards. Commit and author live here, never in fingerprints,
+    so the same secret found in another commit stays one alert."""
+    props: Dict[str, Any] = {"expired": f.expired}
+    if f.encoding != "plain":
+        props["encoding"] = f.encoding
+    for key, value in (("locationId", f.location_id), ("companyId", f.company_id),
+                       ("authClass", f.auth_class), ("clientId", f.client_id)):
+        if value:
+            props[key] = value
+    if f.provenance is not None:
+        p = f.provenance
+        props.update({"commit": p.commit, "author": p.author, "date": p.date,
+                      "commitCount": p.commit_count, "inHead": p.in_head, "branches": list(p.branches)})
+    if f.validation is not None:
+        props["validationStatus"] = f.validation.status
+        props["validationReason"] = f.validation.reason
+        if f.validation.checked_at:
+            props["validationCheckedAt"] = f.validation.checked_at
+    return props
+
+
+def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
+    """SARIF 2.1.0 for GitHub code scanning (github/codeql-action/upload-sarif)."""
+    rule_index = {rule.id: i for i, rule in enumerate(RULES)}
+    results: List[Dict[str, Any]] = []
+    for f in findings:
+        uri, relative = _sarif_uri(f.path)
+        artifact: Dict[str, Any] = {"uri": uri}
+        if relative:
+            artifact["uriBaseId"] = SARIF_SRCROOT
+        results.append({
+            "ruleId": f.rule_id,
+            "ruleIndex": rule_index[f.rule_id],
+            # An expired OAuth token does not fail the run: show it, but as a note.
+            "level": "error" if f.fails else "note",
+            "message": {"text": _sarif_message(f, show_secrets)},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": artifact,
+                "region": {"startLine": f.line, "startColumn": f.column},
+            }}],
+            "partialFingerprints": {SARIF_FINGERPRINT_KEY: f.fingerprint},
+            "properties": _sarif_properties(f),
+        })
+    notifications = [
+        {"level": "warning", "message": {"text": f"skipped {path}: {reason}"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _sarif_uri(path)[0]}}}]}
+        for path, reason in skipped
+    ]
+    invocation: Dict[str, Any] = {"executionSuccessful": True}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    document = {
+        "$schema": SARIF_SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": TOOL_NAME,
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_sarif_rule(rule) for rule in RULES],
+            }},
+            "invocations": [invocation],
+            # Finding columns count characters (code points), not UTF-16 units.
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- GitLab ---------------------------------------------------------------------------------------
+
+def _gitlab_time(moment: Optional[datetime.datetime]) -> str:
+    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")  # the schema wants exactly this shape, UTC
+
+
+def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
+    rule = RULES_BY_ID[f.rule_id]
+    path = report_path(f.path)
+    commit: Dict[str, Any] = {"sha": GITLAB_NO_COMMIT}
+    if f.provenance is not None:
+        commit = {"sha": f.provenance.commit, "author": f.provenance.author, "date": f.provenance.date}
+    description = rule.description
+    if owner(f):
+        description += f" It opens {owner(f)}."
+    description += f" Status: {status(f)}"
+    description += f" ({f.validation.reason})." if f.validation is not None else "."
+    details: Dict[str, Any] = {
+        "fingerprint": {"name": "Content fingerprint", "type": "text", "value": f.fingerprint},
+        "status": {"name": "Status", "type": "text", "value": status(f)},
+    }
+    if f.encoding != "plain":
+        details["encoding"] = {"name": "Encoding", "type": "text", "value": f.encoding}
+    return {
+        # Stable per finding and place, so re-running a pipeline yields the same ids.
+        "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{path}:{f.line}:{commit['sha']}")),
+        "category": "secret_detection",
+        "name": rule.name,
+        "description": description,
+        "severity": severity(f)[0] if f.fails else "Low",
+        "solution": rule.revoke,
+        "scanner": {"id": TOOL_NAME, "name": TOOL_NAME},
+        "identifiers": [{"type": "pit_guard_rule_id", "name": f"pit-guard {rule.id}", "value": rule.id}],
+        "location": {"file": path, "start_line": f.line, "end_line": f.line, "commit": commit},
+        # GitLab shows this as the leaked value: redacted like everywhere else.
+        "raw_source_code_extract": f.shown(show_secrets),
+        "details": details,
+    }
+
+
+def format_gitlab(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, *,
+                  started: Optional[datetime.datetime] = None,
+                  finished: Optional[datetime.datetime] = None) -> str:
+    """GitLab secret detection report (`artifacts: reports: secret_detection`)."""
+    tool = {"id": TOOL_NAME, "name": TOOL_NAME, "version": __version__, "vendor": {"name": TOOL_NAME}}
+    scan: Dict[str, Any] = {
+        "analyzer": dict(tool),
+        "scanner": dict(tool),
+        "type": "secret_detection",
+        "start_time": _gitlab_time(started),
+        "end_time": _gitlab_time(finished),
+        "status": "success",
+        "primary_identifiers": [
+            {"type": "pit_guard_rule_id", "name": f"pit-guard {rule.id}", "value": rule.id} for rule in RULES
+        ],
+    }
+    if skipped:
+        scan["messages"] = [{"level": "warn", "value": f"skipped {path}: {reason}"} for path, reason in skipped]
+    document = {
+        "version": GITLAB_SCHEMA_VERSION,
+        "scan": scan,
+        "vulnerabilities": [_gitlab_vulnerability(f, show_secrets) for f in findings],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- markdown -------------------------------------------------------------------------------------
+
+def _md_code(text: str) -> str:
+    """A code span that survives backticks and newlines in paths."""
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_escape(text: str) -> str:
+    """Plain text from git (author names) must not turn into markdown or HTML."""
+    for char in "\\`*_[]<>#|":
+        text = text.replace(char, "\\" + char)
+    return text.replace("\n", " ")
+
+
+def _account(f: Finding) -> Tuple[int, str, str]:
+    """(order, key, heading) of the account a credential belongs to."""
+    if f.location_id:
+        return 0, f.location_id, f"Sub-account (location) {_md_code(f.location_id)}"
+    if f.company_id:
+        return 1, f.company_id, f"Agency (company) {_md_code(f.company_id)}"
+    if f.client_id:
+        return 2, f.client_id, f"Marketplace app {_md_code(f.client_id)}"
+    return 3, "", "Account not known (find where the credential is configured)"
+
+
+def _place(f: Finding) -> str:
+    place = f"{_md_code(report_path(f.path))} line {f.line}"
+    if f.provenance is not None:
+        p = f.provenance
+        place += f", commit {_md_code(p.commit[:12])} by {_md_escape(p.author)} on {_md_escape(p.date)}"
+    return place
+
+
+def format_markdown(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
+    """A revocation checklist: one entry per credential (however many places hold it), grouped by
+    the sub-account or agency it opens, in the order a person works through it."""
+    rule_order = {rule.id: i for i, rule in enumerate(RULES)}
+    credentials: Dict[str, List[Finding]] = {}
+    for f in findings:
+        credentials.setdefault(f.fingerprint, []).append(f)
+    accounts: Dict[Tuple[int, str, str], List[List[Finding]]] = {}
+    for places in credentials.values():
+        accounts.setdefault(_account(places[0]), []).append(places)
+
+    count = len(credentials)
+    out = ["# GoHighLevel credentials to revoke", ""]
+    if not count:
+        out.append("pit-guard found no GoHighLevel credentials.")
+    else:
+        out.append(
+            f"pit-guard found {count} credential{'s' if count != 1 else ''} in {len(findings)} "
+            f"place{'s' if len(findings) != 1 else ''}. Revoke each one first (deleting it from the "
+            "code or from git history does not un-leak it), then remove it from the code."
+        )
+    for account in sorted(accounts, key=lambda a: (a[0], a[1])):
+        out += ["", f"## {account[2]}"]
+        group = sorted(accounts[account], key=lambda ps: (rule_order.get(ps[0].rule_id, 99), ps[0].fingerprint))
+        for places in group:
+            first = places[0]
+            rule = RULES_BY_ID[first.rule_id]
+            places = sorted(places, key=lambda f: (report_path(f.path), f.line, f.column))
+            state = status(first)
+            reason = f" ({_md_escape(first.validation.reason)})" if first.validation is not None else ""
+            out += ["", f"### {rule.name} {_md_code(first.shown(show_secrets))}", ""]
+            out.append(f"- Status: **{state}**{reason}")
+            out.append(f"- Rule: {_md_code(rule.id)}, fingerprint {_md_code(first.fingerprint)}")
+            out.append(f"- Found in {len(places)} place{'s' if len(places) != 1 else ''}:")
+            out += [f"  - {_place(f)}" for f in places[:MARKDOWN_MAX_PLACES]]
+            if len(places) > MARKDOWN_MAX_PLACES:
+                out.append(f"  - … and {len(places) - MARKDOWN_MAX_PLACES} more (see `--format json`)")
+            if state in ("expired", "dead"):
+                out.append(f"- [ ] Confirm it no longer works ({state}); no revocation needed")
+            else:
+                out.append(f"- [ ] Revoke it: {rule.revoke}")
+                out.append("- [ ] Put the new credential where the integration reads it (secret store or environment)")
+            out.append("- [ ] Remove it from every place listed above")
+    if skipped:
+        out += ["", "## Not scanned", ""]
+        out += [f"- {_md_code(report_path(path))}: {_md_escape(reason)}" for path, reason in skipped]
+    return "\n".join(out) + "\n"
+
+
+# --- dispatch -------------------------------------------------------------------------------------
+
+FORMATTERS: Dict[str, Callable[..., str]] = {
+    "text": format_text,
+    "json": format_json,
+    "sarif": format_sarif,
+    "gitlab": format_gitlab,
+    "markdown": format_markdown,
+}
+
+
+def format_report(fmt: str, findings: Sequence[Finding], skipped: Skipped, show_secrets: bool, *,
+                  color: bool = False, started: Optional[datetime.datetime] = None) -> str:
+    if fmt == "text":
+        return format_text(findings, skipped, show_secrets, color=color)
+    if fmt == "gitlab":
+        return format_gitlab(findings, skipped, show_secrets, started=started)
+    return FORMATTERS[fmt](findings, skipped, show_secrets)
