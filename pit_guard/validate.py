@@ -1,0 +1,430 @@
+"""Is a found credential still live? Opt-in checks against GoHighLevel's API.
+
+Each finding gets a `Validation`: live, dead, expired (offline, from a JWT's `exp`), unknown (with
+the reason) or not-checked (with the reason). A status comes from the answer's status code AND its
+message (see the "Liveness" tables in the facts file): "not authorized for this scope" is live.
+Unknown is never dead.
+
+Safety rules kept here, not left to callers:
+- refresh tokens are never sent (exchanging one rotates it), webhook URLs are never requested
+  (that fires the workflow), client and SSO secrets have no safe probe;
+- requests go to GoHighLevel's two bases, or to the ones in PIT_GUARD_V2_API_URL /
+  PIT_GUARD_V1_API_URL; nothing else (no config file, no argument) can choose where a token goes;
+- the token leaves this process only in the Authorization header: every message, log line and
+  reason holds `redact(secret)` at most, and server text is scrubbed before it is quoted.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import random
+import re
+import time
+import urllib.parse
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from pit_guard import validate_http as http
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding, Validation, redact
+
+V2_DEFAULT = "https://services.leadconnectorhq.com"
+V1_DEFAULT = "https://rest.gohighlevel.com/v1"
+ENV_V2 = "PIT_GUARD_V2_API_URL"
+ENV_V1 = "PIT_GUARD_V1_API_URL"
+
+LIVE, DEAD, EXPIRED, UNKNOWN, NOT_CHECKED = "live", "dead", "expired", "unknown", "not-checked"
+BUDGET_EXHAUSTED = "time budget exhausted"
+MAX_CONCURRENCY = 32
+BREAKER_THRESHOLD = 3  # consecutive connection failures before the network is declared down
+
+logger = logging.getLogger("pit_guard.validate")
+Log = Callable[[str], None]
+
+
+# --- Where requests go ----------------------------------------------------------------------------
+
+
+def api_bases(environ: Optional[Mapping[str, str]] = None) -> Tuple[str, str, bool]:
+    """(v2 base, v1 base, overridden): GoHighLevel's, unless the two environment variables say.
+
+    Only PIT_GUARD_V2_API_URL and PIT_GUARD_V1_API_URL are read: a scanned repository controls its
+    config files, never the scanning process's environment.
+    """
+    env = os.environ if environ is None else environ
+    v2 = _env_base(env, ENV_V2)
+    v1 = _env_base(env, ENV_V1)
+    return (v2 or V2_DEFAULT), (v1 or V1_DEFAULT), bool(v2 or v1)
+
+
+def _env_base(env: Mapping[str, str], name: str) -> Optional[str]:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    # http:// is accepted here only: it is how tests and private mirrors on loopback are reached.
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise FatalError(f"{name} must be a full http(s) base URL such as https://host[:port][/path], got {value!r}")
+    return value.rstrip("/")
+
+
+def override_notice(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The line the CLI prints on stderr when validation does not go to GoHighLevel, else None."""
+    v2, v1, overridden = api_bases(environ)
+    if not overridden:
+        return None
+    return (
+        f"pit-guard: validation requests go to {v2} (API v2) and {v1} (API v1), "
+        f"set by {ENV_V2} / {ENV_V1}, not to GoHighLevel"
+    )
+
+
+def _check_base(base: str, default: str) -> str:
+    """Defence in depth: a base that is not GoHighLevel's must have come from the environment."""
+    if base != default and not base.startswith("https://"):
+        env_values = {os.environ.get(ENV_V2, "").strip().rstrip("/"), os.environ.get(ENV_V1, "").strip().rstrip("/")}
+        if base not in env_values:
+            raise FatalError("validation base URLs must be https:// unless set by PIT_GUARD_*_API_URL")
+    return base
+
+
+# --- What to do with each kind --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Probe:
+    url: str
+    v2: bool  # which API, for headers and for reading the answer
+
+    def __repr__(self) -> str:  # the URL holds ids, never the token; still keep it short
+        return f"_Probe({self.url!r})"
+
+
+_Plan = Union[Validation, _Probe]
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
+    """An offline verdict, or the one request that tells whether the token is live."""
+    rule = finding.rule_id
+    expires_at = finding.expires_at
+    if finding.expired or (expires_at is not None and expires_at < now):
+        when = f" at {_iso(expires_at)}" if expires_at is not None else ""
+        return Validation(EXPIRED, f"the token's exp passed{when}: no request needed", _iso(now))
+    if rule == "ghl-oauth-refresh-token":
+        until = f"; exp {_iso(expires_at)} not yet passed" if expires_at is not None else ""
+        return Validation(NOT_CHECKED, f"refresh tokens are never exchanged (that would rotate them){until}")
+    if rule == "ghl-inbound-webhook-url":
+        return Validation(NOT_CHECKED, "a request to an inbound webhook URL fires the workflow: never sent")
+    if rule == "ghl-oauth-client-secret":
+        return Validation(NOT_CHECKED, "no safe probe: testing a client secret needs an OAuth code exchange")
+    if rule == "ghl-sso-shared-secret":
+        return Validation(NOT_CHECKED, "no safe probe: no GoHighLevel API accepts an SSO shared secret")
+    if not _sendable(finding.secret):
+        return Validation(NOT_CHECKED, "the token holds characters that cannot go in an HTTP header")
+    if rule == "ghl-private-integration-token":
+        # A location PIT answers 422 (locationId missing); an agency PIT "user type mismatch".
+        return _Probe(v2 + "/contacts/", v2=True)
+    if rule == "ghl-v1-location-api-key":
+        return _Probe(v1 + "/custom-values/", v2=False)
+    if rule == "ghl-v1-agency-api-key":
+        return _Probe(v1 + "/locations/", v2=False)
+    if rule == "ghl-oauth-access-token":
+        return _access_token_probe(finding, v2)
+    return Validation(NOT_CHECKED, f"no liveness check for {rule}")
+
+
+def _access_token_probe(finding: Finding, v2: str) -> _Plan:
+    company = (finding.auth_class or "").lower() == "company"
+    owner = finding.company_id if company else finding.location_id
+    if not owner:
+        return Validation(NOT_CHECKED, "the token's payload has no authClassId to probe")
+    collection = "companies" if company else "locations"
+    return _Probe(f"{v2}/{collection}/{urllib.parse.quote(owner, safe='')}", v2=True)
+
+
+def _sendable(secret: str) -> bool:
+    return bool(secret) and secret.isascii() and secret.isprintable() and " " not in secret
+
+
+# --- Reading GoHighLevel's answers --------------------------------------------------------------
+
+# Matched as substrings: a live reading errs on the side of "revoke it now".
+_LIVE_V2 = (
+    ("not authorized for this scope", "works, but lacks this endpoint's scope"),
+    ("location is not accessible from this token", "works (for another location)"),
+    ("does not have access to this location", "works (for another location)"),
+    ("user type mismatch", "works: an agency-level token (user type mismatch on a location endpoint)"),
+    ("authclass type is not allowed", "works (wrong auth class for this endpoint)"),
+)
+# Matched exactly (after normalising): a dead reading must be GoHighLevel's own word.
+_DEAD_V2 = {
+    "invalid private integration token": "revoked or mistyped Private Integration token",
+    "invalid jwt": "invalid or revoked token",
+    "invalid token: access token is invalid": "invalid or revoked access token",
+}
+_LIVE_V1 = (("switch to the new api token", "works: a v1 key recognised, refused on a v2-only endpoint"),)
+_DEAD_V1 = {"api key is invalid": "revoked or mistyped v1 API key"}
+
+# Anything token-shaped in server text is redacted before it is quoted in a reason.
+_TOKENISH = re.compile(
+    r"(?i)pit-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|bearer\s+\S+"
+)
+
+
+def scrub(text: str, secret: str = "") -> str:
+    """Server text made safe to show: the token and anything shaped like one redacted, cut short."""
+    if secret:
+        text = text.replace(secret, redact(secret))
+    text = _TOKENISH.sub(lambda m: redact(m.group(0)), text)
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _message(answer: http.Answer) -> Tuple[bool, str]:
+    """(is JSON, message): GoHighLevel puts it in `message` (v2, sometimes a list) or `msg` (v1)."""
+    try:
+        value = json.loads(answer.body)
+    except ValueError:
+        return False, ""
+    if not isinstance(value, (dict, list)):
+        return False, ""
+    if not isinstance(value, dict):
+        return True, ""
+    for key in ("message", "msg", "error"):
+        found = value.get(key)
+        if isinstance(found, list):
+            found = "; ".join(str(item) for item in found)
+        if isinstance(found, str) and found:
+            return True, found
+    return True, ""
+
+
+def _normal(message: str) -> str:
+    return " ".join(message.lower().split()).rstrip(".!")
+
+
+def classify(answer: http.Answer, v2: bool, secret: str = "") -> Tuple[str, str]:
+    """(status, reason) for one answer; 429 and 5xx come back as unknown (the caller may retry)."""
+    code = answer.code
+    is_json, message = _message(answer)
+    quoted = f" {scrub(message, secret)!r}" if message else ""
+    if code == 429:
+        return UNKNOWN, f"rate limited (HTTP 429){quoted}"
+    if code >= 500:
+        kind = "an HTML page from a proxy or gateway" if not is_json and _htmlish(answer) else "server error"
+        return UNKNOWN, f"{kind} (HTTP {code})"
+    if not is_json:
+        what = "an HTML page (a proxy or captive portal?)" if _htmlish(answer) else "a non-JSON answer"
+        return UNKNOWN, f"unexpected answer: {what} with HTTP {code}"
+    if 300 <= code < 400:
+        return UNKNOWN, f"unexpected redirect (HTTP {code}), not followed"
+    if 200 <= code < 300 or (v2 and code == 422):
+        return LIVE, f"HTTP {code}: the token was accepted"
+    if code in (401, 403):
+        return _classify_refusal(code, message, v2, quoted)
+    return UNKNOWN, f"unexpected answer: HTTP {code}{quoted}"
+
+
+def _classify_refusal(code: int, message: str, v2: bool, quoted: str) -> Tuple[str, str]:
+    normal = _normal(message)
+    for needle, meaning in _LIVE_V2 if v2 else _LIVE_V1:
+        if needle in normal:
+            return LIVE, f"HTTP {code}{quoted}: {meaning}"
+    meaning = (_DEAD_V2 if v2 else _DEAD_V1).get(normal)
+    if meaning is not None:
+        return DEAD, f"HTTP {code}{quoted}: {meaning}"
+    if "version header" in normal:
+        return UNKNOWN, f"HTTP {code}{quoted}: the API refused the request itself (Version header)"
+    return UNKNOWN, f"unexpected answer: HTTP {code}{quoted}"
+
+
+def _htmlish(answer: http.Answer) -> bool:
+    return answer.content_type in ("text/html", "application/xhtml+xml") or answer.body.lstrip()[:1] == "<"
+
+
+# --- Running the probes ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Run:
+    opener: object
+    limiter: http.RateLimiter
+    breaker: http.CircuitBreaker
+    budget: http.Budget
+    timeout: float
+    retries: int
+    backoff: float
+
+
+def _check(run: _Run, probe: _Probe, secret: str) -> Validation:
+    """One token: its probe, retried for 429/5xx within the budget. Never raises."""
+    try:
+        status, reason = _attempts(run, probe, secret)
+    except Exception as error:  # noqa: BLE001 - a bug must not become a traceback with locals
+        status, reason = UNKNOWN, f"internal error ({type(error).__name__})"
+    return Validation(status, reason, _iso(time.time()))
+
+
+def _attempts(run: _Run, probe: _Probe, secret: str) -> Tuple[str, str]:
+    label = redact(secret)
+    attempt = 0
+    exhausted = BUDGET_EXHAUSTED
+    while True:
+        if run.breaker.open:
+            return UNKNOWN, run.breaker.reason or "network unreachable"
+        if not run.limiter.acquire(run.budget) or run.budget.remaining() <= 0:
+            return UNKNOWN, exhausted
+        timeout = min(run.timeout, run.budget.remaining())
+        try:
+            answer = http.get(run.opener, probe.url, secret, timeout, probe.v2)  # type: ignore[arg-type]
+        except http.NetError as failure:
+            reason = scrub(failure.reason, secret)
+            if failure.connection:
+                run.breaker.failure(reason)
+            # Connection errors and timeouts are not retried: a dead network must fail fast.
+            return UNKNOWN, reason
+        run.breaker.success()
+        run.limiter.observe(answer.headers, answer.code)
+        status, reason = classify(answer, probe.v2, secret)
+        retryable = answer.code == 429 or answer.code >= 500
+        if not retryable or attempt >= run.retries:
+            if retryable and attempt:
+                reason += f" after {attempt + 1} attempts"
+            return status, reason
+        delay = _retry_delay(run, answer, attempt)
+        logger.debug("validate: %s HTTP %d, retry %d in %.2fs", label, answer.code, attempt + 1, delay)
+        exhausted = f"{reason}; {BUDGET_EXHAUSTED} before a retry"
+        if not run.budget.sleep(delay):
+            return UNKNOWN, exhausted
+        attempt += 1
+
+
+def _retry_delay(run: _Run, answer: http.Answer, attempt: int) -> float:
+    jittered = run.backoff * (2 ** attempt) * random.uniform(0.75, 1.25)
+    if answer.code != 429:
+        return jittered
+    # Honour the server: Retry-After (capped), else its stated window; hold back every worker.
+    delay = http.retry_after(answer.headers)
+    if delay is None:
+        delay = http.rate_interval(answer.headers)
+    if delay is None:
+        delay = jittered
+    run.limiter.pause(delay)
+    return delay
+
+
+def validate_findings(
+    findings: Sequence[Finding],
+    *,
+    concurrency: int = 4,
+    timeout: float = 10.0,
+    total_timeout: float = 120.0,
+    now: Optional[float] = None,
+    log: Optional[Log] = None,
+    retries: int = 2,
+    backoff: float = 0.5,
+) -> List[Finding]:
+    """The same findings, in the same order, each with `validation` set.
+
+    Identical secrets are checked once. Requests run on a pool of `concurrency` threads under one
+    client-side rate limit; each has `timeout` seconds, and whatever is still unchecked after
+    `total_timeout` seconds is unknown ("time budget exhausted"). Never raises for network trouble;
+    raises FatalError for bad arguments or a bad PIT_GUARD_*_API_URL.
+    """
+    _check_arguments(concurrency, timeout, total_timeout, retries, backoff)
+    v2, v1, _ = api_bases()
+    v2, v1 = _check_base(v2, V2_DEFAULT), _check_base(v1, V1_DEFAULT)
+    now = time.time() if now is None else now
+    verdicts: Dict[str, Validation] = {}
+    probes: Dict[str, Tuple[_Probe, str]] = {}
+    for finding in findings:
+        key = finding.fingerprint  # a hash: the secret is not even a dict key here
+        if key in verdicts or key in probes:
+            continue
+        plan = _plan(finding, now, v2, v1)
+        if isinstance(plan, Validation):
+            verdicts[key] = plan
+        else:
+            probes[key] = (plan, finding.secret)
+    if probes:
+        budget = http.Budget(total_timeout)
+        run = _Run(http.build_opener(), http.RateLimiter(), http.CircuitBreaker(BREAKER_THRESHOLD),
+                   budget, timeout, retries, backoff)
+        verdicts.update(_run_pool(run, probes, concurrency, log))
+    return [dataclasses.replace(f, validation=verdicts[f.fingerprint]) for f in findings]
+
+
+def _check_arguments(concurrency: int, timeout: float, total_timeout: float, retries: int, backoff: float) -> None:
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise FatalError(f"validation concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
+    if not timeout > 0 or not total_timeout > 0:
+        raise FatalError("validation timeouts must be positive numbers of seconds")
+    if retries < 0 or backoff < 0:
+        raise FatalError("validation retries and backoff must not be negative")
+
+
+def _run_pool(run: _Run, probes: Dict[str, Tuple[_Probe, str]], concurrency: int, log: Optional[Log]) -> Dict[str, Validation]:
+    verdicts: Dict[str, Validation] = {}
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pit-guard-validate")
+    futures = {pool.submit(_check, run, probe, secret): (key, redact(secret)) for key, (probe, secret) in probes.items()}
+    try:
+        # Workers stop themselves at the deadline; the grace covers one request already in flight.
+        for future in concurrent.futures.as_completed(futures, timeout=run.budget.remaining() + 1.0):
+            key, label = futures[future]
+            verdicts[key] = future.result()
+            _report(log, label, verdicts[key])
+    except concurrent.futures.TimeoutError:
+        pass
+    finally:
+        run.budget.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+    for key, label in futures.values():
+        if key not in verdicts:
+            verdicts[key] = Validation(UNKNOWN, BUDGET_EXHAUSTED, _iso(time.time()))
+            _report(log, label, verdicts[key])
+    return verdicts
+
+
+def _report(log: Optional[Log], label: str, verdict: Validation) -> None:
+    line = f"validate: {label}: {verdict.status} ({verdict.reason})"
+    logger.info(line)
+    if log is not None:
+        log(line)
+
+
+# --- One token from stdin -------------------------------------------------------------------------
+
+
+def validate_text(text: str, **options: object) -> List[Finding]:
+    """Every credential in pasted text, validated (for `pit-guard validate` reading stdin)."""
+    from pit_guard.detect import scan_bytes
+
+    findings = scan_bytes(text.strip().encode("utf-8", "replace"), "<stdin>")
+    return validate_findings(findings, **options)  # type: ignore[arg-type]
+
+
+def validate_token(
+    secret: str,
+    *,
+    timeout: float = 10.0,
+    total_timeout: float = 30.0,
+    now: Optional[float] = None,
+    log: Optional[Log] = None,
+) -> Tuple[Optional[str], Validation]:
+    """(rule id or None, validation) for one token read from stdin or a prompt, never argv."""
+    found = validate_text(secret, timeout=timeout, total_timeout=total_timeout, now=now, log=log)
+    if not found:
+        return None, Validation(NOT_CHECKED, "not recognised as a GoHighLevel credential")
+    first = found[0]
+    assert first.validation is not None
+    return first.rule_id, first.validation

@@ -1,0 +1,284 @@
+"""Transport for the validator: one GET with urllib, a shared rate limiter, a circuit breaker and
+a time budget. Private to `pit_guard.validate`.
+
+Nothing here ever formats a token: errors are described by their kind (refused, DNS, timeout),
+never by `str()` of an object that might hold the request and its Authorization header.
+"""
+from __future__ import annotations
+
+import email.utils
+import errno
+import http.client
+import socket
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from typing import Callable, Deque, Dict, Mapping, Optional
+
+from pit_guard import __version__
+
+USER_AGENT = f"pit-guard/{__version__}"
+API_VERSION = "2021-07-28"
+MAX_BODY = 64 * 1024  # GoHighLevel's error bodies are tiny; a proxy page is cut here.
+RETRY_AFTER_CAP = 30.0  # seconds: a larger Retry-After is not worth waiting for in a scan.
+
+
+class Budget:
+    """The deadline of a whole validation run, and a cancel switch for workers still running."""
+
+    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.deadline = clock() + total
+        self._cancelled = threading.Event()
+
+    def remaining(self) -> float:
+        return 0.0 if self._cancelled.is_set() else max(0.0, self.deadline - self._clock())
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait `seconds`; False (at once) if that would run past the deadline or on cancel."""
+        if seconds > self.remaining():
+            return False
+        if seconds <= 0:
+            return True
+        return not self._cancelled.wait(seconds)
+
+
+class RateLimiter:
+    """A sliding window shared by all workers: at most `limit` sends per `window` seconds.
+
+    Starts from GoHighLevel's documented burst limit (100 per 10 s) and adopts the limit the
+    server states in `X-RateLimit-Max` / `X-RateLimit-Interval-Milliseconds`. A 429 or an
+    exhausted `X-RateLimit-Remaining` that our own count does not explain (someone else is using
+    the same quota) pauses every worker.
+    """
+
+    def __init__(self, limit: int = 100, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._limit = limit
+        self._window = window
+        self._sent: Deque[float] = deque()
+        self._paused_until = 0.0
+
+    def _margin(self) -> float:
+        # Our send time precedes the server's arrival time by a jittery few ms: keep clear of it.
+        return max(0.05, self._window * 0.01)
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self._window - self._margin()
+        while self._sent and self._sent[0] <= horizon:
+            self._sent.popleft()
+
+    def acquire(self, budget: Budget) -> bool:
+        """Block until a send is allowed; False if the budget runs out first."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._prune(now)
+                wait = self._paused_until - now
+                if len(self._sent) >= self._limit:
+                    wait = max(wait, self._sent[0] + self._window + self._margin() - now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return True
+            if not budget.sleep(wait):
+                return False
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def observe(self, headers: Mapping[str, str], code: int) -> None:
+        """Learn from GoHighLevel's X-RateLimit-* headers (a 429's own wait is set by `pause`)."""
+        limit = _int_header(headers, "x-ratelimit-max")
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        interval_ms = _int_header(headers, "x-ratelimit-interval-milliseconds")
+        with self._lock:
+            if limit is not None and interval_ms is not None and 1 <= limit <= 10_000:
+                self._limit = limit
+                self._window = min(60.0, max(0.1, interval_ms / 1000.0))
+            now = self._clock()
+            self._prune(now)
+            if code != 429 and remaining is not None and remaining <= 0 and len(self._sent) < self._limit:
+                self._paused_until = max(self._paused_until, now + self._window)
+
+    @property
+    def window(self) -> float:
+        return self._window
+
+
+class CircuitBreaker:
+    """Opens after `threshold` consecutive connection failures: a dead network fails fast."""
+
+    def __init__(self, threshold: int = 3) -> None:
+        self._lock = threading.Lock()
+        self._threshold = threshold
+        self._failures = 0
+        self.reason: Optional[str] = None
+
+    @property
+    def open(self) -> bool:
+        with self._lock:
+            return self._failures >= self._threshold
+
+    def failure(self, reason: str) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self._threshold and self.reason is None:
+                self.reason = f"network unreachable ({self._failures} consecutive connection failures: {reason})"
+
+    def success(self) -> None:
+        with self._lock:
+            if self._failures < self._threshold:
+                self._failures = 0
+
+
+class Answer:
+    """An HTTP answer: status code, lower-cased headers, body text (cut at MAX_BODY)."""
+
+    __slots__ = ("code", "headers", "body", "content_type")
+
+    def __init__(self, code: int, headers: Dict[str, str], body: str) -> None:
+        self.code = code
+        self.headers = headers
+        self.body = body
+        self.content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class NetError(Exception):
+    """No HTTP answer. `connection` is True when the server could not be reached at all."""
+
+    def __init__(self, reason: str, connection: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.connection = connection
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would replay the Authorization header to wherever a redirect points: never follow."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
+def build_opener() -> urllib.request.OpenerDirector:
+    # build_opener keeps urllib's default ProxyHandler, so HTTPS_PROXY / NO_PROXY are honoured,
+    # and its default HTTPS handler, which verifies certificates.
+    return urllib.request.build_opener(_NoRedirect())
+
+
+def get(opener: urllib.request.OpenerDirector, url: str, secret: str, timeout: float, v2: bool) -> Answer:
+    """GET `url` with the token as a Bearer; an Answer for any HTTP status, NetError otherwise."""
+    headers = {"Authorization": "Bearer " + secret, "Accept": "application/json", "User-Agent": USER_AGENT}
+    if v2:
+        headers["Version"] = API_VERSION
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    del headers
+    try:
+        return _send(opener, request, timeout)
+    finally:
+        # Drop the only object holding the token before any exception travels further.
+        request.headers.clear()
+        request.unredirected_hdrs.clear()
+
+
+def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float) -> Answer:
+    error: Optional[NetError] = None
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return Answer(response.status, _headers(response.headers), _read(response))
+    except urllib.error.HTTPError as answer:
+        try:
+            return Answer(answer.code, _headers(answer.headers), _read(answer))
+        finally:
+            answer.close()
+    except urllib.error.URLError as failure:
+        # urllib wraps failures while connecting and sending; the server was not reached.
+        error = NetError(_describe(failure.reason), connection=True)
+    except (socket.timeout, TimeoutError):
+        error = NetError(f"timed out after {timeout:g}s waiting for the answer", connection=False)
+    except http.client.HTTPException as failure:
+        error = NetError(f"bad HTTP answer ({type(failure).__name__})", connection=False)
+    except OSError as failure:
+        error = NetError(f"connection lost while reading ({_describe(failure)})", connection=False)
+    # Raised outside the except blocks so the urllib exception (and its traceback) is not chained.
+    raise error
+
+
+def _read(response: object) -> str:
+    try:
+        data = response.read(MAX_BODY)  # type: ignore[attr-defined]
+    except (OSError, http.client.HTTPException):
+        data = b""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+
+
+def _headers(message: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    if message is None:
+        return {}
+    return {str(k).lower(): str(v) for k, v in message.items()}
+
+
+def _describe(reason: object) -> str:
+    """A short, token-free description of a socket-level failure."""
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return "connect timed out"
+    if isinstance(reason, socket.gaierror):
+        return "DNS lookup failed"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return "TLS certificate verification failed"
+    if isinstance(reason, ssl.SSLError):
+        return "TLS error"
+    if isinstance(reason, OSError):
+        # strerror is the OS's text ("Network is unreachable"); it never carries request data.
+        if reason.strerror:
+            return reason.strerror
+        # e.g. "Tunnel connection failed: 403 Forbidden" from a proxy; the caller scrubs it too.
+        return str(reason)[:80] or errno.errorcode.get(reason.errno or 0, type(reason).__name__)
+    if isinstance(reason, BaseException):
+        return type(reason).__name__
+    return "connection failed"
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> Optional[int]:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value.strip()))
+    except ValueError:
+        return None
+
+
+def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds from a Retry-After header (delta or HTTP date), capped; None when absent/bad."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if parsed is None:  # Python 3.9 returns None instead of raising
+            return None
+        seconds = parsed.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return min(RETRY_AFTER_CAP, max(0.0, seconds))
+
+
+def rate_interval(headers: Mapping[str, str]) -> Optional[float]:
+    ms = _int_header(headers, "x-ratelimit-interval-milliseconds")
+    return None if ms is None or ms <= 0 else min(RETRY_AFTER_CAP, ms / 1000.0)
