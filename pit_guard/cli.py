@@ -4,6 +4,8 @@ Heavy modules are imported inside the commands that need them, so the hook path 
 """
 from __future__ import annotations
 
+import datetime
+import os
 import sys
 from typing import List, Optional, Sequence
 
@@ -12,7 +14,9 @@ import click
 from pit_guard.errors import FatalError
 from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Finding
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = report.FORMATTERS (a test checks)
+# When this run started: GitLab reports carry the scan's start time.
+_STARTED = datetime.datetime.now(datetime.timezone.utc)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -31,11 +35,9 @@ def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show
     """Write the report to --output or stdout (colour only for text on a terminal)."""
     from pit_guard import report
 
-    if fmt == "json":
-        text = report.format_json(findings, skipped, show_secrets)
-    else:
-        color = output is None and sys.stdout.isatty()
-        text = report.format_text(findings, skipped, show_secrets, color=color)
+    # NO_COLOR (no-color.org) turns colour off even on a terminal.
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = report.format_report(fmt, findings, skipped, show_secrets, color=color, started=_STARTED)
     if output:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -71,18 +73,51 @@ def report_options(f):  # type: ignore[no-untyped-def]
         click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout."),
         click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted)."),
         click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too."),
+        click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
+                     help="Report only findings not accepted in FILE (written by `pit-guard baseline`)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
+def suppress(findings: Sequence[Finding], skipped: Sequence[tuple], config_file: Optional[str],
+             baseline_file: Optional[str]) -> tuple:
+    """Config (disabled rules, excluded paths, allowed fingerprints), then the baseline: before
+    validation, so nothing suppressed is ever sent anywhere."""
+    from pit_guard.config import apply_config, load_config
+
+    kept, skipped = apply_config(findings, skipped, load_config(config_file))
+    if baseline_file:
+        from pit_guard.baseline import filter_baselined
+
+        kept = filter_baselined(kept, baseline_file)
+    return kept, skipped
+
+
+def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
+    """--max-file-size when given on the command line, else the config's, else the default."""
+    from click.core import ParameterSource
+
+    from pit_guard.config import load_config
+
+    source = click.get_current_context().get_parameter_source("max_file_size")
+    configured = load_config(config_file).max_file_size
+    if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None) and configured is not None:
+        return configured
+    return given
+
+
 def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, output: Optional[str],
-           show_secrets: bool, fail_on_expired: bool, **_: object) -> int:
+           show_secrets: bool, fail_on_expired: bool, baseline_file: Optional[str] = None,
+           config_file: Optional[str] = None, **_: object) -> int:
     """The one pipeline every scanning command ends with: notices, report, summary, exit code.
 
     Filtering (config, baseline) and validation slot in here so that every mode gets them.
     """
+    findings, skipped = suppress(findings, skipped, config_file, baseline_file)
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
     render(findings, skipped, fmt, show_secrets, output)
@@ -99,8 +134,37 @@ def scan(paths: Sequence[str], max_file_size: int, **options: object) -> int:
     """Scan files and folders (recursively, skipping .git); `-` reads stdin."""
     from pit_guard.scan import scan_paths
 
+    max_file_size = max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
     return finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--output", "-o", default=".pit-guard-baseline.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Baseline file to write.")
+@click.option("--merge", is_flag=True, help="Keep entries already in the file that this scan does not find.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.")
+@click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
+              help="Skip (with a notice) files larger than this.")
+def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int) -> int:
+    """Accept what PATHS hold today: write their findings' fingerprints to a baseline file.
+
+    Later scans given `--baseline FILE` report only findings not in it.
+    """
+    from pit_guard.baseline import write_baseline
+    from pit_guard.scan import scan_paths
+
+    max_file_size = max_file_size_setting(max_file_size, config_file)
+    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
+    findings, skipped = suppress(result.findings, result.skipped, config_file, None)
+    for path, reason in skipped:
+        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    count, changed = write_baseline(output, findings, merge=merge)
+    state = "written" if changed else "unchanged"
+    click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
+    return EXIT_CLEAN
 
 
 def main(argv: Optional[List[str]] = None) -> int:

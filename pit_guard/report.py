@@ -443,7 +443,11 @@ def format_markdown(findings: Sequence[Finding], skipped: Skipped, show_secrets:
         for places in group:
             first = places[0]
             rule = RULES_BY_ID[first.rule_id]
-            places = sorted(places, key=lambda f: (report_path(f.path), f.line, f.column))
+            # The same place can come twice (a file scan and its history): list it once.
+            unique: Dict[str, Finding] = {}
+            for f in sorted(places, key=lambda f: (report_path(f.path), f.line, f.column)):
+                unique.setdefault(_place(f), f)
+            places = list(unique.values())
             state = status(first)
             reason = f" ({_md_escape(first.validation.reason)})" if first.validation is not None else ""
             out += ["", f"### {rule.name} {_md_code(first.shown(show_secrets))}", ""]

@@ -1,0 +1,190 @@
+"""Project settings: `[tool.pit-guard]` in pyproject.toml, or a `.pit-guard.toml`.
+
+Where: the current folder, then each parent up to the git repository root (the first folder
+holding `.git`); the nearest folder with settings wins, and in one folder `.pit-guard.toml` wins
+over pyproject.toml. Outside a git repository only the current folder is looked at, so a stray file
+in a home folder never changes a scan. `--config FILE` names the file instead. One run, one config:
+hooks and CI run at the repository root, which is where the file belongs.
+
+Settings only ever narrow what is reported. There is deliberately no key about validation or
+network: a config file in a cloned repository is untrusted input and must not be able to send a
+token anywhere, so every unknown key is an error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import os
+import re
+import sys
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published separately before 3.11 (an environment-marker dependency)
+    import tomli as tomllib
+
+CONFIG_FILE = ".pit-guard.toml"
+PYPROJECT = "pyproject.toml"
+KEYS = ("exclude", "allow", "disable-rules", "max-file-size")
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMG]?)(?:I?B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    exclude: Tuple[str, ...] = ()  # path globs, relative to `root`
+    allow: FrozenSet[str] = frozenset()  # content fingerprints never reported
+    disable_rules: FrozenSet[str] = frozenset()  # rule ids never reported
+    max_file_size: Optional[int] = None  # bytes; None: the command's default
+    source: Optional[str] = None  # the file these came from, for messages
+    root: str = "."  # folder the exclude globs are relative to (the config file's folder)
+
+
+def _parse_size(value: Any, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+    raise FatalError(f"{where}: max-file-size must be a number of bytes or a size such as 25M, not {value!r}")
+
+
+def _strings(table: Dict[str, Any], key: str, where: str) -> List[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise FatalError(f"{where}: {key} must be a list of strings")
+    return value
+
+
+def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
+    """Check every key and value: a typo must not silently turn a setting off."""
+    from pit_guard.rules import RULES_BY_ID
+
+    for key in table:
+        if key not in KEYS:
+            raise FatalError(f"{source}: unknown key {key!r} in pit-guard settings (known: {', '.join(KEYS)})")
+    allow = [fp.lower() for fp in _strings(table, "allow", source)]
+    for fp in allow:
+        if not _FINGERPRINT.fullmatch(fp):
+            raise FatalError(f"{source}: allow: {fp!r} is not a fingerprint (64 hex characters, from the JSON report)")
+    rules = _strings(table, "disable-rules", source)
+    for rule_id in rules:
+        if rule_id not in RULES_BY_ID:
+            raise FatalError(f"{source}: disable-rules: unknown rule id {rule_id!r} (see `pit-guard --help` or the README)")
+    size = table.get("max-file-size")
+    return Config(
+        exclude=tuple(_strings(table, "exclude", source)),
+        allow=frozenset(allow),
+        disable_rules=frozenset(rules),
+        max_file_size=None if size is None else _parse_size(size, source),
+        source=source,
+        root=os.path.dirname(os.path.abspath(source)),
+    )
+
+
+def _read_toml(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise FatalError(f"{path}: cannot read the config file: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise FatalError(f"{path}: not valid TOML: {e}") from None
+
+
+def _table_in(folder: str) -> Optional[Tuple[str, Dict[str, Any]]]:
+    candidate = os.path.join(folder, CONFIG_FILE)
+    if os.path.isfile(candidate):
+        return candidate, _read_toml(candidate)
+    candidate = os.path.join(folder, PYPROJECT)
+    if os.path.isfile(candidate):
+        tool = _read_toml(candidate).get("tool", {})
+        if isinstance(tool, dict) and "pit-guard" in tool:
+            table = tool["pit-guard"]
+            if not isinstance(table, dict):
+                raise FatalError(f"{candidate}: [tool.pit-guard] must be a table")
+            return candidate, table
+    return None
+
+
+def _search_folders(start: str) -> List[str]:
+    """`start` and its parents up to the git root; only `start` when not in a repository."""
+    folders = []
+    folder = os.path.abspath(start)
+    while True:
+        folders.append(folder)
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folders
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return folders[:1]
+        folder = parent
+
+
+@functools.lru_cache(maxsize=8)
+def _load(explicit: Optional[str], cwd: str) -> Config:
+    if explicit is not None:
+        if not os.path.isfile(explicit):
+            raise FatalError(f"{explicit}: config file not found")
+        data = _read_toml(explicit)
+        if os.path.basename(explicit) == PYPROJECT:
+            data = data.get("tool", {}).get("pit-guard", {})
+        return parse_config(data, explicit, os.path.dirname(os.path.abspath(explicit)))
+    for folder in _search_folders(cwd):
+        found = _table_in(folder)
+        if found is not None:
+            return parse_config(found[1], found[0], folder)
+    return Config()
+
+
+def load_config(explicit: Optional[str] = None) -> Config:
+    """The settings for this run (read once per run and folder)."""
+    return _load(explicit, os.getcwd())
+
+
+def _relative(path: str, root: str) -> Optional[str]:
+    """`path` relative to `root`, `/`-separated, or None when it lies outside."""
+    try:
+        relative = os.path.relpath(os.path.abspath(path), root)
+    except ValueError:  # another drive on Windows
+        return None
+    if relative == ".." or relative.startswith(".." + os.sep):
+        return None
+    return relative.replace(os.sep, "/")
+
+
+def is_excluded(path: str, config: Config) -> bool:
+    """Gitignore-like globs: a pattern without `/` matches any file or folder name; one with `/`
+    matches the path from the config's folder (`*` crosses `/`); a folder excludes what is in it."""
+    if not config.exclude or path.startswith("<"):
+        return False
+    relative = _relative(path, config.root) or path.replace(os.sep, "/")
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in config.exclude:
+        pattern = pattern.strip("/") if pattern.endswith("/") else pattern.lstrip("/")
+        if "/" in pattern:
+            if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
+                return True
+        elif any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def apply_config(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]],
+                 config: Config) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+    """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
+    kept = [
+        f for f in findings
+        if f.rule_id not in config.disable_rules
+        and f.fingerprint not in config.allow
+        and not is_excluded(f.path, config)
+    ]
+    return kept, [(path, reason) for path, reason in skipped if not is_excluded(path, config)]
