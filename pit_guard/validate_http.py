@@ -53,9 +53,9 @@ class RateLimiter:
     """A sliding window shared by all workers: at most `limit` sends per `window` seconds.
 
     Starts from GoHighLevel's documented burst limit (100 per 10 s) and adopts the limit the
-    server states in `X-RateLimit-Max` / `X-RateLimit-Interval-Milliseconds`. A 429 or an
-    exhausted `X-RateLimit-Remaining` that our own count does not explain (someone else is using
-    the same quota) pauses every worker.
+    server states in `X-RateLimit-Max` / `X-RateLimit-Interval-Milliseconds`. An exhausted
+    `X-RateLimit-Remaining` holds new sends until our oldest send leaves the window; a 429 pauses
+    every worker for its Retry-After (or the stated interval).
     """
 
     def __init__(self, limit: int = 100, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -105,8 +105,12 @@ class RateLimiter:
                 self._window = min(60.0, max(0.1, interval_ms / 1000.0))
             now = self._clock()
             self._prune(now)
-            if code != 429 and remaining is not None and remaining <= 0 and len(self._sent) < self._limit:
-                self._paused_until = max(self._paused_until, now + self._window)
+            if code != 429 and remaining is not None and remaining <= 0:
+                # The server's window is full. Under our own full-speed traffic that is normal (a
+                # sliding window sits at 0 all the time), so wait only until our oldest send in the
+                # window ages out; if others use the same quota, the 429 that may follow says more.
+                oldest = self._sent[0] if self._sent else now
+                self._paused_until = max(self._paused_until, oldest + self._window + self._margin())
 
     @property
     def window(self) -> float:

@@ -83,6 +83,7 @@ class Recorded:
     method: str
     path: str
     headers: Dict[str, str]  # as sent, names lower-cased
+    at: float = dataclasses.field(default_factory=time.monotonic)  # arrival time
 
     @property
     def token(self) -> str:

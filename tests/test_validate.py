@@ -301,6 +301,17 @@ def test_client_side_rate_limit_follows_the_servers_headers(monkeypatch: pytest.
     assert elapsed >= 0.9  # 12 requests at 5 per 0.5 s: sends at 0, 0.5 and 1.0 s
 
 
+def test_exhausted_remaining_holds_the_next_send(ghl: FakeGHL) -> None:
+    first, second = new_pit(), new_pit()
+    quota_gone = (("X-RateLimit-Max", "100"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Interval-Milliseconds", "300"))
+    ghl.reply(first, Reply(200, {"contacts": []}, quota_gone))
+    ghl.reply(second, LIVE_200)
+    results = check([pit_finding(first), pit_finding(second)], concurrency=1)
+    assert [r.validation.status for r in results if r.validation] == ["live", "live"]
+    [a], [b] = ghl.requests_for(first), ghl.requests_for(second)
+    assert b.at - a.at >= 0.3
+
+
 # --- no token text anywhere -------------------------------------------------------------------------
 
 
