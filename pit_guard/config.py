@@ -162,15 +162,19 @@ def _relative(path: str, root: str) -> Optional[str]:
 
 def is_excluded(path: str, config: Config) -> bool:
     """Gitignore-like globs: a pattern without `/` matches any file or folder name; one with `/`
-    matches the path from the config's folder (`*` crosses `/`); a folder excludes what is in it."""
+    (or starting with `/`) matches the path from the config's folder (`*` crosses `/`); a folder
+    excludes what is in it."""
     if not config.exclude or path.startswith("<"):
         return False
     relative = _relative(path, config.root) or path.replace(os.sep, "/")
     parts = relative.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in config.exclude:
-        pattern = pattern.strip("/") if pattern.endswith("/") else pattern.lstrip("/")
-        if "/" in pattern:
+        # A leading or inner `/` anchors the pattern at the config's folder; a trailing one only
+        # says "folder".
+        anchored = pattern.startswith("/") or "/" in pattern.strip("/")
+        pattern = pattern.strip("/")
+        if anchored:
             if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes):
                 return True
         elif any(fnmatch.fnmatchcase(part, pattern) for part in parts):
