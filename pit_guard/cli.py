@@ -130,11 +130,22 @@ def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, o
 @report_options
 @click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
               help="Skip (with a notice) files larger than this.")
-def scan(paths: Sequence[str], max_file_size: int, **options: object) -> int:
-    """Scan files and folders (recursively, skipping .git); `-` reads stdin."""
+@click.option("--staged", is_flag=True, help="Scan what `git commit` would add (the index), not files on disk.")
+@click.option("--since", metavar="REF", help="Scan the commits after REF up to HEAD (REF..HEAD).")
+@click.option("--range", "rng", metavar="A..B", help="Scan the commits of a range (git rev-list syntax).")
+def scan(paths: Sequence[str], max_file_size: int, staged: bool = False, since: Optional[str] = None,
+         rng: Optional[str] = None, **options: object) -> int:
+    """Scan files and folders (recursively, skipping .git); `-` reads stdin.
+
+    With --staged, --since or --range, scan git changes instead (see `pit-guard audit` for history).
+    """
     from pit_guard.scan import scan_paths
 
     max_file_size = max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
+    if staged or since or rng:
+        from pit_guard.git_cli import scan_git
+
+        return scan_git(paths, staged, since, rng, max_file_size, **options)
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
     return finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
@@ -165,6 +176,16 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
     state = "written" if changed else "unchanged"
     click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
     return EXIT_CLEAN
+
+
+def _register_git_commands() -> None:
+    """audit, ci and hook live in git_cli.py (the git modes); they end with finish() too."""
+    from pit_guard.git_cli import register
+
+    register(cli)
+
+
+_register_git_commands()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

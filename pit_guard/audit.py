@@ -1,0 +1,298 @@
+"""Whole-history audit: every unique blob scanned exactly once, history walked only for hits.
+
+Plan (chosen by measurement on a 20k-commit repository, see bench/bench_history.py):
+1. list objects with `cat-file --batch-all-objects --batch-check` (pack order, sizes);
+2. stream blob contents through `cat-file --batch` in contiguous pack-order chunks, one
+   worker process per core, each blob through `detect.scan_bytes` once;
+3. meanwhile one `git log --all --raw` (written to a temp file) is the history pass: read after
+   the scan, it tells, for the blobs holding findings only, whether a ref reaches them, the
+   commit and path that introduced them, how many commits carry them, whether HEAD has them
+   and which branches' histories contain them. No separate `rev-list` walk is needed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+
+from pit_guard import git
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding, Provenance
+
+# Below this much blob data, worker processes cost more than they save.
+_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+_CHUNKS_PER_WORKER = 12
+
+
+@dataclasses.dataclass
+class AuditResult:
+    findings: List[Finding] = dataclasses.field(default_factory=list)
+    skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    notices: List[str] = dataclasses.field(default_factory=list)
+    blobs: int = 0
+
+
+def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, progress: bool = False,
+          workers: Optional[int] = None) -> AuditResult:
+    repo = git.open_repo(path)
+    result = AuditResult()
+    head = git.resolve(repo, "HEAD")
+    if head is None and not repo.run("for-each-ref", "--count=1").strip():
+        result.notices.append("the repository has no commits yet: nothing to audit")
+    if repo.shallow:
+        result.notices.append("this is a shallow clone: history is partial, so older commits were not audited "
+                              "(run `git fetch --unshallow` for a full audit)")
+    # The history pass runs beside the listing and the blob scan (git writes to a temp file).
+    # With --include-unreachable it also walks every commit object, so it waits for the list.
+    log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
+    with tempfile.TemporaryFile() as log_file:
+        job = None if include_unreachable else git.LogJob(repo, ["--all"], log_options, None, log_file)
+        blobs, commits = _list_objects(repo)
+        if job is None:
+            stdin = "".join(c + "\n" for c in commits).encode()
+            job = git.LogJob(repo, ["--all"], log_options, stdin, log_file)
+        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, workers)
+        try:
+            job.finish()
+        except FatalError as e:
+            result.notices.append(f"could not walk the history ({e}); findings are shown by blob, without "
+                                  "commits, and may include unreachable objects")
+            result.findings = _without_provenance(hits)
+        else:
+            log_file.seek(0)
+            result.findings = _with_provenance(repo, hits, head, include_unreachable, git.read_log(log_file))
+    result.blobs = len(blobs)
+    for sha, reason in problems:
+        result.skipped.append((f"<object {sha}>", reason))
+    if lfs:
+        result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
+    if head is not None:
+        subs = git.gitlinks_at(repo, head)
+        if subs:
+            names = ", ".join(git.show_path(p) for p in subs[:5]) + (", ..." if len(subs) > 5 else "")
+            result.notices.append(f"{len(subs)} submodule(s) not descended into ({names}): audit each one on its own")
+    return result
+
+
+def _list_objects(repo: git.Repo) -> Tuple[List[Tuple[str, int]], List[str]]:
+    """(sha, size) of every blob in pack order, and every commit (reachable or not)."""
+    blobs: List[Tuple[str, int]] = []
+    commits: List[str] = []
+    for sha, kind, size in git.all_objects(repo):
+        if kind == "blob":
+            blobs.append((sha, size))
+        elif kind == "commit":
+            commits.append(sha)
+    return blobs, commits
+
+
+# --- scanning ---------------------------------------------------------------------------------
+
+_Hits = List[Tuple[str, List[Finding]]]
+_ChunkResult = Tuple[_Hits, int, List[Tuple[str, str]], int, int]
+
+
+def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
+    """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
+    from pit_guard.detect import scan_bytes
+
+    repo, shas, max_size = task
+    hits: _Hits = []
+    lfs = 0
+    problems: List[Tuple[str, str]] = []
+    nbytes = 0
+    for blob in git.iter_blobs(repo, shas, max_size):
+        if blob.data is None:
+            problems.append((blob.sha, blob.problem))
+            continue
+        nbytes += len(blob.data)
+        if git.lfs_pointer(blob.data):
+            lfs += 1
+            continue
+        found = scan_bytes(blob.data)
+        if found:
+            hits.append((blob.sha, found))
+    return hits, lfs, problems, nbytes, len(shas)
+
+
+def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
+    """Contiguous runs of about equal bytes: pack order keeps delta bases warm in each cat-file."""
+    total = sum(size for _, size in blobs) or 1
+    target = total / count
+    chunks: List[List[str]] = [[]]
+    filled = 0
+    for sha, size in blobs:
+        if filled >= target and len(chunks) < count:
+            chunks.append([])
+            filled = 0
+        chunks[-1].append(sha)
+        filled += size
+    return [c for c in chunks if c]
+
+
+def _scan_blobs(repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool,
+                workers: Optional[int]) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
+    total_bytes = sum(size for _, size in blobs)
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if total_bytes < _PARALLEL_MIN_BYTES:
+        n = 1
+    chunks = _chunks(blobs, max(1, n) * _CHUNKS_PER_WORKER)
+    tasks = [(repo, chunk, max_size) for chunk in chunks]
+    bar = _Progress(total_bytes, len(blobs)) if progress else None
+    hits: _Hits = []
+    lfs = 0
+    problems: List[Tuple[str, str]] = []
+    results = _run_tasks(tasks, n)
+    for chunk_hits, chunk_lfs, chunk_problems, nbytes, nblobs in results:
+        hits += chunk_hits
+        lfs += chunk_lfs
+        problems += chunk_problems
+        if bar is not None:
+            bar.advance(nbytes, nblobs)
+    if bar is not None:
+        bar.close()
+    return hits, lfs, problems
+
+
+def _run_tasks(tasks: List[Tuple[git.Repo, List[str], int]], workers: int):  # type: ignore[no-untyped-def]
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _scan_chunk(task)
+        return
+    import multiprocessing
+
+    # fork shares the already-compiled hyperscan database and imported modules for free.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with context.Pool(workers) as pool:
+        for out in pool.imap_unordered(_scan_chunk, tasks):
+            yield out
+
+
+class _Progress:
+    """A one-line progress bar on stderr (the CLI only asks for it on a terminal outside CI)."""
+
+    def __init__(self, total_bytes: int, total_blobs: int) -> None:
+        self.total_bytes, self.total_blobs = max(total_bytes, 1), total_blobs
+        self.done_bytes = self.done_blobs = 0
+
+    def advance(self, nbytes: int, nblobs: int) -> None:
+        self.done_bytes += nbytes
+        self.done_blobs += nblobs
+        share = min(1.0, self.done_bytes / self.total_bytes)
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\rpit-guard: audit [{bar:<30}] {self.done_blobs}/{self.total_blobs} blobs "
+                         f"{self.done_bytes / 1e6:.0f}/{self.total_bytes / 1e6:.0f} MB")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\r" + " " * 79 + "\r")
+        sys.stderr.flush()
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Origin:
+    commit: str = ""
+    author: str = ""
+    date: str = ""
+    timestamp: int = 0
+    path: bytes = b""
+    carriers: int = 0
+
+
+_EMPTY: Dict[bytes, str] = {}
+_NONE: FrozenSet[str] = frozenset()
+
+
+def _without_provenance(hits: _Hits) -> List[Finding]:
+    return [dataclasses.replace(f, path=f"<blob {sha}>") for sha, found in hits for f in found]
+
+
+def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_unreachable: bool,
+                     log: Iterator[git.Commit]) -> List[Finding]:
+    targets = {sha for sha, _ in hits}
+    origins, present, history = _walk_history(log, targets)
+    extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
+    in_head = set(present.get(head, _EMPTY).values()) if head else set()
+    tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
+    findings: List[Finding] = []
+    for sha, found in hits:
+        origin = origins.get(sha)
+        if origin is None:
+            if include_unreachable or sha in extra:
+                # No commit holds it: a dangling blob (staged once, never committed) or a tagged blob.
+                findings += [dataclasses.replace(f, path=f"<blob {sha} in no commit>") for f in found]
+            continue  # unreachable: only reported with --include-unreachable
+        prov = Provenance(origin.commit, origin.author, origin.date, origin.carriers, sha in in_head,
+                          tuple(sorted(name for name, seen in tips if sha in seen)))
+        path = git.show_path(origin.path)
+        findings += [dataclasses.replace(f, path=path, provenance=prov) for f in found]
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
+    return findings
+
+
+def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
+    """Target blobs that refs reach without a commit (a tag of a tree or blob): rare, checked apart."""
+    out = repo.run("for-each-ref", "--format=%(objecttype) %(*objecttype) %(refname)")
+    refs = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        kind, peeled, name = line.split(" ", 2)
+        if (peeled or kind) != "commit":
+            refs.append(name)
+    if not refs:
+        return set()
+    listed = repo.run("rev-list", "--objects", "--no-object-names", *refs).decode().split()
+    return targets.intersection(listed)
+
+
+def _walk_history(log: Iterator[git.Commit], targets: Set[str]):  # type: ignore[no-untyped-def]
+    """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
+
+    With first-parent diffs and root commits shown in full, every blob of every walked commit
+    appears as an added side at least once, so a target no commit introduces is not reachable.
+    present[c] maps path -> target blob in commit c's tree; history[c] is every target blob in
+    c or its ancestors. Both are shared with the parent when unchanged: one reference a commit.
+    """
+    present: Dict[str, Dict[bytes, str]] = {}
+    history: Dict[str, FrozenSet[str]] = {}
+    origins: Dict[str, _Origin] = {}
+    for commit in log:
+        parent = commit.parents[0] if commit.parents else None
+        state = present.get(parent, _EMPTY) if parent else _EMPTY
+        changed = [e for e in commit.entries if e.new_sha in targets or (e.old_shas and e.old_shas[0] in targets)]
+        if changed:
+            state = dict(state)
+            for e in changed:
+                if e.new_sha in targets and e.new_mode != git.GITLINK_MODE:
+                    if state.get(e.path) != e.new_sha:
+                        _introduce(origins, e.new_sha, commit, e.path)
+                    state[e.path] = e.new_sha
+                else:
+                    state.pop(e.path, None)
+        present[commit.sha] = state
+        for sha in set(state.values()):
+            origins[sha].carriers += 1
+        seen = history.get(parent, _NONE) if parent else _NONE
+        for other in commit.parents[1:]:
+            extra = history.get(other, _NONE)
+            if not extra <= seen:
+                seen = seen | extra
+        if state and not set(state.values()) <= seen:
+            seen = seen | frozenset(state.values())
+        history[commit.sha] = seen
+    return origins, present, history
+
+
+def _introduce(origins: Dict[str, _Origin], sha: str, commit: git.Commit, path: bytes) -> None:
+    """Keep the earliest commit (by committer time, then walk order) that adds the blob."""
+    origin = origins.get(sha)
+    if origin is None:
+        origins[sha] = _Origin(commit.sha, commit.author, commit.date, commit.timestamp, path)
+    elif commit.timestamp < origin.timestamp:
+        origin.commit, origin.author, origin.date = commit.sha, commit.author, commit.date
+        origin.timestamp, origin.path = commit.timestamp, path

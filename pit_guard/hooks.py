@@ -1,0 +1,258 @@
+"""What a commit or a push would add: the pre-commit and pre-push checks, and commit ranges.
+
+A credential is reported only where a change adds it: present in the new blob, absent from the
+blobs the change replaces. "Replaces" means every old side of the same change (the path's HEAD
+version, the other parents' versions in a merge, and the other paths the change edits or
+deletes), so editing a file with an old secret, or moving the secret, reports nothing new.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from pit_guard import git
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding, Provenance
+
+ZERO = "0" * 40
+
+
+@dataclasses.dataclass
+class GitScan:
+    findings: List[Finding] = dataclasses.field(default_factory=list)
+    skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    notices: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    path: bytes
+    sha: str  # blob to scan
+    before: Tuple[str, ...]  # blobs whose secrets are not new here (empty: scan in full)
+    commit: Optional[git.Commit] = None
+
+
+# --- blob scanning shared by both modes ---------------------------------------------------------
+
+
+def _scan_targets(repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan) -> Dict[str, List[Finding]]:
+    """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs)."""
+    from pit_guard.detect import scan_bytes
+
+    needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
+    found: Dict[str, List[Finding]] = {}
+    wanted = {t.sha for t in targets}
+    lfs = 0
+    for blob in git.iter_blobs(repo, needed, max_size):
+        if blob.data is None:
+            if blob.sha in wanted:
+                names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
+                result.skipped.append((names[0] if names else blob.sha, f"{blob.problem} ({blob.sha})"))
+            found[blob.sha] = []
+            continue
+        if git.lfs_pointer(blob.data):
+            lfs += blob.sha in wanted
+            found[blob.sha] = []
+            continue
+        found[blob.sha] = scan_bytes(blob.data)
+    if lfs:
+        result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
+    return found
+
+
+def _new_findings(target: _Target, found: Dict[str, List[Finding]]) -> List[Finding]:
+    old = {f.fingerprint for b in target.before for f in found.get(b, [])}
+    path = git.show_path(target.path)
+    return [dataclasses.replace(f, path=path) for f in found.get(target.sha, []) if f.fingerprint not in old]
+
+
+# --- pre-commit: the index ----------------------------------------------------------------------
+
+
+def _relative_to_root(repo: git.Repo, name: str) -> bytes:
+    """A file name as given on the command line (relative to the current folder) -> index path."""
+    raw = os.fsencode(name)
+    if os.path.isabs(name):
+        rel = os.path.relpath(os.path.realpath(name), os.path.realpath(repo.cwd))
+        raw = os.fsencode(rel)
+    elif repo.prefix:
+        raw = os.path.normpath(os.fsencode(repo.prefix) + raw)
+    return os.path.normpath(raw).replace(os.sep.encode(), b"/") if raw else raw
+
+
+def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_size: int) -> GitScan:
+    """What `git commit` would add now. With `files` (as pre-commit passes them) only those paths,
+    each scanned in full when its staged version equals HEAD; without, every staged change."""
+    repo = git.open_repo(path)
+    if repo.bare:
+        raise FatalError(f"{path}: a bare repository has no index to scan: use `pit-guard audit` instead")
+    result = GitScan()
+    head = git.resolve(repo, "HEAD")
+    changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
+    before = [s for e in changes for s in e.old_shas if not git.is_null_sha(s)]
+    from_other: Set[bytes] = set()
+    for other in git.merge_heads(repo):
+        # A merge adds nothing that one of its other parents already had: a path staged as the
+        # other parent has it is not new, and the other parent's versions count as "before".
+        versus_other = git.diff_raw(repo, "--cached", "--no-renames", other)
+        before += [s for e in versus_other for s in e.old_shas if not git.is_null_sha(s)]
+        differs = {e.path for e in versus_other}
+        from_other.update(e.path for e in changes if e.path not in differs)
+    by_path = {e.path: e for e in changes}
+    targets: List[_Target] = []
+    if files is None:
+        wanted: Iterable[bytes] = [e.path for e in changes if e.status != "D"]
+        index: Dict[bytes, Tuple[bytes, str, int]] = {}
+    else:
+        wanted = list(dict.fromkeys(_relative_to_root(repo, f) for f in files))
+        index = git.index_entries(repo)
+    before_t = tuple(dict.fromkeys(before))
+    for p in wanted:
+        if p in from_other:
+            continue
+        entry = by_path.get(p)
+        if entry is not None:
+            if entry.status == "D":
+                continue
+            if entry.status == "U":
+                result.skipped.append((git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
+            elif entry.new_mode == git.GITLINK_MODE:
+                result.notices.append(f"{git.show_path(p)} is a submodule: not descended into (scan it on its own)")
+            else:
+                targets.append(_Target(p, entry.new_sha, before_t))
+            continue
+        staged = index.get(p)
+        if staged is None:
+            _scan_untracked(repo, p, max_size, result)
+        elif staged[2] != 0:
+            result.skipped.append((git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
+        elif staged[0] == git.GITLINK_MODE:
+            result.notices.append(f"{git.show_path(p)} is a submodule: not descended into (scan it on its own)")
+        else:
+            targets.append(_Target(p, staged[1], ()))  # unchanged since HEAD: scan it all
+    found = _scan_targets(repo, targets, max_size, result)
+    for t in targets:
+        result.findings += _new_findings(t, found)
+    return result
+
+
+def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
+    """A file given by name that git does not track has no staged version: read it from disk,
+    so that `pre-commit run --files new.txt` never silently scans nothing."""
+    from pit_guard.detect import scan_bytes
+
+    full = os.path.join(os.fsencode(repo.cwd), p)
+    if not os.path.isfile(full) or os.path.islink(full):
+        return
+    if os.path.getsize(full) > max_size:
+        result.skipped.append((git.show_path(p), f"larger than --max-file-size ({max_size} bytes)"))
+        return
+    with open(full, "rb") as f:
+        result.findings += scan_bytes(f.read(), git.show_path(p))
+
+
+# --- commit ranges: pre-push, CI, --since/--range --------------------------------------------------
+
+_RANGE_RE = re.compile(r"^[^\s-][^\s]*$")
+
+
+def check_rev(text: str) -> str:
+    """A user-given revision or range: never an option, never empty."""
+    if not _RANGE_RE.match(text):
+        raise FatalError(f"{text!r} is not a revision or range (expected e.g. origin/main or A..B)")
+    return text
+
+
+def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
+    """Secrets added by the commits `revs` selects (git rev-list syntax), each reported once: at
+    the oldest commit that adds it, with how many of those commits add it."""
+    repo = git.open_repo(path)
+    result = GitScan()
+    if repo.shallow:
+        result.notices.append("this is a shallow clone: commits beyond its depth were not scanned "
+                              "(fetch more history, e.g. actions/checkout `fetch-depth: 0`)")
+    targets: List[_Target] = []
+    # -c: a merge shows only paths that differ from every parent, with one old side per parent.
+    for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
+        before = tuple(dict.fromkeys(s for e in commit.entries for s in e.old_shas if not git.is_null_sha(s)))
+        for e in commit.entries:
+            if git.is_null_sha(e.new_sha):
+                continue
+            if e.new_mode == git.GITLINK_MODE:
+                continue
+            targets.append(_Target(e.path, e.new_sha, before, commit))
+    found = _scan_targets(repo, targets, max_size, result)
+    first: Dict[Tuple[str, bytes], Tuple[Finding, git.Commit]] = {}
+    adds: Dict[Tuple[str, bytes], int] = {}
+    for t in targets:
+        for f in _new_findings(t, found):
+            key = (f.fingerprint, t.path)
+            adds[key] = adds.get(key, 0) + 1
+            if key not in first:
+                assert t.commit is not None
+                first[key] = (f, t.commit)
+    for key, (f, c) in first.items():
+        prov = Provenance(c.sha, c.author, c.date, adds[key])
+        result.findings.append(dataclasses.replace(f, provenance=prov))
+    return result
+
+
+def since_revs(repo_path: str, ref: str) -> List[str]:
+    check_rev(ref)
+    return [f"{ref}..HEAD"]
+
+
+def push_revs(repo: git.Repo, local_sha: str, remote_sha: str) -> Optional[List[str]]:
+    """Revisions a push of local_sha over remote_sha sends; None for a branch deletion.
+
+    A new branch (remote sha all zeros) or a remote sha this clone lacks: every commit no
+    remote-tracking branch has, which includes a root commit pushed to an empty remote.
+    """
+    if git.is_null_sha(local_sha):
+        return None
+    if not git.is_null_sha(remote_sha) and git.resolve(repo, remote_sha):
+        return [local_sha, "--not", remote_sha]
+    return [local_sha, "--not", "--remotes"]
+
+
+def parse_push_lines(text: str) -> List[Tuple[str, str, str, str]]:
+    """git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def scan_push(path: str, *, max_size: int, stdin_text: Optional[str] = None,
+              env: Optional[Dict[str, str]] = None) -> GitScan:
+    """The commits a push sends: from pre-commit's PRE_COMMIT_FROM_REF/TO_REF (or, for a root
+    commit push where pre-commit passes neither, PRE_COMMIT_LOCAL_BRANCH), else git's stdin."""
+    env = dict(os.environ) if env is None else env
+    repo = git.open_repo(path)
+    selections: List[List[str]] = []
+    to_ref, from_ref = env.get("PRE_COMMIT_TO_REF"), env.get("PRE_COMMIT_FROM_REF")
+    if to_ref:
+        pushed = push_revs(repo, check_rev(to_ref), check_rev(from_ref) if from_ref else ZERO)
+        selections += [pushed] if pushed else []
+    elif env.get("PRE_COMMIT_LOCAL_BRANCH") or env.get("PRE_COMMIT_REMOTE_BRANCH"):
+        selections.append([check_rev(env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"), "--not", "--remotes"])
+    else:
+        if stdin_text is None:
+            stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        for _local_ref, local_sha, _remote_ref, remote_sha in parse_push_lines(stdin_text):
+            pushed = push_revs(repo, check_rev(local_sha), check_rev(remote_sha))
+            selections += [pushed] if pushed else []
+    result = GitScan()
+    seen: Set[Tuple[str, str]] = set()
+    for revs in selections:  # one per pushed ref; a commit pushed under two refs is reported once
+        part = scan_range(path, revs, max_size=max_size)
+        result.findings += [f for f in part.findings if (f.fingerprint, f.path) not in seen]
+        seen.update((f.fingerprint, f.path) for f in part.findings)
+        result.skipped += part.skipped
+        result.notices += [n for n in part.notices if n not in result.notices]
+    return result
