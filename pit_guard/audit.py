@@ -49,7 +49,7 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
     with tempfile.TemporaryFile() as log_file:
         job = None if include_unreachable else git.LogJob(repo, ["--all"], log_options, None, log_file)
-        blobs, commits = _list_objects(repo)
+        blobs, commits, unreadable = _list_objects(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, ["--all"], log_options, stdin, log_file)
@@ -62,8 +62,13 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
             result.findings = _without_provenance(hits)
         else:
             log_file.seek(0)
-            result.findings = _with_provenance(repo, hits, head, include_unreachable, git.read_log(log_file))
+            known = {sha for sha, _ in blobs}
+            known.update(unreadable)
+            result.findings, missing = _with_provenance(repo, hits, head, include_unreachable,
+                                                        git.read_log(log_file), known)
+            problems += missing
     result.blobs = len(blobs)
+    problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
     for sha, reason in problems:
         result.skipped.append((f"<object {sha}>", reason))
     if lfs:
@@ -76,16 +81,19 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     return result
 
 
-def _list_objects(repo: git.Repo) -> Tuple[List[Tuple[str, int]], List[str]]:
-    """(sha, size) of every blob in pack order, and every commit (reachable or not)."""
+def _list_objects(repo: git.Repo) -> Tuple[List[Tuple[str, int]], List[str], List[str]]:
+    """(sha, size) of every blob in pack order, every commit (reachable or not), unreadable objects."""
     blobs: List[Tuple[str, int]] = []
     commits: List[str] = []
+    unreadable: List[str] = []
     for sha, kind, size in git.all_objects(repo):
         if kind == "blob":
             blobs.append((sha, size))
         elif kind == "commit":
             commits.append(sha)
-    return blobs, commits
+        elif kind == "unreadable":
+            unreadable.append(sha)
+    return blobs, commits, unreadable
 
 
 # --- scanning ---------------------------------------------------------------------------------
@@ -214,9 +222,10 @@ def _without_provenance(hits: _Hits) -> List[Finding]:
 
 
 def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_unreachable: bool,
-                     log: Iterator[git.Commit]) -> List[Finding]:
+                     log: Iterator[git.Commit], known: Set[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+    """Findings placed in history, and the blobs commits name that the repository lacks."""
     targets = {sha for sha, _ in hits}
-    origins, present, history = _walk_history(log, targets)
+    origins, present, history, missing = _walk_history(log, targets, known)
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
     tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
@@ -233,7 +242,7 @@ def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_u
         path = git.show_path(origin.path)
         findings += [dataclasses.replace(f, path=path, provenance=prov) for f in found]
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
-    return findings
+    return findings, missing
 
 
 def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
@@ -250,7 +259,7 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
     return targets.intersection(listed)
 
 
-def _walk_history(log: Iterator[git.Commit], targets: Set[str]):  # type: ignore[no-untyped-def]
+def _walk_history(log: Iterator[git.Commit], targets: Set[str], known: Set[str]):  # type: ignore[no-untyped-def]
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
@@ -261,9 +270,13 @@ def _walk_history(log: Iterator[git.Commit], targets: Set[str]):  # type: ignore
     present: Dict[str, Dict[bytes, str]] = {}
     history: Dict[str, FrozenSet[str]] = {}
     origins: Dict[str, _Origin] = {}
+    missing: Dict[str, str] = {}
     for commit in log:
         parent = commit.parents[0] if commit.parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
+        for e in commit.entries:
+            if e.new_sha not in known and e.new_mode != git.GITLINK_MODE and not git.is_null_sha(e.new_sha):
+                missing.setdefault(e.new_sha, f"missing object ({git.show_path(e.path)} in commit {commit.sha[:12]})")
         changed = [e for e in commit.entries if e.new_sha in targets or (e.old_shas and e.old_shas[0] in targets)]
         if changed:
             state = dict(state)
@@ -285,7 +298,7 @@ def _walk_history(log: Iterator[git.Commit], targets: Set[str]):  # type: ignore
         if state and not set(state.values()) <= seen:
             seen = seen | frozenset(state.values())
         history[commit.sha] = seen
-    return origins, present, history
+    return origins, present, history, sorted(missing.items())
 
 
 def _introduce(origins: Dict[str, _Origin], sha: str, commit: git.Commit, path: bytes) -> None:

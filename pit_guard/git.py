@@ -274,8 +274,11 @@ def all_objects(repo: Repo) -> Iterator[Tuple[str, str, int]]:
                   stderr=subprocess.PIPE, bufsize=1 << 16)
     assert proc.stdout is not None and proc.stderr is not None
     for line in proc.stdout:
-        sha, kind, size = line.split()
-        yield sha.decode(), kind.decode(), int(size)
+        parts = line.split()
+        if len(parts) != 3:  # `<sha> missing`: an object file git cannot even parse the header of
+            yield parts[0].decode(), "unreadable", 0
+            continue
+        yield parts[0].decode(), parts[1].decode(), int(parts[2])
     err = proc.stderr.read()
     if proc.wait() != 0:
         raise FatalError("git cat-file failed: " + err.decode("utf-8", "replace").strip())

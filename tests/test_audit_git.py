@@ -1,0 +1,236 @@
+"""pit-guard audit on real repositories built in temp folders."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from git_helpers import Repo, git_env, new_pit
+from pit_guard import audit as audit_module
+from pit_guard.cli import main
+
+
+def run_audit(capsys, *args: str):
+    code = main(["audit", "--format", "json", *args])
+    out = capsys.readouterr()
+    report = json.loads(out.out) if out.out.strip() else None
+    return code, report, out.err
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(name, raising=False)
+    return Repo(tmp_path / "r")
+
+
+def test_history_only_secret_has_provenance(repo, capsys):
+    token = new_pit()
+    repo.write("README.md", "hello\n")
+    repo.commit("init")
+    repo.write("app/.env", f"GHL_TOKEN={token}\n")
+    leak = repo.commit("add env")
+    repo.write("app/.env", "GHL_TOKEN=\n")
+    repo.commit("remove token")
+    repo.commit("later")
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["path"] == "app/.env" and finding["line"] == 1
+    prov = finding["provenance"]
+    assert prov["commit"] == leak
+    assert prov["author"] == "Ada Tester <ada@example.com>"
+    assert prov["date"].startswith("2024-01-01T")
+    assert prov["commit_count"] == 1
+    assert prov["in_head"] is False
+    assert prov["branches"] == ["main"]
+    assert token not in json.dumps(report) + err
+
+
+def test_in_head_commit_count_and_move_keep_first_commit(repo, capsys):
+    token = new_pit()
+    repo.write("a.py", f"KEY = '{token}'\n")
+    first = repo.commit("add")
+    repo.commit("empty 1")
+    repo.git("mv", "a.py", "b.py")
+    repo.commit("move")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    (finding,) = report["findings"]  # one blob: moving it changes nothing
+    assert finding["provenance"]["commit"] == first
+    assert finding["path"] == "a.py"
+    assert finding["provenance"]["commit_count"] == 3
+    assert finding["provenance"]["in_head"] is True
+
+
+def test_branches_local_and_remote_tracking(repo, tmp_path, capsys):
+    token = new_pit()
+    repo.write("x.txt", "base\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature/leak")
+    repo.write("y.txt", f"token: {token}\n")
+    repo.commit("leak on branch")
+    repo.git("checkout", "-q", "main")
+    clone = Repo(tmp_path / "clone", init=False)
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True, env=git_env())
+    code, report, _ = run_audit(capsys, str(clone.path))
+    (finding,) = report["findings"]
+    assert finding["provenance"]["branches"] == ["remotes/origin/feature/leak"]
+    assert finding["provenance"]["in_head"] is False
+    code, report, _ = run_audit(capsys, str(repo.path))
+    assert report["findings"][0]["provenance"]["branches"] == ["feature/leak"]
+
+
+def test_tags_and_stash_are_reached(repo, capsys):
+    repo.write("f.txt", "x\n")
+    repo.commit("base")
+    tagged, stashed = new_pit(), new_pit()
+    repo.git("checkout", "-q", "--detach")
+    repo.write("t.txt", tagged)
+    repo.commit("tagged only")
+    repo.git("tag", "v1")
+    repo.git("checkout", "-q", "main")
+    repo.write("f.txt", stashed)
+    repo.git("stash", "-q")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    paths = sorted(f["path"] for f in report["findings"])
+    assert paths == ["f.txt", "t.txt"]
+    assert all(f["provenance"]["branches"] == [] for f in report["findings"])
+
+
+def test_unreachable_only_with_flag(repo, capsys):
+    kept, amended, dangling = new_pit(), new_pit(), new_pit()
+    repo.write("keep.txt", kept)
+    repo.commit("keep")
+    repo.write("oops.txt", amended)
+    repo.commit("oops")
+    repo.write("oops.txt", "GHL_TOKEN=from-the-vault\n")
+    repo.git("commit", "-q", "-a", "--amend", "-m", "fixed")
+    repo.git("hash-object", "-w", "--stdin", input=f"loose {dangling}\n".encode())
+    code, report, _ = run_audit(capsys, str(repo.path))
+    assert [f["path"] for f in report["findings"]] == ["keep.txt"]
+    code, report, _ = run_audit(capsys, "--include-unreachable", str(repo.path))
+    by_path = {f["path"]: f for f in report["findings"]}
+    assert "oops.txt" in by_path and by_path["oops.txt"]["provenance"]["branches"] == []
+    assert any(p.startswith("<blob ") and "in no commit" in p for p in by_path)
+    assert len(by_path) == 3
+
+
+def test_each_blob_scanned_once(repo, capsys, monkeypatch):
+    import pit_guard.detect as detect
+
+    calls = []
+    real = detect.scan_bytes
+    monkeypatch.setattr(detect, "scan_bytes", lambda data, *a, **k: calls.append(data) or real(data, *a, **k))
+    token = new_pit()
+    for i in range(4):
+        repo.write("same.txt", f"{token}\n")  # same content on purpose: one blob
+        repo.write(f"f{i}.txt", f"{i}\n")
+        repo.git("checkout", "-q", "-b", f"b{i}")
+        repo.commit(f"c{i}")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    blobs = set(repo.git("rev-list", "--objects", "--all", "--filter=object:type=blob", "--no-object-names").split())
+    blobs &= set(repo.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split())
+    assert len(calls) == len(set(calls)) == 5  # same.txt + f0..f3
+    assert len(report["findings"]) == 1 and report["findings"][0]["provenance"]["commit_count"] == 4
+
+
+def test_bare_repo_and_linked_worktree(repo, tmp_path, capsys):
+    token = new_pit()
+    repo.write("k.txt", token)
+    repo.commit("k")
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True, env=git_env())
+    code, report, _ = run_audit(capsys, str(bare))
+    assert code == 1 and report["findings"][0]["provenance"]["in_head"] is True
+    repo.git("worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    code, report, _ = run_audit(capsys, str(tmp_path / "wt"))
+    assert code == 1 and report["findings"][0]["path"] == "k.txt"
+
+
+def test_environment_errors_exit_2_without_traceback(tmp_path, capsys):
+    (tmp_path / "plain").mkdir()
+    assert main(["audit", str(tmp_path / "plain")]) == 2
+    err = capsys.readouterr().err
+    assert "not a git repository" in err and "Traceback" not in err
+    assert main(["audit", str(tmp_path / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_empty_repo_says_so(repo, capsys):
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert code == 0 and report["findings"] == []
+    assert "no commits yet" in err
+
+
+def test_shallow_submodule_and_lfs_are_told(repo, tmp_path, capsys):
+    repo.write("a.txt", new_pit())
+    repo.commit("old secret")
+    repo.git("rm", "-q", "a.txt")
+    for i in range(3):
+        repo.write("b.txt", str(i))
+        repo.commit(f"c{i}")
+    sub = Repo(tmp_path / "sub")
+    sub.write("s.txt", "s")
+    sub.commit("s")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "vendor/sub")
+    repo.write("big.bin", "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 12\n")
+    repo.commit("submodule and lfs")
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert "submodule" in err and "vendor/sub" in err and "LFS" in err
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True,
+                   env=git_env())
+    code, report, err = run_audit(capsys, str(shallow))
+    assert "shallow" in err and "partial" in err
+    assert code == 0  # the secret is older than the clone's depth
+
+
+def test_corrupt_object_is_named_and_the_rest_still_scanned(repo, capsys):
+    good, bad = new_pit(), new_pit()
+    repo.write("good.txt", good)
+    repo.write("bad.txt", bad)
+    repo.commit("two")
+    bad_sha = repo.git("rev-parse", "HEAD:bad.txt").strip()
+    obj = repo.path / ".git" / "objects" / bad_sha[:2] / bad_sha[2:]
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"this is not zlib data")
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert code == 1
+    assert [f["path"] for f in report["findings"]] == ["good.txt"]
+    assert bad_sha in err and "Traceback" not in err
+    assert any(bad_sha in s["path"] for s in report["skipped"])
+
+
+def test_missing_object_is_named(repo, capsys):
+    good, gone = new_pit(), new_pit()
+    repo.write("good.txt", good)
+    repo.write("gone.txt", gone)
+    repo.commit("two")
+    gone_sha = repo.git("rev-parse", "HEAD:gone.txt").strip()
+    (repo.path / ".git" / "objects" / gone_sha[:2] / gone_sha[2:]).unlink()
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["good.txt"]
+    assert gone_sha in err and "missing" in err
+
+
+def test_no_progress_bar_when_not_a_terminal(repo, capsys):
+    repo.write("a.txt", "x")
+    repo.commit("a")
+    main(["audit", str(repo.path)])
+    assert "\r" not in capsys.readouterr().err
+
+
+def test_parallel_scan_matches_serial(repo, monkeypatch):
+    """The worker-pool path (used on big repositories) finds what the in-process path finds."""
+    tokens = [new_pit() for _ in range(6)]
+    for i, token in enumerate(tokens):
+        repo.write(f"f{i}.txt", f"{i}\n{token}\n")
+        repo.commit(f"c{i}")
+    serial = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=1)
+    monkeypatch.setattr(audit_module, "_PARALLEL_MIN_BYTES", 0)
+    parallel = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=2)
+    assert [f.secret for f in serial.findings] == [f.secret for f in parallel.findings]
+    assert sorted(f.secret for f in serial.findings) == sorted(tokens)
