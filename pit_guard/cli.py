@@ -39,8 +39,11 @@ def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = report.format_report(fmt, findings, skipped, show_secrets, color=color, started=_STARTED)
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise FatalError(f"{output}: cannot write the report: {e.strerror or e}") from None
     else:
         click.echo(text, nl=False)
 
@@ -159,7 +162,10 @@ def scan(paths: Sequence[str], max_file_size: int, staged: bool = False, since: 
               help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.")
 @click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
               help="Skip (with a notice) files larger than this.")
-def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int) -> int:
+@click.option("--history", is_flag=True,
+              help="Also accept every credential in the git history of the current repository (as `audit` finds them).")
+def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int,
+             history: bool) -> int:
     """Accept what PATHS hold today: write their findings' fingerprints to a baseline file.
 
     Later scans given `--baseline FILE` report only findings not in it.
@@ -169,7 +175,16 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
 
     max_file_size = max_file_size_setting(max_file_size, config_file)
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
-    findings, skipped = suppress(result.findings, result.skipped, config_file, None)
+    found, skipped = list(result.findings), list(result.skipped)
+    if history:
+        from pit_guard.audit import audit
+
+        past = audit(".", max_file_size=max_file_size)
+        for notice in past.notices:
+            click.echo(f"pit-guard: {notice}", err=True)
+        found += past.findings
+        skipped += past.skipped
+    findings, skipped = suppress(found, skipped, config_file, None)
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
     count, changed = write_baseline(output, findings, merge=merge)

@@ -130,3 +130,26 @@ def test_every_scanning_command_takes_baseline_and_config() -> None:
         names = {p.name for p in command.params}
         assert {"baseline_file", "config_file"} <= names, command.name
         assert isinstance(command, click.Command)
+
+
+def test_history_option_accepts_what_only_history_holds(repo: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+                       cwd=repo, check=True, capture_output=True)
+
+    old = new_pit()
+    git("init", "-q")
+    write(repo / "app" / "a.env", f"X={old}\n")
+    git("add", ".")
+    git("commit", "-qm", "leak")
+    write(repo / "app" / "a.env", "X=\n")
+    git("commit", "-qam", "remove")
+    assert main(["baseline", "app"]) == 0
+    assert json.loads((repo / BASELINE).read_text())["findings"] == []
+    assert main(["baseline", "--history", "app"]) == 0
+    entries = json.loads((repo / BASELINE).read_text())["findings"]
+    assert [e["path"] for e in entries] == ["app/a.env"] and old not in (repo / BASELINE).read_text()
+    capsys.readouterr()
+    assert main(["audit", "--baseline", BASELINE]) == 0

@@ -301,3 +301,9 @@ def test_cli_output_file_for_every_format(fmt: str, tmp_path: pathlib.Path, caps
         assert not list(sarif_validator().iter_errors(json.loads(produced)))
     if fmt == "gitlab":
         assert not list(gitlab_validator().iter_errors(json.loads(produced)))
+
+
+def test_unwritable_output_is_an_error_exit_2(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _plant(tmp_path)
+    assert main(["scan", "--output", str(tmp_path / "no such dir" / "r.sarif"), "--format", "sarif", str(tmp_path)]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
