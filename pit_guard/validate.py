@@ -240,9 +240,9 @@ def _classify_refusal(code: int, message: str, v2: bool, quoted: str) -> Tuple[s
     for needle, meaning in _LIVE_V2 if v2 else _LIVE_V1:
         if needle in normal:
             return LIVE, f"HTTP {code}{quoted}: {meaning}"
-    meaning = (_DEAD_V2 if v2 else _DEAD_V1).get(normal)
-    if meaning is not None:
-        return DEAD, f"HTTP {code}{quoted}: {meaning}"
+    dead = (_DEAD_V2 if v2 else _DEAD_V1).get(normal)
+    if dead is not None:
+        return DEAD, f"HTTP {code}{quoted}: {dead}"
     if "version header" in normal:
         return UNKNOWN, f"HTTP {code}{quoted}: the API refused the request itself (Version header)"
     return UNKNOWN, f"unexpected answer: HTTP {code}{quoted}"
@@ -310,7 +310,7 @@ def _attempts(run: _Run, probe: _Probe, secret: str) -> Tuple[str, str]:
 
 
 def _retry_delay(run: _Run, answer: http.Answer, attempt: int) -> float:
-    jittered = run.backoff * (2 ** attempt) * random.uniform(0.75, 1.25)
+    jittered: float = run.backoff * (2.0 ** attempt) * random.uniform(0.75, 1.25)
     if answer.code != 429:
         return jittered
     # Honour the server: Retry-After (capped), else its stated window; hold back every worker.

@@ -6,6 +6,7 @@ never by `str()` of an object that might hold the request and its Authorization 
 """
 from __future__ import annotations
 
+import email.message
 import email.utils
 import errno
 import http.client
@@ -223,7 +224,7 @@ def _read(response: object) -> str:
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
 
 
-def _headers(message: Optional[Mapping[str, str]]) -> Dict[str, str]:
+def _headers(message: Optional["email.message.Message[str, str]"]) -> Dict[str, str]:
     if message is None:
         return {}
     return {str(k).lower(): str(v) for k, v in message.items()}
