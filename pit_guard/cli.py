@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import click
 
@@ -86,8 +86,8 @@ def report_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def suppress(findings: Sequence[Finding], skipped: Sequence[tuple], config_file: Optional[str],
-             baseline_file: Optional[str]) -> tuple:
+def suppress(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], config_file: Optional[str],
+             baseline_file: Optional[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Config (disabled rules, excluded paths, allowed fingerprints), then the baseline: before
     validation, so nothing suppressed is ever sent anywhere."""
     from pit_guard.config import apply_config, load_config

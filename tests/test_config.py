@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import pathlib
 import uuid
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -20,7 +20,7 @@ def new_pit() -> str:
 
 
 @pytest.fixture()
-def repo(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+def repo(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pathlib.Path]:
     """A git repository root as the current folder (where hooks and CI run)."""
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
