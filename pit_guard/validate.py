@@ -25,6 +25,7 @@ import random
 import re
 import time
 import urllib.parse
+import urllib.request
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pit_guard import validate_http as http
@@ -257,7 +258,7 @@ def _htmlish(answer: http.Answer) -> bool:
 
 @dataclasses.dataclass
 class _Run:
-    opener: object
+    opener: urllib.request.OpenerDirector
     limiter: http.RateLimiter
     breaker: http.CircuitBreaker
     budget: http.Budget
@@ -286,7 +287,7 @@ def _attempts(run: _Run, probe: _Probe, secret: str) -> Tuple[str, str]:
             return UNKNOWN, exhausted
         timeout = min(run.timeout, run.budget.remaining())
         try:
-            answer = http.get(run.opener, probe.url, secret, timeout, probe.v2)  # type: ignore[arg-type]
+            answer = http.get(run.opener, probe.url, secret, timeout, probe.v2)
         except http.NetError as failure:
             reason = scrub(failure.reason, secret)
             if failure.connection:
