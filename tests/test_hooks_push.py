@@ -1,0 +1,137 @@
+"""pre-push (git stdin and pre-commit variables) and scan --since/--range."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from git_helpers import Repo, git_env, new_pit
+from pit_guard import hooks
+from pit_guard.cli import main
+
+ZERO = "0" * 40
+
+
+@pytest.fixture
+def pair(tmp_path, monkeypatch):
+    """A remote with one pushed commit and a clone of it (cwd)."""
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF",
+                 "PRE_COMMIT_LOCAL_BRANCH", "PRE_COMMIT_REMOTE_BRANCH"):
+        monkeypatch.delenv(name, raising=False)
+    remote = Repo(tmp_path / "remote.git", bare=True)
+    seed = Repo(tmp_path / "seed")
+    seed.write("README", "hi\n")
+    seed.commit("init")
+    seed.git("push", "-q", str(remote.path), "main")
+    local = Repo(tmp_path / "local", init=False)
+    subprocess.run(["git", "clone", "-q", str(remote.path), str(local.path)], check=True, env=git_env())
+    monkeypatch.chdir(local.path)
+    return remote, local
+
+
+def findings(capsys, argv, monkeypatch=None, stdin=None):
+    if stdin is not None:
+        import io
+        import sys
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    code = main([*argv, "--format", "json"])
+    out = capsys.readouterr()
+    return code, json.loads(out.out)["findings"], out.err
+
+
+def test_push_existing_branch_scans_only_new_commits(pair, capsys, monkeypatch):
+    remote, local = pair
+    base = local.head()
+    token = new_pit()
+    local.write("a.env", f"T={token}\n")
+    leak = local.commit("leak")
+    local.write("a.env", "T=\n")
+    local.commit("fix")  # removed again: still in the pushed history
+    line = f"refs/heads/main {local.head()} refs/heads/main {base}\n"
+    code, found, _ = findings(capsys, ["hook", "pre-push", "origin", str(remote.path)], monkeypatch, line)
+    assert code == 1 and len(found) == 1
+    assert found[0]["path"] == "a.env" and found[0]["provenance"]["commit"] == leak
+
+
+def test_push_new_branch_and_deletion(pair, capsys, monkeypatch):
+    remote, local = pair
+    local.git("checkout", "-q", "-b", "feature")
+    local.write("b.env", new_pit())
+    local.commit("on feature")
+    line = f"refs/heads/feature {local.head()} refs/heads/feature {ZERO}\n"
+    code, found, _ = findings(capsys, ["hook", "pre-push"], monkeypatch, line)
+    assert code == 1 and [f["path"] for f in found] == ["b.env"]
+    deletion = f"(delete) {ZERO} refs/heads/old {local.head()}\n"
+    code, found, _ = findings(capsys, ["hook", "pre-push"], monkeypatch, deletion)
+    assert code == 0 and found == []
+
+
+def test_push_root_commit_to_empty_remote(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PRE_COMMIT_TO_REF", raising=False)
+    local = Repo(tmp_path / "fresh")
+    local.write("k.txt", new_pit())
+    local.commit("root")
+    monkeypatch.chdir(local.path)
+    line = f"refs/heads/main {local.head()} refs/heads/main {ZERO}\n"
+    code, found, _ = findings(capsys, ["hook", "pre-push"], monkeypatch, line)
+    assert code == 1 and [f["path"] for f in found] == ["k.txt"]
+
+
+def test_pre_commit_framework_variables(pair, capsys, monkeypatch):
+    remote, local = pair
+    base = local.head()
+    local.write("c.env", new_pit())
+    local.commit("c")
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", local.head())
+    code, found, _ = findings(capsys, ["hook", "pre-push"])
+    assert code == 1 and [f["path"] for f in found] == ["c.env"]
+    # root-commit push: pre-commit passes no refs, only the branch names
+    monkeypatch.delenv("PRE_COMMIT_FROM_REF")
+    monkeypatch.delenv("PRE_COMMIT_TO_REF")
+    monkeypatch.setenv("PRE_COMMIT_LOCAL_BRANCH", "refs/heads/main")
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main")
+    code, found, _ = findings(capsys, ["hook", "pre-push"])
+    assert code == 1 and [f["path"] for f in found] == ["c.env"]
+
+
+def test_since_and_range_report_additions_once(pair, capsys):
+    remote, local = pair
+    base = local.head()
+    old = new_pit()
+    local.write("x.py", f"A = '{old}'\n")
+    first = local.commit("add")
+    local.write("x.py", f"# more\nA = '{old}'\n")
+    local.commit("edit keeps it")
+    code, found, _ = findings(capsys, ["scan", "--since", base])
+    assert code == 1 and len(found) == 1 and found[0]["provenance"]["commit"] == first
+    code, found, _ = findings(capsys, ["scan", "--range", f"{first}..HEAD"])
+    assert code == 0 and found == []  # the edit does not re-add it
+    assert main(["scan", "--range=--all"]) == 2
+    assert "not a revision" in capsys.readouterr().err
+
+
+def test_merge_commit_in_range(pair, capsys):
+    remote, local = pair
+    base = local.head()
+    local.git("checkout", "-q", "-b", "topic")
+    local.write("t.txt", new_pit())
+    local.commit("topic")
+    local.git("checkout", "-q", "main")
+    local.write("m.txt", "m")
+    local.commit("main")
+    local.git("merge", "-q", "--no-edit", "topic")
+    code, found, _ = findings(capsys, ["scan", "--range", "topic..main"])
+    assert code == 0 and found == []  # the merge brings topic's secret, which topic added
+    code, found, _ = findings(capsys, ["scan", "--since", base])
+    assert [f["path"] for f in found] == ["t.txt"]
+
+
+def test_bad_revision_exits_2(pair, capsys):
+    assert main(["scan", "--since", "no-such-branch"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_parse_push_lines():
+    assert hooks.parse_push_lines("a 1 b 2\n\nbad\n") == [("a", "1", "b", "2")]
