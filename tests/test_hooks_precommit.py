@@ -1,0 +1,69 @@
+"""Real pre-commit runs of the hooks in .pre-commit-hooks.yaml (`pre-commit try-repo`).
+
+pre-commit builds a virtualenv and pip-installs pit-guard into it (about 10 s, once per module:
+the hook repository is a committed snapshot of this tree, so pre-commit's cache is reused).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from git_helpers import Repo, git_env, new_pit
+
+ROOT = Path(__file__).resolve().parent.parent
+PRE_COMMIT = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
+pytestmark = pytest.mark.skipif(not os.path.exists(PRE_COMMIT), reason="pre-commit is not installed")
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory):
+    """A committed copy of this project: pre-commit installs it once and reuses the env."""
+    src = tmp_path_factory.mktemp("hook") / "pit-guard"
+    ignore = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis")
+    shutil.copytree(ROOT, src, ignore=ignore)
+    repo = Repo(src)
+    repo.commit("snapshot")
+    return src, tmp_path_factory.mktemp("pre-commit-home")
+
+
+def try_repo(hook_repo, cwd: Path, *args: str):
+    src, home = hook_repo
+    env = git_env({"PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"})
+    proc = subprocess.run([PRE_COMMIT, "try-repo", str(src), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if "Could not find a version" in proc.stdout or "Failed to establish a new connection" in proc.stdout:
+        pytest.skip("pre-commit could not install pit-guard's dependencies (no package index)")
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_pre_commit_hook_reports_only_what_the_commit_adds(hook_repo, tmp_path):
+    repo = Repo(tmp_path / "work")
+    old, new = new_pit(), new_pit()
+    repo.write("config.py", f"KEY = '{old}'\n")
+    repo.commit("old leak")
+    repo.write("config.py", f"# edited\nKEY = '{old}'\n")
+    repo.write("new file.env", f"GHL_TOKEN={new}\n")
+    repo.git("add", "-A")
+    code, out = try_repo(hook_repo, repo.path, "pit-guard")
+    assert code == 1, out
+    assert "new file.env:1:" in out and "config.py" not in out.split("pit-guard (GoHighLevel")[-1]
+    assert new not in out and old not in out
+    repo.commit("both")
+    code, out = try_repo(hook_repo, repo.path, "pit-guard", "--all-files")
+    assert code == 1 and "config.py:2:" in out and "new file.env:1:" in out, out  # equal to HEAD: in full
+
+
+def test_pre_push_hook_scans_the_pushed_commits(hook_repo, tmp_path):
+    repo = Repo(tmp_path / "work")
+    repo.write("a.txt", "a\n")
+    base = repo.commit("base")
+    repo.write("b.env", f"T={new_pit()}\n")
+    head = repo.commit("leak")
+    code, out = try_repo(hook_repo, repo.path, "pit-guard-push", "--hook-stage", "pre-push",
+                         "--from-ref", base, "--to-ref", head)
+    assert code == 1 and "b.env:1:" in out and "a.txt" not in out, out
