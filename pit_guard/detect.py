@@ -15,26 +15,36 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from pit_guard.finding import Finding
-from pit_guard.prefilter import B64, CONTEXT, JWT, PIT, WEBHOOK, families
+from pit_guard.prefilter import (ASSIGN_HEAD, ASSIGN_MAX_LENGTH, B64, B64_UUID, CONTEXT, JWT, PIT, SEP, UUID, WEBHOOK,
+                                 context_match_ends, families)
 
 SUPPRESS_MARKER = b"pit-guard: allow"
 MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
 _BOM = b"\xef\xbb\xbf"
 
-_HEX = rb"[0-9a-fA-F]"
-_UUID = _HEX + rb"{8}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{4}-" + _HEX + rb"{12}"
-# The lookbehind makes a token start unique inside a long run (`cockpit-…`, megabytes of `eyJ`),
-# which keeps every regex here linear in its input.
-# A token may also follow a percent escape (`Bearer%20pit-…`, `token%3DeyJ…`) or a JSON string
-# escape (`\npit-…` in an escaped .env file): those letters end an escape, not a word.
-_AFTER_ESCAPE = rb"(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt])"
-_PIT_RE = re.compile(
-    rb"(?:(?<![A-Za-z0-9])|" + _AFTER_ESCAPE + rb")(?:pit|PIT|Pit)-(" + _UUID + rb")(?![A-Za-z0-9])"
+_UUID = UUID
+# Each regex starts with a literal, so `re` finds candidates with its fast literal search (GB/s)
+# instead of trying every position; the word boundary is then checked by a lookbehind that spans
+# the literal. A boundary makes a token start unique inside a long run (`cockpit-…`, megabytes of
+# `eyJ`), which keeps every regex here linear in its input. A token may also follow a percent
+# escape (`Bearer%20pit-…`, `token%3DeyJ…`) or a JSON string escape (`\npit-…` in an escaped .env
+# file): those letters end an escape, not a word.
+
+
+def _after_boundary(word: bytes, literal_width: int) -> bytes:
+    tail = rb".{%d}" % literal_width
+    return (rb"(?:(?<!" + word + tail + rb")|(?<=%[0-9A-Fa-f]{2}" + tail + rb")|(?<=\\[nrt]" + tail + rb"))")
+
+
+_PIT_RES = tuple(
+    re.compile(prefix + rb"-" + _after_boundary(rb"[A-Za-z0-9]", 4) + rb"(" + _UUID + rb")(?![A-Za-z0-9])", re.S)
+    for prefix in (b"pit", b"PIT", b"Pit")
 )
 _JWT_RE = re.compile(
-    rb"(?:(?<![A-Za-z0-9_-])|" + _AFTER_ESCAPE + rb")eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
+    rb"eyJ" + _after_boundary(rb"[A-Za-z0-9_-]", 3) + rb"[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
+    re.S,
 )
-_SEP = rb"(?:/|\\/|%2[fF])"
+_SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
 # starts where the URL does.
 _SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
@@ -42,22 +52,27 @@ _WEBHOOK_RE = re.compile(
     rb"services\.leadconnectorhq\.com" + _SEP + rb"hooks" + _SEP + rb"([A-Za-z0-9]{8,40})"
     + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{8,64})(?![A-Za-z0-9-])"
 )
+# A client id is `<24 hex>-<8 base36>`; the regex starts at its `-` (a fast literal search) and
+# looks back for the hex, as `[0-9a-f]{24}` first would try every hex digit of the text.
 _CLIENT_ID_RE = re.compile(
-    rb"(?:(?<![0-9a-zA-Z])|" + _AFTER_ESCAPE + rb")[0-9a-f]{24}-[0-9a-z]{8}(?![0-9a-zA-Z])"
+    rb"-(?<=[0-9a-f]{24}-)" + _after_boundary(rb"[0-9a-zA-Z]", 25) + rb"([0-9a-z]{8})(?![0-9a-zA-Z])", re.S
 )
-# After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`, and the UUID.
-# n8n-style {"name": "clientSecret", "value": "…"} is also accepted.
-_QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
+
+
+def _find_client_id(data: bytes) -> Optional[str]:
+    m = _CLIENT_ID_RE.search(data)
+    return data[m.start() - 24 : m.end()].decode() if m else None
+
+
 _ASSIGN_RE = re.compile(
-    rb"[A-Za-z0-9_.-]{0,40}" + _QUOTE + rb"?\s*(?:,\s*" + _QUOTE + rb"value" + _QUOTE + rb"\s*)?"
-    rb"(?::|=>|=|%3[aAdD])\s*" + _QUOTE + rb"?\s*(?:(" + _UUID + rb")(?![A-Za-z0-9])"
-    # or the UUID base64-encoded (a Kubernetes Secret's `data:`), with `echo`'s newline or not
-    rb"|([A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?)(?![A-Za-z0-9+/=]))"
+    ASSIGN_HEAD + rb"(?:(" + _UUID + rb")(?![A-Za-z0-9])"
+    # or the UUID base64-encoded (a Kubernetes Secret's `data:`)
+    rb"|(" + B64_UUID + rb")(?![A-Za-z0-9+/=]))"
 )
 _UUID_FULL_RE = re.compile(_UUID + rb"\s?\Z")
 _B64_TOKEN_RE = re.compile(rb"[A-Za-z0-9+/]{16,}={0,2}")
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_GHL_CONTEXT_RE = re.compile(rb"(?<![a-z])ghl(?![a-z])|highlevel|leadconnector|msgsndr")
+_GHL_NAMES = (b"highlevel", b"leadconnector", b"msgsndr")
 _CONTEXT_WINDOW = 2000
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
 _MAX_B64_RUN = 4 * 1024 * 1024
@@ -102,10 +117,11 @@ def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
 
 
 def _pits(data: bytes) -> Iterator[_Candidate]:
-    for m in _PIT_RE.finditer(data):
-        uuid = m.group(1).decode().lower()
-        if not is_placeholder_uuid(uuid):
-            yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
+    for pit_re in _PIT_RES:
+        for m in pit_re.finditer(data):
+            uuid = m.group(1).decode().lower()
+            if not is_placeholder_uuid(uuid):
+                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
 
 
 def is_placeholder_uuid(uuid: str) -> bool:
@@ -236,31 +252,89 @@ def _webhooks(data: bytes) -> Iterator[_Candidate]:
 # --- UUID secrets known by their key name and context -------------------------------------------
 
 
-def _key_name_around(data: bytes, start: int) -> bytes:
-    begin = start
-    while begin > 0 and data[begin - 1] in _KEY_CHARS and start - begin < 80:
+def _key_start(lowered: bytes, at: int) -> int:
+    """Where the key name holding the keyword at `at` begins. Measured from the end of the name,
+    so every keyword inside one name (`secret_sso_key`) gives the same key."""
+    end = at
+    while end < len(lowered) and lowered[end] in _KEY_CHARS and end - at < 46:
+        end += 1
+    begin = end
+    while begin > 0 and lowered[begin - 1] in _KEY_CHARS and end - begin < 120:
         begin -= 1
-    return data[begin:start]
+    return begin
+
+
+_ID_WORDS = frozenset((b"id", b"ids", b"uuid", b"guid"))
+
+
+def _key_words(key: bytes) -> List[bytes]:
+    """`ghlClientSecret` / `GHL_CLIENT_SECRET` -> [ghl, client, secret]."""
+    spaced = re.sub(rb"([a-z0-9])([A-Z])", rb"\1 \2", key)
+    return re.sub(rb"[^A-Za-z0-9]+", b" ", spaced).lower().split()
+
+
+def _is_letter(byte: int) -> bool:
+    return 65 <= byte <= 90 or 97 <= byte <= 122
+
+
+def _mentions_ghl(text: bytes, lowered: bytes) -> bool:
+    """A GoHighLevel name in `text`: HighLevel, LeadConnector, msgsndr, or `ghl` as a word, also
+    inside camelCase (`ghlClientSecret`, `myGhlKey`) but not inside a word (`highlight`)."""
+    if any(name in lowered for name in _GHL_NAMES):
+        return True
+    at = lowered.find(b"ghl")
+    while at != -1:
+        before = text[at - 1] if at > 0 else 32
+        after = text[at + 3] if at + 3 < len(text) else 32
+        starts = not _is_letter(before) or (before >= 97 and text[at] <= 90)
+        ends = not _is_letter(after) or (text[at + 2] >= 97 and after <= 90)
+        if starts and ends:
+            return True
+        at = lowered.find(b"ghl", at + 1)
+    return False
 
 
 def _context_secrets(data: bytes) -> Iterator[_Candidate]:
     lowered = data.lower()
     reported: Set[int] = set()
-    for keyword in (b"secret", b"sso"):
-        at = lowered.find(keyword)
-        while at != -1:
-            m = _ASSIGN_RE.match(data, at + len(keyword))
-            if m is not None and m.start(m.lastindex or 1) not in reported:
-                value_start = m.start(m.lastindex or 1)
-                key = (_key_name_around(lowered, at) + lowered[at:value_start]).split(b'"')[0]
-                judged = _judge_context_secret(data, lowered, key, m)
-                if judged is not None:
-                    reported.add(value_start)
-                    yield judged
-            at = lowered.find(keyword, at + 1)
+    for keyword, at in _keywords(lowered, context_match_ends(data)):
+        m = _ASSIGN_RE.match(data, at + len(keyword))
+        if m is None or m.start(m.lastindex or 1) in reported:
+            continue
+        value_start = m.start(m.lastindex or 1)
+        begin = _key_start(lowered, at)
+        end = lowered.find(b'"', begin, value_start)
+        judged = _judge_context_secret(data, lowered, slice(begin, value_start if end == -1 else end), m)
+        if judged is not None:
+            reported.add(value_start)
+            yield judged
 
 
-def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[bytes]") -> Optional[_Candidate]:
+def _keywords(lowered: bytes, ends: Optional[List[int]]) -> Iterator[Tuple[bytes, int]]:
+    """Every `secret`/`sso` in the data or, given where assignments end, only those that can
+    start one (they lie at most ASSIGN_MAX_LENGTH bytes before its end)."""
+    spans = [(0, len(lowered))] if ends is None else _merged(ends)
+    for begin, end in spans:
+        for keyword in (b"secret", b"sso"):
+            at = lowered.find(keyword, begin, end)
+            while at != -1:
+                yield keyword, at
+                at = lowered.find(keyword, at + 1, end)
+
+
+def _merged(ends: List[int]) -> List[Tuple[int, int]]:
+    spans: List[Tuple[int, int]] = []
+    for end in sorted(ends):
+        begin = max(0, end - ASSIGN_MAX_LENGTH)
+        if spans and begin <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((begin, end))
+    return spans
+
+
+def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
+    key = lowered[key_span]
     group = m.lastindex or 1
     value_start, value_end = m.start(group), m.end(group)
     if group == 1:
@@ -272,23 +346,26 @@ def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[
         uuid = decoded.strip().decode().lower()
     if is_placeholder_uuid(uuid):
         return None
-    normal_key = re.sub(rb"[^a-z0-9]", b"", key)
-    if b"sso" in re.sub(rb"[^a-z0-9]", b" ", key).split() or normal_key.startswith(b"sso") or b"ssokey" in normal_key or b"sharedsecret" in normal_key or b"ssosecret" in normal_key:
+    words = _key_words(data[key_span])
+    normal_key = b"".join(words)
+    if words and words[-1] in _ID_WORDS:
+        return None  # `sso_session_id`, Azure's `CLIENT_SECRET_ID`: identifiers, not secrets
+    if b"sso" in words or normal_key.startswith(b"sso") or b"ssokey" in normal_key or b"sharedsecret" in normal_key or b"ssosecret" in normal_key:
         rule_id = "ghl-sso-shared-secret"
     elif b"secret" in normal_key and (b"client" in normal_key or b"app" in normal_key or b"oauth" in normal_key or normal_key.endswith(b"secret")):
         rule_id = "ghl-oauth-client-secret"
     else:
         return None
     window = slice(max(0, value_start - _CONTEXT_WINDOW), value_end + _CONTEXT_WINDOW)
-    client_id = _CLIENT_ID_RE.search(data[window])
-    in_context = bool(_GHL_CONTEXT_RE.search(key) or _GHL_CONTEXT_RE.search(lowered[window]) or client_id)
+    client_id = _find_client_id(data[window])
+    in_context = bool(client_id or _mentions_ghl(data[key_span], key) or _mentions_ghl(data[window], lowered[window]))
     if not in_context and group == 2:
         # A base64-encoded secret sits among base64-encoded neighbours (the other keys of the
         # same Kubernetes Secret): the context is in what they decode to.
         for token in _B64_TOKEN_RE.findall(data[window]):
             decoded = _decode_base64(token) or b""
-            client_id = client_id or _CLIENT_ID_RE.search(decoded)
-            if client_id or _GHL_CONTEXT_RE.search(decoded.lower()):
+            client_id = client_id or _find_client_id(decoded)
+            if client_id or _mentions_ghl(decoded, decoded.lower()):
                 in_context = True
                 break
     if not in_context:
@@ -302,7 +379,7 @@ def _judge_context_secret(data: bytes, lowered: bytes, key: bytes, m: "re.Match[
         encoding = "url"
     else:
         encoding = "plain"
-    extra = {"client_id": client_id.group(0).decode()} if client_id and rule_id == "ghl-oauth-client-secret" else {}
+    extra = {"client_id": client_id} if client_id and rule_id == "ghl-oauth-client-secret" else {}
     return rule_id, uuid, value_start, encoding, extra
 
 

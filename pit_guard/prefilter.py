@@ -1,9 +1,12 @@
-"""Literal anchors that every credential family contains: one pass says which families can match.
+"""Which families of rules can match at all: one pass over the data, before any regex runs.
 
-With hyperscan (a well-kept Python binding of Intel's multi-pattern matcher) all anchors are found
-in one pass at several GB/s; without it, each anchor costs a `bytes.__contains__` pass, which is
-correct but about fifteen times slower. Both backends use the same case-sensitive literals, so
-they agree exactly.
+With hyperscan (a well-kept Python binding of Intel's multi-pattern matcher) the pass matches, for
+each family, a pattern that every credential of that family must contain (the token's shape: a
+`pit-` + UUID, a two-part `eyJ…` JWT, a webhook path, a secret/SSO key assigned a UUID), so the
+costly per-family passes in `detect.py` run only on data holding a real candidate, not on every
+file that mentions `secret`. Without hyperscan, each family is a `bytes.__contains__` pass over its
+literal anchors: a looser necessary condition, about fifteen times slower. Both are necessary
+conditions of the same per-family passes, so both backends report exactly the same findings.
 """
 from __future__ import annotations
 
@@ -41,10 +44,36 @@ def base64_forms(literal: bytes) -> Tuple[bytes, ...]:
 
 
 _B64_LITERALS = (
-    b"pit-", b"PIT-", b"Pit-", b'{"alg":', b'{"typ":', b"eyJhbGci", b"eyJ0eXAi",
+    b"pit-", b"PIT-", b"Pit-", b"eyJhbGci", b"eyJ0eXAi",
     b"leadconnectorhq.com", b"secret", b"SECRET", b"Secret", b"SSO_", b"_SSO", b"sso_", b"ssoKey",
     b"shared", b"Shared", b"SHARED",
 )
+
+# Regex pieces shared with detect.py, so that the prefilter patterns cannot drift from the passes.
+HEX = rb"[0-9a-fA-F]"
+UUID = HEX + rb"{8}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{12}"
+SEP = rb"(?:/|\\/|%2[fF])"  # a path `/`: plain, JSON-escaped or URL-encoded
+QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
+# After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`; n8n-style
+# {"name": "clientSecret", "value": "…"} is also accepted.
+# Every repeat is bounded, so a match is at most ASSIGN_MAX_LENGTH bytes long (keyword included).
+_WS = rb"\s{0,64}"
+ASSIGN_HEAD = (
+    rb"[A-Za-z0-9_.-]{0,40}" + QUOTE + rb"?" + _WS + rb"(?:," + _WS + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?::|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS
+)
+ASSIGN_MAX_LENGTH = 512
+B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, with echo's newline or not
+
+# What every match of a family's pass in detect.py contains (its regex without lookarounds).
+SHAPES: Dict[str, bytes] = {
+    PIT: rb"(?:pit|PIT|Pit)-" + UUID,
+    JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
+    WEBHOOK: (rb"services\.leadconnectorhq\.com" + SEP + rb"hooks" + SEP + rb"[A-Za-z0-9]{8,40}" + SEP
+              + rb"webhook-trigger" + SEP + rb"[A-Za-z0-9-]{8}"),
+    # detect.py finds the keyword case-insensitively, then matches the assignment after it.
+    CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
+}
 
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     PIT: _case_variants("pit-"),
@@ -53,34 +82,52 @@ ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
-_ALL: List[Tuple[str, bytes]] = [(family, a) for family, anchors in ANCHORS.items() for a in anchors]
 
 
 def _python_families(data: bytes) -> FrozenSet[str]:
-    return frozenset(family for family, anchors in ANCHORS.items() if any(a in data for a in anchors))
+    found = {family for family, anchors in ANCHORS.items() if family != CONTEXT and any(a in data for a in anchors)}
+    lowered = data.lower()
+    if b"sso" in lowered or b"secret" in lowered:  # as detect.py looks for them
+        found.add(CONTEXT)
+    return frozenset(found)
+
+
+_positions_db: Any = None
+_context_db: Any = None
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
+    global _positions_db, _context_db
     try:
         import hyperscan
     except ImportError:
         return None
+    patterns: List[Tuple[str, bytes]] = [(family, shape) for family, shape in SHAPES.items()]
+    patterns += [(B64, re.escape(anchor)) for anchor in ANCHORS[B64]]
     database = hyperscan.Database()
     database.compile(
-        expressions=[re.escape(anchor) for _, anchor in _ALL],
-        ids=list(range(len(_ALL))),
-        elements=len(_ALL),
-        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(_ALL),
+        expressions=[pattern for _, pattern in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns),
     )
-    family_of = [family for family, _ in _ALL]
+    family_of = [family for family, _ in patterns]
+    b64 = ANCHORS[B64]
+    _positions_db = hyperscan.Database()
+    _positions_db.compile(expressions=[re.escape(a) for a in b64], ids=list(range(len(b64))), elements=len(b64))
+
+    # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
+    # the key name only in the few hundred bytes before each, not at every `secret` in the file.
+    _context_db = hyperscan.Database()
+    _context_db.compile(expressions=[SHAPES[CONTEXT]], ids=[0], elements=1)
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:
             return frozenset()
-        found: set[str] = set()
+        found: List[str] = []
 
-        def on_match(anchor_id: int, start: int, end: int, flags: int, context: Any) -> None:
-            found.add(family_of[anchor_id])
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+            found.append(family_of[pattern_id])
 
         database.scan(data, match_event_handler=on_match)
         return frozenset(found)
@@ -112,9 +159,30 @@ def families(data: bytes) -> FrozenSet[str]:
 def base64_anchor_positions(data: bytes) -> List[int]:
     """Sorted offsets of every base64 anchor in `data` (only called when B64 matched)."""
     positions = []
+    if _scanner is not _python_families and _positions_db is not None:
+        anchors = ANCHORS[B64]
+
+        def on_match(anchor_id: int, start: int, end: int, flags: int, context: Any) -> None:
+            positions.append(end - len(anchors[anchor_id]))
+
+        _positions_db.scan(data, match_event_handler=on_match)
+        return sorted(positions)
     for anchor in ANCHORS[B64]:
         at = data.find(anchor)
         while at != -1:
             positions.append(at)
             at = data.find(anchor, at + 1)
     return sorted(positions)
+
+
+def context_match_ends(data: bytes) -> Optional[List[int]]:
+    """End offsets of every CONTEXT shape match (hyperscan only; None means "look everywhere")."""
+    if _scanner is _python_families or _context_db is None:
+        return None
+    ends: List[int] = []
+
+    def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+        ends.append(end)
+
+    _context_db.scan(data, match_event_handler=on_match)
+    return ends
