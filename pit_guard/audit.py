@@ -49,7 +49,7 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
     with tempfile.TemporaryFile() as log_file:
         job = None if include_unreachable else git.LogJob(repo, ["--all"], log_options, None, log_file)
-        blobs, commits, unreadable = _list_objects(repo)
+        blobs, commits, unreadable = git.object_inventory(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, ["--all"], log_options, stdin, log_file)
@@ -65,7 +65,7 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
             result.findings, missing = _with_provenance(repo, hits, head, include_unreachable,
-                                                        git.read_log(log_file), known)
+                                                        git.read_log_records(log_file), known)
             problems += missing
     result.blobs = len(blobs)
     problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
@@ -79,21 +79,6 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
             names = ", ".join(git.show_path(p) for p in subs[:5]) + (", ..." if len(subs) > 5 else "")
             result.notices.append(f"{len(subs)} submodule(s) not descended into ({names}): audit each one on its own")
     return result
-
-
-def _list_objects(repo: git.Repo) -> Tuple[List[Tuple[str, int]], List[str], List[str]]:
-    """(sha, size) of every blob in pack order, every commit (reachable or not), unreadable objects."""
-    blobs: List[Tuple[str, int]] = []
-    commits: List[str] = []
-    unreadable: List[str] = []
-    for sha, kind, size in git.all_objects(repo):
-        if kind == "blob":
-            blobs.append((sha, size))
-        elif kind == "commit":
-            commits.append(sha)
-        elif kind == "unreadable":
-            unreadable.append(sha)
-    return blobs, commits, unreadable
 
 
 # --- scanning ---------------------------------------------------------------------------------
@@ -222,7 +207,7 @@ def _without_provenance(hits: _Hits) -> List[Finding]:
 
 
 def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_unreachable: bool,
-                     log: Iterator[git.Commit], known: Set[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+                     log: Iterator[git.LogRecord], known: Set[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Findings placed in history, and the blobs commits name that the repository lacks."""
     targets = {sha for sha, _ in hits}
     origins, present, history, missing = _walk_history(log, targets, known)
@@ -259,7 +244,7 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
     return targets.intersection(listed)
 
 
-def _walk_history(log: Iterator[git.Commit], targets: Set[str], known: Set[str]):  # type: ignore[no-untyped-def]
+def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[str]):  # type: ignore[no-untyped-def]
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
@@ -271,41 +256,42 @@ def _walk_history(log: Iterator[git.Commit], targets: Set[str], known: Set[str])
     history: Dict[str, FrozenSet[str]] = {}
     origins: Dict[str, _Origin] = {}
     missing: Dict[str, str] = {}
-    for commit in log:
-        parent = commit.parents[0] if commit.parents else None
+    for sha, parents, author, date, timestamp, entries in log:
+        parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
-        for e in commit.entries:
-            if e.new_sha not in known and e.new_mode != git.GITLINK_MODE and not git.is_null_sha(e.new_sha):
-                missing.setdefault(e.new_sha, f"missing object ({git.show_path(e.path)} in commit {commit.sha[:12]})")
-        changed = [e for e in commit.entries if e.new_sha in targets or (e.old_shas and e.old_shas[0] in targets)]
+        changed = []
+        for new_mode, old_sha, new_sha, path in entries:
+            if new_sha in targets or old_sha in targets:
+                changed.append((new_mode, new_sha, path))
+            if new_sha not in known and new_mode != git.GITLINK_MODE and not git.is_null_sha(new_sha):
+                missing.setdefault(new_sha, f"missing object ({git.show_path(path)} in commit {sha[:12]})")
         if changed:
             state = dict(state)
-            for e in changed:
-                if e.new_sha in targets and e.new_mode != git.GITLINK_MODE:
-                    if state.get(e.path) != e.new_sha:
-                        _introduce(origins, e.new_sha, commit, e.path)
-                    state[e.path] = e.new_sha
+            for new_mode, new_sha, path in changed:
+                if new_sha in targets and new_mode != git.GITLINK_MODE:
+                    if state.get(path) != new_sha:
+                        _introduce(origins, new_sha, (sha, author, date, timestamp), path)
+                    state[path] = new_sha
                 else:
-                    state.pop(e.path, None)
-        present[commit.sha] = state
-        for sha in set(state.values()):
-            origins[sha].carriers += 1
+                    state.pop(path, None)
+        present[sha] = state
+        for blob in set(state.values()):
+            origins[blob].carriers += 1
         seen = history.get(parent, _NONE) if parent else _NONE
-        for other in commit.parents[1:]:
+        for other in parents[1:]:
             extra = history.get(other, _NONE)
             if not extra <= seen:
                 seen = seen | extra
         if state and not set(state.values()) <= seen:
             seen = seen | frozenset(state.values())
-        history[commit.sha] = seen
+        history[sha] = seen
     return origins, present, history, sorted(missing.items())
 
 
-def _introduce(origins: Dict[str, _Origin], sha: str, commit: git.Commit, path: bytes) -> None:
+def _introduce(origins: Dict[str, _Origin], blob: str, commit: Tuple[str, bytes, bytes, int], path: bytes) -> None:
     """Keep the earliest commit (by committer time, then walk order) that adds the blob."""
-    origin = origins.get(sha)
-    if origin is None:
-        origins[sha] = _Origin(commit.sha, commit.author, commit.date, commit.timestamp, path)
-    elif commit.timestamp < origin.timestamp:
-        origin.commit, origin.author, origin.date = commit.sha, commit.author, commit.date
-        origin.timestamp, origin.path = commit.timestamp, path
+    sha, author, date, timestamp = commit
+    origin = origins.get(blob)
+    if origin is None or timestamp < origin.timestamp:
+        origins[blob] = _Origin(sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), timestamp,
+                                path, origin.carriers if origin else 0)
