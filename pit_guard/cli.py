@@ -48,14 +48,44 @@ def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show
         click.echo(text, nl=False)
 
 
-def exit_code(findings: Sequence[Finding], fail_on_expired: bool = False) -> int:
+# With --fail-on live, only these pass: a dead or expired token opens nothing any more.
+_NOT_LIVE = ("dead", "expired")
+
+
+def exit_code(findings: Sequence[Finding], fail_on_expired: bool = False, fail_on: str = "any") -> int:
     failing = [f for f in findings if f.fails or (fail_on_expired and f.expired)]
+    if fail_on == "live":
+        # Unknown is not dead: a token that could not be checked counts as live here.
+        failing = [f for f in failing if f.validation is None or f.validation.status not in _NOT_LIVE]
     return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def run_validation(findings: Sequence[Finding], concurrency: int, timeout: float,
+                   total_timeout: float) -> List[Finding]:
+    """Opt-in liveness checks. Runs after suppression, so nothing suppressed is ever sent."""
+    from pit_guard.validate import override_notice, validate_findings
+
+    notice = override_notice()
+    if notice:
+        click.echo(notice if notice.startswith("pit-guard") else f"pit-guard: {notice}", err=True)
+    if not findings:
+        return []
+    return validate_findings(findings, concurrency=concurrency, timeout=timeout, total_timeout=total_timeout)
+
+
+def live_first(findings: Sequence[Finding]) -> List[Finding]:
+    """Order validated findings by urgency: live, unknown, not-checked, then dead and expired."""
+    rank = {"live": 0, "unknown": 1, "not-checked": 2, "dead": 3, "expired": 4}
+    return sorted(findings, key=lambda f: rank.get(f.validation.status, 2) if f.validation else 2)
 
 
 def summarize(findings: Sequence[Finding], skipped: Sequence[tuple]) -> None:
     expired = sum(1 for f in findings if f.expired)
     parts = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    statuses = [f.validation.status for f in findings if f.validation is not None]
+    for status in ("live", "unknown", "not-checked", "dead", "expired"):
+        if statuses.count(status):
+            parts.append(f"{statuses.count(status)} {status}")
     if expired:
         parts.append(f"{expired} expired (not failing)")
     if skipped:
@@ -69,6 +99,20 @@ def cli() -> None:
     """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
 
 
+validate_options = [
+    click.option("--validate", is_flag=True,
+                 help="Ask GoHighLevel's API whether each token is still live (sends tokens to GoHighLevel only)."),
+    click.option("--validate-concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+                 help="Parallel validation requests."),
+    click.option("--validate-timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True,
+                 help="Seconds per validation request."),
+    click.option("--validate-total-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+                 help="Seconds for all validation; tokens left unchecked then are 'unknown'."),
+    click.option("--fail-on", type=click.Choice(["any", "live"]), default="any", show_default=True,
+                 help="'live': fail only on tokens that may still work (live, unknown, not-checked)."),
+]
+
+
 def report_options(f):  # type: ignore[no-untyped-def]
     """Options every scanning command shares (scan, audit, ci, hooks)."""
     options = [
@@ -80,7 +124,7 @@ def report_options(f):  # type: ignore[no-untyped-def]
                      help="Report only findings not accepted in FILE (written by `pit-guard baseline`)."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here."),
-    ]
+    ] + validate_options
     for option in reversed(options):
         f = option(f)
     return f
@@ -115,7 +159,9 @@ def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
 
 def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, output: Optional[str],
            show_secrets: bool, fail_on_expired: bool, baseline_file: Optional[str] = None,
-           config_file: Optional[str] = None, **_: object) -> int:
+           config_file: Optional[str] = None, validate: bool = False, validate_concurrency: int = 4,
+           validate_timeout: float = 10.0, validate_total_timeout: float = 120.0, fail_on: str = "any",
+           **_: object) -> int:
     """The one pipeline every scanning command ends with: notices, report, summary, exit code.
 
     Filtering (config, baseline) and validation slot in here so that every mode gets them.
@@ -123,9 +169,12 @@ def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, o
     findings, skipped = suppress(findings, skipped, config_file, baseline_file)
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    if validate:
+        findings = live_first(run_validation(findings, validate_concurrency, validate_timeout,
+                                             validate_total_timeout))
     render(findings, skipped, fmt, show_secrets, output)
     summarize(findings, skipped)
-    return exit_code(findings, fail_on_expired)
+    return exit_code(findings, fail_on_expired, fail_on)
 
 
 @cli.command()
@@ -181,7 +230,7 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
 
         past = audit(".", max_file_size=max_file_size)
         for notice in past.notices:
-            click.echo(f"pit-guard: {notice}", err=True)
+            click.echo(notice if notice.startswith("pit-guard") else f"pit-guard: {notice}", err=True)
         found += past.findings
         skipped += past.skipped
     findings, skipped = suppress(found, skipped, config_file, None)
@@ -191,6 +240,53 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
     state = "written" if changed else "unchanged"
     click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
     return EXIT_CLEAN
+
+
+@cli.command("validate")
+@click.option("--report", "report_file", type=click.Path(exists=True, dir_okay=False),
+              help="Re-check the findings of a pit-guard JSON report (redacted secrets are re-read from their file or commit).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted).")
+@click.option("--validate-concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--validate-timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True)
+@click.option("--validate-total-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True)
+def validate_command(report_file: Optional[str], fmt: str, output: Optional[str], show_secrets: bool,
+                     validate_concurrency: int, validate_timeout: float, validate_total_timeout: float) -> int:
+    """Is a token still live? Reads findings from --report, or one token from stdin or a prompt.
+
+    A token is never taken from the command line (it would land in shell history). Exit 1 when
+    any token may still work (live, unknown or not checked), 0 when all are dead or expired.
+    """
+    import json
+
+    if report_file:
+        from pit_guard.validate_report import findings_from_report
+
+        try:
+            with open(report_file, encoding="utf-8") as f:
+                document = json.load(f)
+        except (OSError, ValueError) as e:
+            raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
+        findings, missing = findings_from_report(document, root=".")
+        for entry, reason in missing:
+            click.echo(f"pit-guard: not checked: {entry.get('path')}:{entry.get('line')}: {reason}", err=True)
+    else:
+        from pit_guard.detect import scan_bytes
+
+        if sys.stdin.isatty():
+            import getpass
+
+            text = getpass.getpass("GoHighLevel token (input hidden): ")
+        else:
+            text = sys.stdin.read()
+        findings = scan_bytes(text.encode("utf-8", "surrogateescape"), "<stdin>")
+        if not findings:
+            raise FatalError("no GoHighLevel credential found in the input (paste the whole token)")
+    checked = live_first(run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout))
+    render(checked, [], fmt, show_secrets, output)
+    summarize(checked, [])
+    return exit_code(checked, fail_on="live")
 
 
 def _register_git_commands() -> None:
