@@ -1,0 +1,180 @@
+"""Properties of scan_bytes: it never raises, finds a planted token whatever surrounds it, gives
+the same findings with both prefilter backends, and takes time linear in its input on adversarial
+data (checked as a ratio of times at N and 4N, not as absolute times)."""
+from __future__ import annotations
+
+import base64
+import random
+import time
+import uuid
+from typing import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pit_guard import prefilter
+from pit_guard.detect import scan_bytes
+from pit_guard.rules import RULES_BY_ID
+
+NOW = 1_750_000_000.0
+BACKENDS = ("python", "hyperscan")
+SETTINGS = settings(max_examples=100, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    prefilter.use_backend(request.param)
+    yield request.param
+    prefilter.use_backend("auto")
+
+
+def _scan_with(backend: str, data: bytes):
+    prefilter.use_backend(backend)
+    try:
+        return scan_bytes(data, "p", now=NOW)
+    finally:
+        prefilter.use_backend("auto")
+
+
+# Bytes rich in what the detector looks at, so that hypothesis reaches the interesting paths.
+_PIECES = [b"pit-", b"PIT-", b"eyJ", b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", b".", b"-", b"secret", b"SSO_KEY",
+           b"=", b":", b'"', b"\\\"", b"%3D", b"%2F", b"\n", b"\r\n", b"\xef\xbb\xbf", b"cGl0L", b"ghl",
+           b"services.leadconnectorhq.com/hooks/", b"/webhook-trigger/", b"3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+           b"5ec84d8dbc74254770f58904-08xui6d3", b"pit-guard: allow", b"\xff\xfe", b"==", b"value"]
+rich_bytes = st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=12)), max_size=40).map(b"".join)
+any_bytes = st.one_of(st.binary(max_size=2000), rich_bytes)
+
+
+@SETTINGS
+@given(any_bytes)
+def test_arbitrary_bytes_never_raise_and_backends_agree(data: bytes) -> None:
+    python, hyperscan = (_scan_with(b, data) for b in BACKENDS)
+    assert python == hyperscan
+    for f in python:
+        assert f.line >= 1 and f.column >= 1
+
+
+# --- a planted token is found whatever surrounds it -----------------------------------------------
+
+_TOKENS = [
+    ("ghl-private-integration-token", "pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"),
+    ("ghl-v1-location-api-key", RULES_BY_ID["ghl-v1-location-api-key"].positives[0].value),
+    ("ghl-v1-agency-api-key", RULES_BY_ID["ghl-v1-agency-api-key"].positives[0].value),
+    ("ghl-oauth-access-token", RULES_BY_ID["ghl-oauth-access-token"].positives[0].value),
+    ("ghl-oauth-refresh-token", RULES_BY_ID["ghl-oauth-refresh-token"].positives[0].value),
+    ("ghl-inbound-webhook-url", RULES_BY_ID["ghl-inbound-webhook-url"].positives[0].value),
+]
+# Characters that end a token on either side (not letters, digits, `-`, `_`, `.`, `/`, `%`, `\`).
+_SEPARATORS = st.sampled_from([b" ", b"\n", b"\t", b";", b",", b"'", b'"', b"<", b">", b"(", b")", b"[", b"]", b"{", b"}", b"|", b"\r\n"])
+# Noise that never carries the suppression marker (a planted token on such a line is suppressed).
+_noise = st.binary(max_size=3000).filter(lambda b: b"pit-guard: allow" not in b)
+
+
+@SETTINGS
+@given(st.sampled_from(_TOKENS), _noise, _noise, _SEPARATORS, _SEPARATORS)
+def test_planted_token_is_found_in_noise(backend: str, token, before: bytes, after: bytes, left: bytes, right: bytes) -> None:
+    rule_id, secret = token
+    data = before + left + secret.encode() + right + after
+    offset = len(before) + len(left)
+    found = [f for f in scan_bytes(data, now=NOW) if f.rule_id == rule_id and f.secret == secret]
+    assert found, (rule_id, data[max(0, offset - 20): offset + 60])
+    line = data.count(b"\n", 0, offset) + 1
+    assert any(f.line == line for f in found)
+
+
+# --- adversarial inputs: time linear in size --------------------------------------------------------
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _nested_base64(size: int) -> bytes:
+    data = b"GHL_TOKEN=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69\n"
+    while len(data) < size:
+        data = base64.b64encode(data) + b"\n" + base64.b64encode(data)
+    return data[:size]
+
+
+def _real_pits(size: int) -> bytes:
+    rng = random.Random(size)
+    return b"".join(f"t=pit-{_uuid(rng)}\n".encode() for _ in range(size // 43 + 1))[:size]
+
+
+def _context_lines(size: int) -> bytes:
+    rng = random.Random(size)
+    return b"".join(f"GHL_CLIENT_SECRET={_uuid(rng)}\n".encode() for _ in range(size // 55 + 1))[:size]
+
+
+def _random_base64(size: int) -> bytes:
+    return base64.b64encode(random.Random(size).randbytes(size * 3 // 4))[:size]
+
+
+ADVERSARIAL = {
+    "eyJ": lambda n: b"eyJ" * (n // 3),
+    "pit-": lambda n: b"pit-" * (n // 4),
+    "pit-hex-no-dashes": lambda n: b"pit-0123456789abcdef0123456789abcdef" * (n // 36),
+    "eyJ-base64url-dots": lambda n: (b"eyJ" + b"QWxhZGRpbjpvcGVu" * 4 + b".") * (n // 68),
+    "eyJ-one-long-run": lambda n: b"eyJ" + b"A" * (n // 2) + b".eyJ" + b"B" * (n // 2) + b".",
+    "nested-base64": _nested_base64,
+    "secret=": lambda n: b"secret=" * (n // 7),
+    "secret-quote": lambda n: b'"client_secret": "' * (n // 18),
+    "sso": lambda n: b"sso" * (n // 3),
+    "SSO_KEY: run": lambda n: b"SSO_KEY: " + b"A" * n,
+    "dashes": lambda n: b"-" * n,
+    "uuid-dashes": lambda n: b"3f2b9c4e-" * (n // 9),
+    "webhook-path": lambda n: b"services.leadconnectorhq.com/hooks/" * (n // 35),
+    "base64-blob": _random_base64,
+    "base64-anchors": lambda n: (b"cGl0LT" + b"QUJD" * 10) * (n // 46),
+    "real-pits": _real_pits,
+    "context-secrets": _context_lines,
+}
+N = 256 * 1024
+
+
+def _best_time(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_adversarial_input_takes_linear_time(backend: str, name: str) -> None:
+    small, large = ADVERSARIAL[name](N), ADVERSARIAL[name](4 * N)
+    t_small = _best_time(lambda: scan_bytes(small, now=NOW))
+    t_large = _best_time(lambda: scan_bytes(large, now=NOW))
+    # Linear: 4x the input takes about 4x the time; quadratic would take 16x. Tiny times are noise.
+    assert t_large < max(8 * t_small, 0.02), (name, t_small, t_large)
+
+
+def _base64_with_anchors(size: int) -> bytes:
+    # Random base64 with the base64 form of `pit-` every 64 KB: both sizes take the decoding path.
+    blob = bytearray(_random_base64(size))
+    for at in range(1000, size - 10, 64 * 1024):
+        blob[at : at + 6] = b"cGl0LT"
+    return bytes(blob)
+
+
+def test_four_megabyte_base64_blob_is_linear(backend: str) -> None:
+    # (Pure random base64 is measured in ADVERSARIAL; here both sizes hold anchors, so that a
+    # 1 MB blob without any is not compared with a 4 MB one that has a chance hit.)
+    small, large = _base64_with_anchors(1024 * 1024), _base64_with_anchors(4 * 1024 * 1024)
+    t_small = _best_time(lambda: scan_bytes(small, now=NOW))
+    t_large = _best_time(lambda: scan_bytes(large, now=NOW))
+    assert t_large < max(8 * t_small, 0.05), (t_small, t_large)
+
+
+def test_token_inside_a_base64_encoded_kubernetes_secret_manifest(backend: str) -> None:
+    # Two levels: a manifest (base64 in a Helm value or CI variable) whose `data:` is base64.
+    pit = "pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"
+    manifest = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: crm\ndata:\n  GHL_TOKEN: "
+                + base64.b64encode(pit.encode()).decode() + "\n")
+    data = b"manifest: " + base64.b64encode(manifest.encode()) + b"\n"
+    found = scan_bytes(data, now=NOW)
+    assert [(f.rule_id, f.secret, f.encoding, f.line, f.column) for f in found] == [
+        ("ghl-private-integration-token", pit, "base64", 1, 11)]
