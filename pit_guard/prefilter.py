@@ -136,12 +136,15 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
 
 
 _scanner: Optional[Callable[[bytes], FrozenSet[str]]] = None
+_compiled: Optional[Callable[[bytes], FrozenSet[str]]] = None
 
 
 def use_backend(name: str) -> str:
     """Choose `hyperscan`, `python` or `auto`; returns the backend in use (tests compare both)."""
-    global _scanner
-    scanner = _hyperscan_scanner() if name in ("auto", "hyperscan") else None
+    global _scanner, _compiled
+    if name in ("auto", "hyperscan") and _compiled is None:
+        _compiled = _hyperscan_scanner() or _python_families  # compile once per process
+    scanner = _compiled if name in ("auto", "hyperscan") and _compiled is not _python_families else None
     if scanner is None and name == "hyperscan":
         raise RuntimeError("hyperscan is not installed")
     _scanner = scanner or _python_families
