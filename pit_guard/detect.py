@@ -305,10 +305,25 @@ def _mentions_ghl(text: bytes, lowered: bytes) -> bool:
         after = text[at + 3] if at + 3 < len(text) else 32
         starts = not _is_letter(before) or (before >= 97 and text[at] <= 90)
         ends = not _is_letter(after) or (text[at + 2] >= 97 and after <= 90)
-        if starts and ends:
+        if starts and ends and not _inside_blob(text, at, camel=_is_letter(before) or _is_letter(after)):
             return True
         at = lowered.find(b"ghl", at + 1)
     return False
+
+
+_BLOB_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def _inside_blob(text: bytes, at: int, camel: bool) -> bool:
+    """Whether `ghl` at `at` is part of a random-looking run (base64, a hash, minified data) rather
+    than a name: `aGhlB` inside a base64 blob is not the word GHL."""
+    begin, end = at, at + 3
+    while begin > 0 and text[begin - 1] in _BLOB_CHARS and at - begin < 64:
+        begin -= 1
+    while end < len(text) and text[end] in _BLOB_CHARS and end - at < 64:
+        end += 1
+    run = text[begin:end]
+    return len(run) > 48 or (camel and any(48 <= c <= 57 or c in b"+/" for c in run))
 
 
 def _context_secrets(data: bytes) -> Iterator[_Candidate]:
