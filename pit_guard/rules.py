@@ -183,7 +183,10 @@ RULES: Tuple[Rule, ...] = (
             "Never exchange the leaked token to test it: that rotates it."
         ),
         positives=(Example(_OAUTH_REFRESH, key="refresh_token"),),
-        negatives=(),
+        negatives=(
+            "refresh_token=" + _OAUTH_REFRESH.rsplit(".", 1)[0] + ".",
+            "refresh_token=" + _OAUTH_REFRESH.rsplit(".", 1)[0] + ".signature",
+        ),
     ),
     Rule(
         id="ghl-oauth-client-secret",
@@ -193,12 +196,16 @@ RULES: Tuple[Rule, ...] = (
         positives=(
             Example("9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b", key="GHL_CLIENT_SECRET"),
             Example("e8d7c6b5-a493-4827-b160-5f4e3d2c1b0a", key="clientSecret", before=(("clientId", _CLIENT_ID),)),
+            Example("7d3f9a1c-5e2b-4c8d-a6f0-2b9e4c1d7a35", key="ghlClientSecret"),
         ),
         negatives=(
             "client_secret = 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b  # an Azure app",
             "GHL_CLIENT_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
             "GHL_CLIENT_SECRET=00000000-0000-0000-0000-000000000000",
             "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_LOCATION_UUID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
+            "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_CLIENT_SECRET_ID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
+            "GHL_CLIENT_SECRET=${{ secrets.GHL_CLIENT_SECRET }}",
+            "integrity: sha512-x9aGhlB0q+/client_secret_hash_blob_base64_data_AAAAAAAAAAAAA client_secret: 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
         ),
     ),
     Rule(
@@ -234,6 +241,7 @@ RULES: Tuple[Rule, ...] = (
         ),
         negatives=(
             "sso_session_id = 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
+            "ghlSsoUserId: 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
             "GHL_SSO_KEY=your-shared-secret",
         ),
     ),

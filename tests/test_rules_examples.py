@@ -305,4 +305,4 @@ def test_negative_finds_nothing(backend: str, negative: str, context: str) -> No
 def test_every_rule_has_examples() -> None:
     for rule in RULES:
         assert rule.positives, rule.id
-        assert rule.negatives or rule.id == "ghl-oauth-refresh-token", rule.id
+        assert rule.negatives, rule.id
