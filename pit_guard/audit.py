@@ -47,13 +47,14 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     # The history pass runs beside the listing and the blob scan (git writes to a temp file).
     # With --include-unreachable it also walks every commit object, so it waits for the list.
     log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
-    with tempfile.TemporaryFile() as log_file:
+    n = _worker_count(repo, workers)
+    with tempfile.TemporaryFile() as log_file, _Workers(n) as pool:
         job = None if include_unreachable else git.LogJob(repo, ["--all"], log_options, None, log_file)
         blobs, commits, unreadable = git.object_inventory(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, ["--all"], log_options, stdin, log_file)
-        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, workers)
+        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool)
         try:
             job.finish()
         except FatalError as e:
@@ -125,20 +126,58 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
     return [c for c in chunks if c]
 
 
+def _worker_count(repo: git.Repo, workers: Optional[int]) -> int:
+    if workers is not None:
+        return max(1, workers)
+    if git.packed_size(repo) < _PARALLEL_MIN_BYTES // 4:  # compressed size: a cheap estimate
+        return 1
+    return os.cpu_count() or 1
+
+
+class _Workers:
+    """A pool of scanning processes, forked before the object list fills memory (a forked
+    worker's RSS includes every page it shares with its parent) and after the hyperscan
+    database is compiled (so each worker reuses it instead of compiling its own)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pool = None
+
+    def __enter__(self) -> "_Workers":
+        if self.count > 1:
+            import multiprocessing
+
+            from pit_guard import prefilter
+
+            prefilter.families(b"")  # compile the prefilter once, here
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self.pool = context.Pool(self.count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def run(self, tasks: List[Tuple[git.Repo, List[str], int]]) -> Iterator[_ChunkResult]:
+        if self.pool is None or len(tasks) <= 1:
+            for task in tasks:
+                yield _scan_chunk(task)
+            return
+        yield from self.pool.imap_unordered(_scan_chunk, tasks)
+
+
 def _scan_blobs(repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool,
-                workers: Optional[int]) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
+                pool: _Workers) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
     total_bytes = sum(size for _, size in blobs)
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    if total_bytes < _PARALLEL_MIN_BYTES:
-        n = 1
-    chunks = _chunks(blobs, max(1, n) * _CHUNKS_PER_WORKER)
+    chunks = _chunks(blobs, pool.count * _CHUNKS_PER_WORKER)
     tasks = [(repo, chunk, max_size) for chunk in chunks]
     bar = _Progress(total_bytes, len(blobs)) if progress else None
     hits: _Hits = []
     lfs = 0
     problems: List[Tuple[str, str]] = []
-    results = _run_tasks(tasks, n)
-    for chunk_hits, chunk_lfs, chunk_problems, nbytes, nblobs in results:
+    for chunk_hits, chunk_lfs, chunk_problems, nbytes, nblobs in pool.run(tasks):
         hits += chunk_hits
         lfs += chunk_lfs
         problems += chunk_problems
@@ -147,21 +186,6 @@ def _scan_blobs(repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int,
     if bar is not None:
         bar.close()
     return hits, lfs, problems
-
-
-def _run_tasks(tasks: List[Tuple[git.Repo, List[str], int]], workers: int):  # type: ignore[no-untyped-def]
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _scan_chunk(task)
-        return
-    import multiprocessing
-
-    # fork shares the already-compiled hyperscan database and imported modules for free.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers) as pool:
-        for out in pool.imap_unordered(_scan_chunk, tasks):
-            yield out
 
 
 class _Progress:

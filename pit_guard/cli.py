@@ -289,14 +289,9 @@ def validate_command(report_file: Optional[str], fmt: str, output: Optional[str]
     return exit_code(checked, fail_on="live")
 
 
-def _register_git_commands() -> None:
-    """audit, ci and hook live in git_cli.py (the git modes); they end with finish() too."""
-    from pit_guard.git_cli import register
-
-    register(cli)
-
-
-_register_git_commands()
+# audit, ci and hook live in git_cli.py (the git modes), which adds them to `cli` when imported;
+# they end with finish() too. Imported last: git_cli uses report_options and finish from here.
+import pit_guard.git_cli  # noqa: E402,F401
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from typing import IO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -283,52 +284,41 @@ _UNREADABLE_LINE = re.compile(rb"^(\S+) missing$", re.M)
 def object_inventory(repo: Repo) -> Tuple[List[Tuple[str, int]], List[str], List[str]]:
     """(sha, size) of every blob in pack order, every commit, and objects git cannot read.
 
-    One `cat-file --batch-all-objects --batch-check`, parsed with regexes over the whole output:
-    a per-line Python loop costs more than git itself on 100k+ objects.
+    One `cat-file --batch-all-objects --batch-check`, parsed with regexes over 1 MB chunks: a
+    per-line Python loop costs more than git itself on 100k+ objects.
     """
-    out = run(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
-               "--unordered"], repo.cwd)
-    blobs = [(sha.decode(), int(size)) for sha, size in _BLOB_LINE.findall(out)]
-    commits = [sha.decode() for sha in _COMMIT_LINE.findall(out)]
-    unreadable = [sha.decode() for sha in _UNREADABLE_LINE.findall(out)]
+    proc = _popen(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                   "--unordered"], repo.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    blobs: List[Tuple[str, int]] = []
+    commits: List[str] = []
+    unreadable: List[str] = []
+    rest = b""
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1 if chunk else len(data)
+        data, rest = data[:cut], data[cut:]
+        blobs += [(sha.decode(), int(size)) for sha, size in _BLOB_LINE.findall(data)]
+        commits += [sha.decode() for sha in _COMMIT_LINE.findall(data)]
+        unreadable += [sha.decode() for sha in _UNREADABLE_LINE.findall(data)]
+        if not chunk:
+            break
+    err = proc.stderr.read()
+    if proc.wait() != 0:
+        raise FatalError("git cat-file failed: " + err.decode("utf-8", "replace").strip().replace("fatal: ", ""))
     return blobs, commits, unreadable
 
 
-def all_objects(repo: Repo) -> Iterator[Tuple[str, str, int]]:
-    """(sha, type, size) of every object in the repository, packed ones in pack order."""
-    proc = _popen(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
-                   "--unordered"], repo.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE, bufsize=1 << 16)
-    assert proc.stdout is not None and proc.stderr is not None
-    for line in proc.stdout:
-        parts = line.split()
-        if len(parts) != 3:  # `<sha> missing`: an object file git cannot even parse the header of
-            yield parts[0].decode(), "unreadable", 0
-            continue
-        yield parts[0].decode(), parts[1].decode(), int(parts[2])
-    err = proc.stderr.read()
-    if proc.wait() != 0:
-        raise FatalError("git cat-file failed: " + err.decode("utf-8", "replace").strip())
-
-
-def reachable_blobs(repo: Repo) -> Tuple[set, str]:
-    """Shas of every blob reachable from any ref (branches, tags, remote-tracking, stash).
-
-    Commits are in the set too (rev-list lists them whatever the filter); callers intersect it
-    with blob ids. Returns (set, problem): on a broken history the problem says why.
-    """
-    proc = _popen(["rev-list", "--objects", "--all", "--no-object-names", "--filter=object:type=blob",
-                   "--missing=print"], repo.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE, bufsize=1 << 16)
-    out, err = proc.communicate()
-    shas = set(out.decode().split())
-    missing = [s[1:] for s in shas if s.startswith("?")]
-    problem = ""
-    if proc.returncode != 0:
-        problem = err.decode("utf-8", "replace").strip().replace("fatal: ", "").splitlines()[0]
-    elif missing:
-        problem = f"{len(missing)} missing object(s), e.g. {missing[0]}"
-    return shas, problem
+def packed_size(repo: Repo) -> int:
+    """Bytes of objects on disk (packed and loose, compressed): a cheap guess at the work ahead."""
+    total = 0
+    for line in repo.run("count-objects", "-v").decode().splitlines():
+        key, _, value = line.partition(": ")
+        if key in ("size", "size-pack") and value.strip().isdigit():
+            total += int(value) * 1024
+    return total
 
 
 # --- history ----------------------------------------------------------------------------------
@@ -362,32 +352,27 @@ class LogJob:
         if stdin is not None:
             args.append("--stdin")
         args += list(revs)  # callers check that user-given revisions are not options
+        # git's messages go to a temp file, not a reader thread: the audit forks workers while
+        # this runs, and forking beside a thread that holds a lock is asking for a deadlock.
+        self._err_file = tempfile.TemporaryFile()
         self.proc = _popen(args, repo.cwd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                           stdout=out if out is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdout=out if out is not None else subprocess.PIPE, stderr=self._err_file,
                            bufsize=1 << 16)
         if stdin is not None:
             assert self.proc.stdin is not None
             threading.Thread(target=_feed_bytes, args=(self.proc.stdin, stdin), daemon=True).start()
-        self._err: List[bytes] = []
-        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
-        self._err_reader.start()
-
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        self._err.append(self.proc.stderr.read())
 
     def finish(self) -> None:
         """Wait for git; raise FatalError with its message if it failed."""
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        self._err_reader.join()
-        if self.proc.wait() != 0:
-            message = b"".join(self._err).decode("utf-8", "replace").strip().replace("fatal: ", "")
+        code = self.proc.wait()
+        self._err_file.seek(0)
+        err = self._err_file.read()
+        self._err_file.close()
+        if code != 0:
+            message = err.decode("utf-8", "replace").strip().replace("fatal: ", "")
             raise FatalError(f"git log failed: {message.splitlines()[0] if message else 'exit ' + str(self.proc.returncode)}")
-
-
-def read_log(stream: IO[bytes]) -> Iterator[Commit]:
-    return _parse_log(_tokens(stream))
 
 
 # One first-parent raw entry: `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`.
@@ -504,8 +489,3 @@ def gitlinks_at(repo: Repo, rev: str) -> List[bytes]:
 
 def lfs_pointer(data: bytes) -> bool:
     return len(data) < 1024 and data.startswith(LFS_POINTER_PREFIX)
-
-
-def commits_objects(repo: Repo) -> Iterable[str]:
-    """Every commit object in the repository, reachable or not."""
-    return [sha for sha, kind, _ in all_objects(repo) if kind == "commit"]

@@ -114,6 +114,5 @@ def pre_push(remote: Optional[str], url: Optional[str], max_file_size: int, **op
     return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
 
-def register(group: click.Group) -> None:
-    for command in (audit, ci, hook):
-        group.add_command(command)
+for _command in (audit, ci, hook):
+    _cli.cli.add_command(_command)

@@ -223,14 +223,13 @@ def test_no_progress_bar_when_not_a_terminal(repo, capsys):
     assert "\r" not in capsys.readouterr().err
 
 
-def test_parallel_scan_matches_serial(repo, monkeypatch):
+def test_parallel_scan_matches_serial(repo):
     """The worker-pool path (used on big repositories) finds what the in-process path finds."""
     tokens = [new_pit() for _ in range(6)]
     for i, token in enumerate(tokens):
         repo.write(f"f{i}.txt", f"{i}\n{token}\n")
         repo.commit(f"c{i}")
     serial = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=1)
-    monkeypatch.setattr(audit_module, "_PARALLEL_MIN_BYTES", 0)
     parallel = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=2)
     assert [f.secret for f in serial.findings] == [f.secret for f in parallel.findings]
     assert sorted(f.secret for f in serial.findings) == sorted(tokens)
