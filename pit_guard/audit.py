@@ -67,7 +67,7 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
             known.update(unreadable)
             result.findings, missing = _with_provenance(repo, hits, head, include_unreachable,
                                                         git.read_log_records(log_file), known)
-            problems += missing
+            problems += _summarise_missing(repo, missing, result.notices)
     result.blobs = len(blobs)
     problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
     for sha, reason in problems:
@@ -124,6 +124,21 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
         chunks[-1].append(sha)
         filled += size
     return [c for c in chunks if c]
+
+
+_MISSING_LISTED = 20
+
+
+def _summarise_missing(repo: git.Repo, missing: List[Tuple[str, str]], notices: List[str]) -> List[Tuple[str, str]]:
+    """Name a few missing objects; a partial clone lacks blobs by design, so say that instead."""
+    if missing and git.is_partial_clone(repo):
+        notices.append(f"this is a partial clone: {len(missing)} blob(s) were never downloaded and were not "
+                       "scanned (fetch them, or audit a full clone)")
+        return []
+    if len(missing) > _MISSING_LISTED:
+        notices.append(f"{len(missing)} objects named by commits are missing (the repository is damaged); "
+                       f"the first {_MISSING_LISTED} are listed as skipped")
+    return missing[:_MISSING_LISTED]
 
 
 def _worker_count(repo: git.Repo, workers: Optional[int]) -> int:

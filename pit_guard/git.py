@@ -39,6 +39,9 @@ def _env() -> Dict[str, str]:
     env = dict(os.environ)
     # Pathspecs are file names, not globs; no pager, no prompts, no translations to parse.
     env.update(GIT_LITERAL_PATHSPECS="1", GIT_PAGER="cat", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    # A partial clone would fetch each missing blob over the network when asked for it; a
+    # scanner reports what is here instead (git >= 2.44 honours this; older ones ignore it).
+    env["GIT_NO_LAZY_FETCH"] = "1"
     return env
 
 
@@ -309,6 +312,11 @@ def object_inventory(repo: Repo) -> Tuple[List[Tuple[str, int]], List[str], List
     if proc.wait() != 0:
         raise FatalError("git cat-file failed: " + err.decode("utf-8", "replace").strip().replace("fatal: ", ""))
     return blobs, commits, unreadable
+
+
+def is_partial_clone(repo: Repo) -> bool:
+    found = repo.run("config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$", check=False)
+    return any(line.split(" ", 1)[-1] not in ("false", "") for line in found.decode("utf-8", "replace").splitlines())
 
 
 def packed_size(repo: Repo) -> int:

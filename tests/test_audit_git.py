@@ -233,3 +233,16 @@ def test_parallel_scan_matches_serial(repo):
     parallel = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=2)
     assert [f.secret for f in serial.findings] == [f.secret for f in parallel.findings]
     assert sorted(f.secret for f in serial.findings) == sorted(tokens)
+
+
+def test_partial_clone_is_told_not_listed(repo, tmp_path, capsys):
+    repo.write("a.txt", new_pit())
+    repo.commit("a")
+    repo.write("a.txt", "clean")
+    repo.commit("b")
+    repo.git("config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(partial)],
+                   check=True, env=git_env())
+    code, report, err = run_audit(capsys, str(partial))
+    assert "partial clone" in err and report["skipped"] == []
