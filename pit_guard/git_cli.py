@@ -37,7 +37,8 @@ def scan_git(paths: Sequence[str], staged: bool, since: Optional[str], rng: Opti
     else:
         if paths:
             raise click.UsageError("--since and --range scan commits, not paths: drop the paths")
-        revs = [f"{hooks.check_rev(since)}..HEAD"] if since else [hooks.check_rev(rng or "")]
+        hooks.require_revs(".", since or rng or "")
+        revs = [f"{since}..HEAD"] if since else [rng or ""]
         result = hooks.scan_range(".", revs, max_size=max_file_size)
     _notices(result.notices)
     return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]

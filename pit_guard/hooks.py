@@ -191,6 +191,16 @@ def check_rev(text: str) -> str:
     return text
 
 
+def require_revs(path: str, text: str) -> None:
+    """Each end of `A`, `A..B` or `A...B` must name a commit in this clone: say which does not."""
+    repo = git.open_repo(path)
+    for end in re.split(r"\.{2,3}", check_rev(text)):
+        if end and git.resolve(repo, end) is None:
+            hint = " (this is a shallow clone: fetch more history)" if repo.shallow else \
+                " (a typo, or not fetched yet? try `git fetch`)"
+            raise FatalError(f"unknown revision {end!r}{hint}")
+
+
 def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     """Secrets added by the commits `revs` selects (git rev-list syntax), each reported once: at
     the oldest commit that adds it, with how many of those commits add it."""
