@@ -13,7 +13,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from typing import IO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pit_guard.errors import FatalError
 

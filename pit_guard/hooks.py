@@ -270,6 +270,7 @@ def scan_push(path: str, *, max_size: int, stdin_text: Optional[str] = None,
     env = dict(os.environ) if env is None else env
     repo = git.open_repo(path)
     selections: List[List[str]] = []
+    given = True
     to_ref, from_ref = env.get("PRE_COMMIT_TO_REF"), env.get("PRE_COMMIT_FROM_REF")
     if to_ref:
         pushed = push_revs(repo, check_rev(to_ref), check_rev(from_ref) if from_ref else ZERO)
@@ -279,10 +280,16 @@ def scan_push(path: str, *, max_size: int, stdin_text: Optional[str] = None,
     else:
         if stdin_text is None:
             stdin_text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-        for _local_ref, local_sha, _remote_ref, remote_sha in parse_push_lines(stdin_text):
+        lines = parse_push_lines(stdin_text)
+        given = bool(lines)  # deletions are lines too: they push no commits
+        for _local_ref, local_sha, _remote_ref, remote_sha in lines:
             pushed = push_revs(repo, check_rev(local_sha), check_rev(remote_sha))
             selections += [pushed] if pushed else []
     result = GitScan()
+    if not given:
+        # Not an error: blocking a push over a missing line would be worse than scanning nothing.
+        result.notices.append("pre-push: no pushed refs given (git's stdin lines or PRE_COMMIT_TO_REF): nothing "
+                              "scanned; outside a hook use `pit-guard scan --range A..B`")
     seen: Set[Tuple[str, str]] = set()
     for revs in selections:  # one per pushed ref; a commit pushed under two refs is reported once
         part = scan_range(path, revs, max_size=max_size)

@@ -135,3 +135,8 @@ def test_bad_revision_exits_2(pair, capsys):
 
 def test_parse_push_lines():
     assert hooks.parse_push_lines("a 1 b 2\n\nbad\n") == [("a", "1", "b", "2")]
+
+
+def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):
+    code, found, err = findings(capsys, ["hook", "pre-push"], monkeypatch, "")
+    assert code == 0 and "nothing scanned" in err
