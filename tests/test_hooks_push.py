@@ -140,3 +140,35 @@ def test_parse_push_lines():
 def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):
     code, found, err = findings(capsys, ["hook", "pre-push"], monkeypatch, "")
     assert code == 0 and "nothing scanned" in err
+
+
+def _install(repo, hook: str, line: str) -> None:
+    import os
+    import stat
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("pit-guard")
+    path = repo.path / ".git" / "hooks" / hook
+    path.write_text(f"#!/bin/sh\nexec '{exe}' {line}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_installed_git_hooks_block_commit_and_push(pair):
+    remote, local = pair
+    _install(local, "pre-commit", "hook pre-commit")
+    _install(local, "pre-push", 'hook pre-push "$@"')
+    local.write("leak.env", f"T={new_pit()}\n")
+    local.git("add", "leak.env")
+    local.git("commit", "-q", "-m", "blocked", check=False)
+    assert local.git("rev-list", "--count", "HEAD").strip() == "1"  # the hook stopped the commit
+    local.git("commit", "-q", "--no-verify", "-m", "sneaked past the commit hook")
+    proc = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=local.path, env=git_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "leak.env" in proc.stdout + proc.stderr
+    local.git("checkout", "-q", "-b", "clean", "origin/main")
+    local.write("ok.txt", "fine\n")
+    local.commit("clean work")
+    proc = subprocess.run(["git", "push", "-q", "origin", "clean"], cwd=local.path, env=git_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
