@@ -67,3 +67,14 @@ def test_pre_push_hook_scans_the_pushed_commits(hook_repo, tmp_path):
     code, out = try_repo(hook_repo, repo.path, "pit-guard-push", "--hook-stage", "pre-push",
                          "--from-ref", base, "--to-ref", head)
     assert code == 1 and "b.env:1:" in out and "a.txt" not in out, out
+
+
+def test_first_commit_with_odd_file_names(hook_repo, tmp_path):
+    repo = Repo(tmp_path / "work")  # no HEAD yet
+    names = ["with space.env", "ünïcode.env", "new\nline.env"]
+    for name in names:
+        repo.write(name, f"T={new_pit()}\n")
+    repo.git("add", "-A")
+    code, out = try_repo(hook_repo, repo.path, "pit-guard")
+    assert code == 1, out
+    assert "with space.env:1:" in out and "ünïcode.env:1:" in out and "new\nline.env:1:" in out
