@@ -72,6 +72,14 @@ def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: boo
     return out
 
 
+def blob_at(root: str, commit: str, path: str) -> Optional[bytes]:
+    """The content of `path` in `commit`, or None when git cannot give it (no repo, no such path)."""
+    try:
+        return run(["cat-file", "blob", f"{commit}:{path}"], cwd=root)
+    except (FatalError, OSError):
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Repo:
     cwd: str  # where git commands run: the work tree root, or the git dir of a bare repository

@@ -46,7 +46,7 @@ def _scan_targets(repo: git.Repo, targets: Sequence[_Target], max_size: int, res
     found: Dict[str, List[Finding]] = {}
     wanted = {t.sha for t in targets}
     lfs = 0
-    for blob in _small_first(git.iter_blobs(repo, needed, max_size)):
+    for blob in git.iter_blobs(repo, needed, max_size):
         if blob.data is None:
             if blob.sha in wanted:
                 names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
@@ -61,31 +61,6 @@ def _scan_targets(repo: git.Repo, targets: Sequence[_Target], max_size: int, res
     if lfs:
         result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
     return found
-
-
-# Compiling the hyperscan database costs more (about 0.1 s) than the pure-Python prefilter
-# spends on a typical commit; both backends give the same answers (prefilter.py), so a small
-# change is scanned with the Python one unless a backend was already chosen in this process.
-_SMALL_CHANGE = 2 * 1024 * 1024
-
-
-def _small_first(blobs: Iterable[git.Blob]) -> Iterable[git.Blob]:
-    from pit_guard import prefilter
-
-    if getattr(prefilter, "_scanner", None) is not None:
-        yield from blobs
-        return
-    held: List[git.Blob] = []
-    total = 0
-    for blob in blobs:
-        held.append(blob)
-        total += len(blob.data or b"")
-        if total > _SMALL_CHANGE:
-            yield from held
-            yield from blobs
-            return
-    prefilter.use_backend("python")
-    yield from held
 
 
 def _new_findings(target: _Target, found: Dict[str, List[Finding]]) -> List[Finding]:

@@ -11,6 +11,9 @@ conditions of the same per-family passes, so both backends report exactly the sa
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import platform
 import re
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
@@ -96,6 +99,43 @@ _positions_db: Any = None
 _context_db: Any = None
 
 
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("PIT_GUARD_CACHE_DIR") or os.path.join(base, "pit-guard")
+
+
+def _database(hyperscan: Any, expressions: List[bytes], flags: int = 0) -> Any:
+    """A compiled hyperscan database, loaded from the on-disk cache when it is there.
+
+    Compiling all of pit-guard's patterns takes about 0.2 s, more than a pre-commit hook should
+    spend; loading a serialized database takes about a millisecond. The cache holds compiled
+    patterns only (never scanned data), keyed by the patterns, flags and hyperscan version, so a
+    stale or foreign file is never used; any cache trouble just means compiling again.
+    """
+    key = hashlib.sha256(repr((expressions, flags, getattr(hyperscan, "__version__", ""),
+                               platform.machine())).encode()).hexdigest()[:32]
+    path = os.path.join(_cache_dir(), f"hyperscan-{key}.db")
+    try:
+        with open(path, "rb") as f:
+            loaded = hyperscan.loadb(f.read(), hyperscan.HS_MODE_BLOCK)
+        loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
+        return loaded
+    except Exception:  # missing, truncated or from another build: compile instead
+        pass
+    database = hyperscan.Database()
+    database.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
+                     flags=[flags] * len(expressions))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(hyperscan.dumpb(database))
+        os.replace(tmp, path)
+    except Exception:  # a read-only home or full disk must not stop a scan
+        pass
+    return database
+
+
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     global _positions_db, _context_db
     try:
@@ -104,22 +144,13 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
         return None
     patterns: List[Tuple[str, bytes]] = [(family, shape) for family, shape in SHAPES.items()]
     patterns += [(B64, re.escape(anchor)) for anchor in ANCHORS[B64]]
-    database = hyperscan.Database()
-    database.compile(
-        expressions=[pattern for _, pattern in patterns],
-        ids=list(range(len(patterns))),
-        elements=len(patterns),
-        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns),
-    )
+    database = _database(hyperscan, [pattern for _, pattern in patterns], hyperscan.HS_FLAG_SINGLEMATCH)
     family_of = [family for family, _ in patterns]
-    b64 = ANCHORS[B64]
-    _positions_db = hyperscan.Database()
-    _positions_db.compile(expressions=[re.escape(a) for a in b64], ids=list(range(len(b64))), elements=len(b64))
+    _positions_db = _database(hyperscan, [re.escape(a) for a in ANCHORS[B64]])
 
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
-    _context_db = hyperscan.Database()
-    _context_db.compile(expressions=[SHAPES[CONTEXT]], ids=[0], elements=1)
+    _context_db = _database(hyperscan, [SHAPES[CONTEXT]])
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:

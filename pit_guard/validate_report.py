@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pit_guard.finding import Finding, Provenance, fingerprint
@@ -58,7 +57,10 @@ def _source(entry: Dict[str, Any], root: str) -> Optional[bytes]:
     provenance = entry.get("provenance")
     commit = provenance.get("commit") if isinstance(provenance, dict) else None
     if isinstance(commit, str) and _SHA.fullmatch(commit):
-        return _git_blob(root, commit, path)
+        from pit_guard.git import blob_at
+
+        data = blob_at(root, commit, path)
+        return data[:MAX_READ] if data is not None else None
     for candidate in (path, os.path.join(root, path)):
         try:
             with open(candidate, "rb") as handle:
@@ -66,15 +68,6 @@ def _source(entry: Dict[str, Any], root: str) -> Optional[bytes]:
         except OSError:
             continue
     return None
-
-
-def _git_blob(root: str, commit: str, path: str) -> Optional[bytes]:
-    try:
-        done = subprocess.run(["git", "-C", root, "cat-file", "blob", f"{commit}:{path}"],
-                              capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout[:MAX_READ] if done.returncode == 0 else None
 
 
 def _finding(entry: Dict[str, Any], secret: str) -> Finding:
