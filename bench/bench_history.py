@@ -40,7 +40,8 @@ def sh(args: List[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess:
 
 def timed(args: List[str], cwd: Path, stdout: object = subprocess.DEVNULL) -> float:
     start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=ENV, stdout=stdout, check=False)
+    # stderr too: the hook's one-line summary per run is noise next to the table.
+    subprocess.run(args, cwd=cwd, env=ENV, stdout=stdout, stderr=subprocess.DEVNULL, check=False)
     return time.perf_counter() - start
 
 
