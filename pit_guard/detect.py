@@ -45,6 +45,13 @@ _JWT_RE = re.compile(
     rb"eyJ" + _after_boundary(rb"[A-Za-z0-9_-]", 3) + rb"[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
     re.S,
 )
+# A JWT glued to the word before it (`'your_ineyJhbGci…'`, a paste that missed a selection) is
+# missed by the boundary above. GoHighLevel's JWTs carry one of two fixed headers, so those are
+# also looked for after a word character: a fixed-length literal start keeps this linear too.
+_GLUED_JWT_RE = re.compile(
+    rb"(?<=[A-Za-z0-9_-])eyJhbGciOiJ(?:IUzI1NiIsInR5cCI6IkpXVCJ9|SUzI1NiIsInR5cCI6IkpXVCJ9)"
+    rb"\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
+)
 _SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
 # starts where the URL does.
@@ -178,8 +185,13 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and 8 <= len(value) <= 40 and value.isalnum() and value.isascii()
 
 
+def _jwt_matches(data: bytes) -> Iterator["re.Match[bytes]"]:
+    yield from _JWT_RE.finditer(data)
+    yield from _GLUED_JWT_RE.finditer(data)
+
+
 def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
-    for m in _JWT_RE.finditer(data):
+    for m in _jwt_matches(data):
         token = m.group(0)
         header_b64, payload_b64, signature = token.split(b".", 2)
         header = _b64url_json(header_b64)

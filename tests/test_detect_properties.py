@@ -117,6 +117,7 @@ ADVERSARIAL = {
     "pit-": lambda n: b"pit-" * (n // 4),
     "pit-hex-no-dashes": lambda n: b"pit-0123456789abcdef0123456789abcdef" * (n // 36),
     "eyJ-base64url-dots": lambda n: (b"eyJ" + b"QWxhZGRpbjpvcGVu" * 4 + b".") * (n // 68),
+    "glued-ghl-header": lambda n: (b"x" + b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." * 3 + b"eyJ" + b"A" * 64) * (n // 180),
     "eyJ-one-long-run": lambda n: b"eyJ" + b"A" * (n // 2) + b".eyJ" + b"B" * (n // 2) + b".",
     "nested-base64": _nested_base64,
     "secret=": lambda n: b"secret=" * (n // 7),

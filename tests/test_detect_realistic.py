@@ -148,3 +148,9 @@ NEGATIVES = {
 @pytest.mark.parametrize("name", list(NEGATIVES))
 def test_realistic_look_alike_stays_quiet(backend: str, name: str) -> None:
     assert _found(NEGATIVES[name]) == []
+
+
+def test_jwt_glued_to_a_word_is_found(backend: str) -> None:
+    # A paste that kept part of a placeholder: `'your_in' + token`, as seen in public code.
+    text = f"let GHL_ACCESS_TOKEN = 'your_in{ACCESS}';\nconst k = \"x{LOCATION_KEY}\";\n"
+    assert _found(text) == [("ghl-oauth-access-token", ACCESS), ("ghl-v1-location-api-key", LOCATION_KEY)]
