@@ -293,6 +293,9 @@ def _key_start(lowered: bytes, at: int) -> int:
     return begin
 
 
+# Secrets an integration makes for itself next to its GoHighLevel settings: not GHL credentials.
+_OTHER_SECRET_WORDS = frozenset((b"webhook", b"signing", b"signature", b"jwt", b"encryption", b"cookie",
+                                 b"session", b"hmac", b"csrf", b"nextauth"))
 _ID_WORDS = frozenset((b"id", b"ids", b"uuid", b"guid"))
 
 
@@ -394,6 +397,8 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
     normal_key = b"".join(words)
     if words and words[-1] in _ID_WORDS:
         return None  # `sso_session_id`, Azure's `CLIENT_SECRET_ID`: identifiers, not secrets
+    if _OTHER_SECRET_WORDS.intersection(words):
+        return None  # the app's own secrets beside GHL settings (`GHL_WEBHOOK_SECRET`, JWT keys)
     if b"sso" in words or normal_key.startswith(b"sso") or b"ssokey" in normal_key or b"sharedsecret" in normal_key or b"ssosecret" in normal_key:
         rule_id = "ghl-sso-shared-secret"
     elif b"secret" in normal_key and (b"client" in normal_key or b"app" in normal_key or b"oauth" in normal_key or normal_key.endswith(b"secret")):

@@ -202,6 +202,8 @@ RULES: Tuple[Rule, ...] = (
             "client_secret = 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b  # an Azure app",
             "GHL_CLIENT_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
             "GHL_CLIENT_SECRET=00000000-0000-0000-0000-000000000000",
+            "GHL_WEBHOOK_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
+            "GHL_EMBEDDED_JWT_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_LOCATION_UUID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_CLIENT_SECRET_ID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_CLIENT_SECRET=${{ secrets.GHL_CLIENT_SECRET }}",
