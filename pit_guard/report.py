@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
-from pit_guard.finding import Finding
+from pit_guard.finding import Finding, Provenance
 from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
@@ -67,7 +67,21 @@ def status(finding: Finding) -> str:
     """What is known about whether it still works: validation first, then the token's own expiry."""
     if finding.validation is not None:
         return finding.validation.status
-    return "expired" if finding.expired else "unknown"
+    return "expired" if finding.expired else "not validated"
+
+
+def _reach(p: Provenance) -> str:
+    """Where a history finding still is: what tells a pushed leak from a local one."""
+    remote = [b for b in p.branches if b.startswith("remotes/")]
+    where = "still in HEAD" if p.in_head else "not in HEAD (history only)"
+    branches = ", ".join(p.branches) if p.branches else "no branch (tags, stash or unreachable)"
+    pushed = "pushed: revoke now" if remote else "local branches only"
+    return f"{where}; in {p.commit_count} commit{'s' if p.commit_count != 1 else ''}; branches: {branches} ({pushed})"
+
+
+def exposure(p: Provenance) -> str:
+    """One line for people: who introduced it, when, and how far it has spread."""
+    return f"first seen: {p.commit[:12]} by {p.author} on {p.date}; {_reach(p)}"
 
 
 def severity(finding: Finding) -> Tuple[str, str]:
@@ -176,8 +190,7 @@ def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
             if f.scopes:
                 details.append("scopes: " + " ".join(f.scopes))
             if f.provenance is not None:
-                p = f.provenance
-                details.append(f"first seen: {p.commit[:12]} by {p.author} on {p.date}")
+                details.append(exposure(f.provenance))
             if f.validation is not None:
                 details.append(f"status: {f.validation.status} ({f.validation.reason})")
             details.append(f"revoke: {rule.revoke}")
@@ -413,6 +426,7 @@ def _place(f: Finding) -> str:
     if f.provenance is not None:
         p = f.provenance
         place += f", commit {_md_code(p.commit[:12])} by {_md_escape(p.author)} on {_md_escape(p.date)}"
+        place += "; " + _md_escape(_reach(p))
     return place
 
 

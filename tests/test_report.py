@@ -59,7 +59,7 @@ FINDINGS: Tuple[Finding, ...] = (
     Finding("ghl-v1-agency-api-key", V1_AGENCY, "config/ünïcode settings.yml", 7, 17, company_id=COMPANY,
             issued_at=1654520133, provenance=Provenance(COMMIT, "Jane Dev <jane@example.com>",
                                                         "2024-05-06T10:11:12+00:00", commit_count=3,
-                                                        in_head=False, branches=("main", "origin/main"))),
+                                                        in_head=False, branches=("main", "remotes/origin/main"))),
     Finding("ghl-oauth-access-token", OAUTH_ACCESS, "app/.env", 9, 14, location_id=LOCATION,
             auth_class="Location", client_id=CLIENT_ID, scopes=("contacts.readonly", "contacts.write"),
             issued_at=1700000000, expires_at=1700086400, expired=True),
@@ -170,7 +170,7 @@ def test_sarif_history_findings_carry_commit_author_and_validation_in_properties
     results = json.loads(render("sarif"))["runs"][0]["results"]
     history = results[2]["properties"]
     assert history["commit"] == COMMIT and history["author"].startswith("Jane Dev")
-    assert history["date"] == "2024-05-06T10:11:12+00:00" and history["branches"] == ["main", "origin/main"]
+    assert history["date"] == "2024-05-06T10:11:12+00:00" and history["branches"] == ["main", "remotes/origin/main"]
     assert results[0]["properties"]["validationStatus"] == "live"
     assert "commit" not in results[0]["properties"]
     assert results[3]["level"] == "note"  # expired access token: reported, not failing
