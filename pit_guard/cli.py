@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import BinaryIO, List, Optional, Sequence, Tuple
 
 import click
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Finding
+from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Finding, redact_text
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = report.FORMATTERS (a test checks)
 # When this run started: GitLab reports carry the scan's start time.
@@ -20,14 +20,22 @@ _STARTED = datetime.datetime.now(datetime.timezone.utc)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
+def stdin_bytes() -> Optional[BinaryIO]:
+    """Standard input as bytes, or None when the process has none (closed by the caller)."""
+    return sys.stdin.buffer if sys.stdin is not None else None
+
+
 def parse_size(text: str) -> int:
     """`25M`, `512K`, `1G` or a plain number of bytes."""
     value = text.strip().upper().rstrip("B").rstrip("I")
     unit = value[-1:] if value[-1:] in _SIZE_UNITS else ""
     try:
-        return int(float(value[: len(value) - len(unit)]) * _SIZE_UNITS[unit])
-    except ValueError:
+        size = int(float(value[: len(value) - len(unit)]) * _SIZE_UNITS[unit])
+    except (ValueError, OverflowError):
         raise click.BadParameter(f"{text!r} is not a size such as 25M, 512K or 1048576") from None
+    if size <= 0:
+        raise click.BadParameter(f"{text!r}: the size must be positive")
+    return size
 
 
 def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show_secrets: bool,
@@ -157,6 +165,19 @@ def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
     return given
 
 
+def displayable(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool
+                ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+    """Paths as every output shows them: printable, and with a token in a file name redacted.
+
+    Done after suppression (exclude globs and baselines match the real paths)."""
+    import dataclasses
+
+    from pit_guard.finding import display_path
+
+    shown = [dataclasses.replace(f, path=display_path(f.path, show_secrets)) for f in findings]
+    return shown, [(display_path(path, show_secrets), display_path(reason, show_secrets)) for path, reason in skipped]
+
+
 def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, output: Optional[str],
            show_secrets: bool, fail_on_expired: bool, baseline_file: Optional[str] = None,
            config_file: Optional[str] = None, validate: bool = False, validate_concurrency: int = 4,
@@ -167,6 +188,7 @@ def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, o
     Filtering (config, baseline) and validation slot in here so that every mode gets them.
     """
     findings, skipped = suppress(findings, skipped, config_file, baseline_file)
+    findings, skipped = displayable(findings, skipped, show_secrets)
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
     if validate:
@@ -198,7 +220,7 @@ def scan(paths: Sequence[str], max_file_size: int, staged: bool = False, since: 
         from pit_guard.git_cli import scan_git
 
         return scan_git(paths, staged, since, rng, max_file_size, **options)
-    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
+    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=stdin_bytes())
     return finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
 
@@ -223,7 +245,7 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
     from pit_guard.scan import scan_paths
 
     max_file_size = max_file_size_setting(max_file_size, config_file)
-    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=sys.stdin.buffer)
+    result = scan_paths(list(paths), max_file_size=max_file_size, stdin=stdin_bytes())
     found, skipped = list(result.findings), list(result.skipped)
     if history:
         from pit_guard.audit import audit
@@ -234,12 +256,25 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
         found += past.findings
         skipped += past.skipped
     findings, skipped = suppress(found, skipped, config_file, None)
+    findings, skipped = displayable(findings, skipped, False)  # a baseline never holds a token
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
     count, changed = write_baseline(output, findings, merge=merge)
     state = "written" if changed else "unchanged"
     click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
     return EXIT_CLEAN
+
+
+def check_report_shape(document: object, name: str) -> None:
+    """A pit-guard JSON report, or exit 2: anything else would re-check nothing and pass."""
+    from pit_guard.rules import RULES_BY_ID
+
+    findings = document.get("findings") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or document.get("version") != 1 or not isinstance(findings, list):
+        raise FatalError(f"{name}: not a pit-guard JSON report (write one with --format json)")
+    for entry in findings:
+        if not isinstance(entry, dict) or entry.get("rule_id") not in RULES_BY_ID:
+            raise FatalError(f"{name}: a finding in the report has no known rule_id")
 
 
 @cli.command("validate")
@@ -260,7 +295,9 @@ def validate_command(report_file: Optional[str], fmt: str, output: Optional[str]
     """
     import json
 
+    missing: list = []
     if report_file:
+        from pit_guard.finding import display_path
         from pit_guard.validate_report import findings_from_report
 
         try:
@@ -268,12 +305,16 @@ def validate_command(report_file: Optional[str], fmt: str, output: Optional[str]
                 document = json.load(f)
         except (OSError, ValueError) as e:
             raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
+        check_report_shape(document, report_file)
         findings, missing = findings_from_report(document, root=".")
         for entry, reason in missing:
-            click.echo(f"pit-guard: not checked: {entry.get('path')}:{entry.get('line')}: {reason}", err=True)
+            where = display_path(f"{entry.get('path')}:{entry.get('line')}")
+            click.echo(f"pit-guard: not checked: {where}: {reason}", err=True)
     else:
         from pit_guard.detect import scan_bytes
 
+        if sys.stdin is None:
+            raise FatalError("no standard input to read a token from (pipe it in, or run in a terminal)")
         if sys.stdin.isatty():
             import getpass
 
@@ -284,8 +325,11 @@ def validate_command(report_file: Optional[str], fmt: str, output: Optional[str]
         if not findings:
             raise FatalError("no GoHighLevel credential found in the input (paste the whole token)")
     checked = live_first(run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout))
+    checked, _ = displayable(checked, [], show_secrets)
     render(checked, [], fmt, show_secrets, output)
     summarize(checked, [])
+    if report_file and missing:
+        return EXIT_FINDINGS  # a credential that could not be checked may still work
     return exit_code(checked, fail_on="live")
 
 
@@ -303,10 +347,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         click.echo("pit-guard: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as e:
+        e.message = redact_text(e.message)
         e.show()
         return EXIT_ERROR
     except FatalError as e:
-        click.echo(f"pit-guard: error: {e}", err=True)
+        # Messages name paths and values the user gave: a token among them is redacted.
+        click.echo(f"pit-guard: error: {redact_text(str(e))}", err=True)
+        return EXIT_ERROR
+    except Exception as e:  # a bug must not look like a clean run, nor print a token in a traceback
+        if os.environ.get("PIT_GUARD_DEBUG"):
+            raise
+        click.echo(f"pit-guard: internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
+                   "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)", err=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -52,7 +52,9 @@ def _parse_size(value: Any, where: str) -> int:
     if isinstance(value, str):
         match = _SIZE.fullmatch(value.strip())
         if match:
-            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+            size = float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+            if 0 < size < 2**63:
+                return int(size)
     raise FatalError(f"{where}: max-file-size must be a number of bytes or a size such as 25M, not {value!r}")
 
 
@@ -97,6 +99,8 @@ def _read_toml(path: str) -> Dict[str, Any]:
         raise FatalError(f"{path}: cannot read the config file: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise FatalError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise FatalError(f"{path}: not valid TOML: the file is not UTF-8") from None
 
 
 def _table_in(folder: str) -> Optional[Tuple[str, Dict[str, Any]]]:
@@ -135,7 +139,10 @@ def _load(explicit: Optional[str], cwd: str) -> Config:
             raise FatalError(f"{explicit}: config file not found")
         data = _read_toml(explicit)
         if os.path.basename(explicit) == PYPROJECT:
-            data = data.get("tool", {}).get("pit-guard", {})
+            tool = data.get("tool", {})
+            data = tool.get("pit-guard", {}) if isinstance(tool, dict) else None
+            if not isinstance(data, dict):
+                raise FatalError(f"{explicit}: [tool.pit-guard] must be a table")
         return parse_config(data, explicit, os.path.dirname(os.path.abspath(explicit)))
     for folder in _search_folders(cwd):
         found = _table_in(folder)

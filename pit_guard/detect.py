@@ -58,7 +58,7 @@ _SEP = SEP
 _SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
 _WEBHOOK_RE = re.compile(
     rb"services\.leadconnectorhq\.com" + _SEP + rb"hooks" + _SEP + rb"([A-Za-z0-9]{8,40})"
-    + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{8,64})(?![A-Za-z0-9-])"
+    + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{16,64})(?![A-Za-z0-9-])"
 )
 # A client id is `<24 hex>-<8 base36>`; the regex starts at its `-` (a fast literal search) and
 # looks back for the hex, as `[0-9a-f]{24}` first would try every hex digit of the text.
@@ -206,8 +206,12 @@ def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
             yield rule_id, token.decode(), m.start(), "plain", extra
 
 
+# Claims outside 1970..9999 are not times (a crafted `exp: 1e30` or `Infinity` must not crash).
+_MAX_EPOCH = 253_402_300_799
+
+
 def _epoch_seconds(value: Any) -> Optional[int]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < _MAX_EPOCH * 1000:
         return None
     # v1 keys carry `iat` in milliseconds.
     return int(value / 1000) if value > 10_000_000_000 else int(value)

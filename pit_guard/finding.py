@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Optional, Tuple
 
 # Exit codes (documented in README): stable across releases.
@@ -22,6 +23,29 @@ def redact(secret: str) -> str:
         if cut != -1:
             return secret[: cut + len("/hooks/")] + "…" + secret[-4:]
     return secret[:head] + "…" + secret[-4:]
+
+
+# Token shapes that can turn up outside file contents: in file names, paths, error messages.
+_SECRETISH = re.compile(
+    r"(?i:pit)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|(?<=webhook-trigger/)[A-Za-z0-9-]{8,}"
+)
+
+
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
+
+
+def redact_text(text: str) -> str:
+    """`text` (a path, an error message) with every token-shaped part redacted."""
+    return _SECRETISH.sub(lambda m: redact(m.group(0)), text)
+
+
+def display_path(path: str, show_secrets: bool = False) -> str:
+    """A path as reports show it: printable (undecodable bytes as `\\xff`), tokens redacted."""
+    printable = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    printable = printable.translate(_CONTROL_ESCAPES)  # a newline in a name must not fake a report line
+    return printable if show_secrets else redact_text(printable)
 
 
 def fingerprint(rule_id: str, secret: str) -> str:

@@ -12,11 +12,12 @@ from typing import Optional, Sequence
 import click
 
 from pit_guard import cli as _cli
+from pit_guard.finding import redact_text
 
 
 def _notices(notices: Sequence[str]) -> None:
     for notice in notices:
-        click.echo(f"pit-guard: note: {notice}", err=True)
+        click.echo(f"pit-guard: note: {redact_text(notice)}", err=True)
 
 
 def _size_option(f):  # type: ignore[no-untyped-def]
@@ -75,7 +76,7 @@ def ci(max_file_size: int, **options: object) -> int:
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     described, revs = ci_revs(".", os.environ)
-    click.echo(f"pit-guard: scanning {described}", err=True)
+    click.echo(f"pit-guard: scanning {redact_text(described)}", err=True)
     result = hooks.scan_range(".", revs, max_size=max_file_size)
     _notices(result.notices)
     return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]

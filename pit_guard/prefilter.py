@@ -15,7 +15,8 @@ import hashlib
 import os
 import platform
 import re
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+import tempfile
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 PIT = "pit"
 JWT = "jwt"
@@ -104,36 +105,57 @@ def _cache_dir() -> str:
     return os.environ.get("PIT_GUARD_CACHE_DIR") or os.path.join(base, "pit-guard")
 
 
-def _database(hyperscan: Any, expressions: List[bytes], flags: int = 0) -> Any:
+def _matched_ids(database: Any, data: bytes) -> Set[int]:
+    ids: Set[int] = set()
+    database.scan(data, match_event_handler=lambda pattern_id, *_: ids.add(pattern_id))
+    return ids
+
+
+def _database(hyperscan: Any, expressions: List[bytes], canary: bytes, flags: int = 0) -> Any:
     """A compiled hyperscan database, loaded from the on-disk cache when it is there.
 
     Compiling all of pit-guard's patterns takes about 0.2 s, more than a pre-commit hook should
     spend; loading a serialized database takes about a millisecond. The cache holds compiled
     patterns only (never scanned data), keyed by the patterns, flags and hyperscan version, so a
-    stale or foreign file is never used; any cache trouble just means compiling again.
+    stale or foreign file is never used; any cache trouble just means compiling again. A loaded
+    database must also find every one of its patterns in `canary`: a damaged or planted file that
+    would silently find nothing is thrown away.
     """
     key = hashlib.sha256(repr((expressions, flags, getattr(hyperscan, "__version__", ""),
                                platform.machine())).encode()).hexdigest()[:32]
     path = os.path.join(_cache_dir(), f"hyperscan-{key}.db")
+    everything = set(range(len(expressions)))
     try:
         with open(path, "rb") as f:
             loaded = hyperscan.loadb(f.read(), hyperscan.HS_MODE_BLOCK)
         loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
-        return loaded
+        if _matched_ids(loaded, canary) == everything:
+            return loaded
     except Exception:  # missing, truncated or from another build: compile instead
         pass
     database = hyperscan.Database()
-    database.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
+    database.compile(expressions=expressions, ids=list(everything), elements=len(expressions),
                      flags=[flags] * len(expressions))
+    assert _matched_ids(database, canary) == everything, "prefilter canary does not cover every pattern"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
+        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(handle, "wb") as f:
             f.write(hyperscan.dumpb(database))
         os.replace(tmp, path)
     except Exception:  # a read-only home or full disk must not stop a scan
         pass
     return database
+
+
+# One text holding a match of every prefilter pattern: what a loaded database must find.
+_CANARY = b"\n".join((
+    b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 PIT-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+    b"eyJhbGciOiJIUzI1NiJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln",
+    b"https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d",
+    b'client_secret="3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"',
+    *ANCHORS[B64],
+))
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
@@ -144,13 +166,13 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
         return None
     patterns: List[Tuple[str, bytes]] = [(family, shape) for family, shape in SHAPES.items()]
     patterns += [(B64, re.escape(anchor)) for anchor in ANCHORS[B64]]
-    database = _database(hyperscan, [pattern for _, pattern in patterns], hyperscan.HS_FLAG_SINGLEMATCH)
+    database = _database(hyperscan, [pattern for _, pattern in patterns], _CANARY, hyperscan.HS_FLAG_SINGLEMATCH)
     family_of = [family for family, _ in patterns]
-    _positions_db = _database(hyperscan, [re.escape(a) for a in ANCHORS[B64]])
+    _positions_db = _database(hyperscan, [re.escape(a) for a in ANCHORS[B64]], _CANARY)
 
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
-    _context_db = _database(hyperscan, [SHAPES[CONTEXT]])
+    _context_db = _database(hyperscan, [SHAPES[CONTEXT]], _CANARY)
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:

@@ -19,22 +19,28 @@ class ScanResult:
     scanned: int = 0
 
 
-def _walk(root: str) -> Iterator[str]:
-    """Regular files under `root`, sorted, skipping `.git` and not following symlinks."""
-    for folder, dirs, files in os.walk(root):
+def _walk(root: str, skipped: List[Tuple[str, str]]) -> Iterator[str]:
+    """Files under `root`, sorted, skipping `.git`; a symlink inside is not followed (its target
+    is scanned where it lives); a folder that cannot be listed is reported, not passed over."""
+    def unreadable(error: OSError) -> None:
+        skipped.append((error.filename or root, f"cannot list: {error.strerror or error}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if d != ".git")
         for name in sorted(files):
-            yield os.path.join(folder, name)
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                yield path
 
 
-def _targets(paths: Sequence[str]) -> Iterator[str]:
+def _targets(paths: Sequence[str], skipped: List[Tuple[str, str]]) -> Iterator[str]:
     for path in paths:
         if path == "-":
             yield path
         elif os.path.isdir(path):
-            yield from _walk(path)
+            yield from _walk(path, skipped)
         elif os.path.lexists(path):
-            yield path
+            yield path  # named on the command line: a symlink is followed
         else:
             raise FatalError(f"{path}: no such file or directory (check the path you gave to `pit-guard scan`)")
 
@@ -44,7 +50,7 @@ def scan_paths(paths: Sequence[str], *, max_file_size: int = DEFAULT_MAX_FILE_SI
     from pit_guard.detect import scan_bytes
 
     result = ScanResult()
-    for path in _targets(paths or ["."]):
+    for path in _targets(paths or ["."], result.skipped):
         if path == "-":
             if stdin is None:
                 raise FatalError("`-` given but there is no standard input")
@@ -55,8 +61,10 @@ def scan_paths(paths: Sequence[str], *, max_file_size: int = DEFAULT_MAX_FILE_SI
             result.findings.extend(scan_bytes(data, STDIN_PATH))
             result.scanned += 1
             continue
-        if os.path.islink(path) or not os.path.isfile(path):
-            continue  # symlinks and special files: the target is scanned where it lives
+        if not os.path.isfile(path):  # follows a symlink named on the command line
+            what = "a broken or looping symlink" if os.path.islink(path) else "not a regular file"
+            result.skipped.append((path, what))
+            continue
         try:
             size = os.path.getsize(path)
             if size > max_file_size:

@@ -108,7 +108,10 @@ _Plan = Union[Validation, _Probe]
 
 
 def _iso(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # a crafted `exp` far outside any calendar
+        return "out of range"
 
 
 def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
@@ -174,6 +177,7 @@ _LIVE_V1 = (("switch to the new api token", "works: a v1 key recognised, refused
 _DEAD_V1 = {"api key is invalid": "revoked or mistyped v1 API key"}
 
 # Anything token-shaped in server text is redacted before it is quoted in a reason.
+_LONG_RUN = re.compile(r"[A-Za-z0-9_+/=.%-]{20,}")
 _TOKENISH = re.compile(
     r"(?i)pit-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*"
@@ -187,6 +191,9 @@ def scrub(text: str, secret: str = "") -> str:
     if secret:
         text = text.replace(secret, redact(secret))
     text = _TOKENISH.sub(lambda m: redact(m.group(0)), text)
+    # Whatever else is long and unbroken (a token re-encoded by a proxy: no dashes, other case,
+    # base64) is not English: cut it, keeping only its first characters.
+    text = _LONG_RUN.sub(lambda m: m.group(0)[:4] + "…", text)
     text = " ".join(text.split())
     return text if len(text) <= 120 else text[:117] + "..."
 

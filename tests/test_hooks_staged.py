@@ -81,9 +81,10 @@ def test_deleted_binary_and_odd_names(repo, capsys):
     repo.git("add", "-A")
     code, found, err = staged(capsys)
     assert code == 1
-    assert sorted(p for p, _ in found) == sorted(names + ["blob.bin"])
+    shown = [n.replace("\n", "\\x0a") for n in names]  # reports escape control characters
+    assert sorted(p for p, _ in found) == sorted(shown + ["blob.bin"])
     code, found, err = staged(capsys, *names)  # as pre-commit passes them
-    assert sorted(p for p, _ in found) == sorted(names)
+    assert sorted(p for p, _ in found) == sorted(shown)
 
 
 def test_untracked_file_given_by_name_is_read_from_disk(repo, capsys):

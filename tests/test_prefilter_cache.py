@@ -38,3 +38,15 @@ def test_unwritable_cache_still_scans(tmp_path: pathlib.Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert run_probe(blocker / "cache").split() == ["hyperscan", "1"]
+
+
+def test_a_planted_database_that_finds_nothing_is_thrown_away(tmp_path: pathlib.Path) -> None:
+    import hyperscan
+
+    cache = tmp_path / "cache"
+    run_probe(cache)
+    decoy = hyperscan.Database()
+    decoy.compile(expressions=[b"never-in-any-file-zq"], ids=[0], elements=1)
+    for f in cache.glob("hyperscan-*.db"):
+        f.write_bytes(hyperscan.dumpb(decoy))  # valid, loadable, and blind
+    assert run_probe(cache).split() == ["hyperscan", "1"]
