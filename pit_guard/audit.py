@@ -253,6 +253,10 @@ def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_u
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
     tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
+    facts = _secret_facts(hits, present, in_head, tips)
+    # One finding per secret and path: successive edits of a file are one leak, first seen in the
+    # commit that introduced the oldest version; how far it spread is a fact of the secret.
+    earliest: Dict[Tuple[str, bytes], Tuple[_Origin, Finding]] = {}
     findings: List[Finding] = []
     for sha, found in hits:
         origin = origins.get(sha)
@@ -261,12 +265,38 @@ def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_u
                 # No commit holds it: a dangling blob (staged once, never committed) or a tagged blob.
                 findings += [dataclasses.replace(f, path=f"<blob {sha} in no commit>") for f in found]
             continue  # unreachable: only reported with --include-unreachable
-        prov = Provenance(origin.commit, origin.author, origin.date, origin.carriers, sha in in_head,
-                          tuple(sorted(name for name, seen in tips if sha in seen)))
-        path = git.show_path(origin.path)
-        findings += [dataclasses.replace(f, path=path, provenance=prov) for f in found]
+        for f in found:
+            key = (f.fingerprint, origin.path)
+            if key not in earliest or origin.timestamp < earliest[key][0].timestamp:
+                earliest[key] = (origin, f)
+    for (fp, path), (origin, f) in earliest.items():
+        commits, head_has_it, branches = facts[fp]
+        prov = Provenance(origin.commit, origin.author, origin.date, commits, head_has_it, branches)
+        findings.append(dataclasses.replace(f, path=git.show_path(path), provenance=prov))
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
     return findings, missing
+
+
+def _secret_facts(hits: _Hits, present: Dict[str, Dict[bytes, str]], in_head: Set[str],
+                  tips: List[Tuple[str, FrozenSet[str]]]) -> Dict[str, Tuple[int, bool, Tuple[str, ...]]]:
+    """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it, and
+    which branches' histories hold it."""
+    blob_secrets = {sha: {f.fingerprint for f in found} for sha, found in hits}
+    commits: Dict[str, int] = {}
+    per_state: Dict[int, Set[str]] = {}  # commits share their tree state with an unchanged parent
+    for state in present.values():
+        secrets = per_state.get(id(state))
+        if secrets is None:
+            secrets = per_state[id(state)] = {fp for blob in set(state.values()) for fp in blob_secrets.get(blob, ())}
+        for fp in secrets:
+            commits[fp] = commits.get(fp, 0) + 1
+    head_secrets = {fp for blob in in_head for fp in blob_secrets.get(blob, ())}
+    facts = {}
+    for fp in {fp for secrets in blob_secrets.values() for fp in secrets}:
+        blobs = {blob for blob, secrets in blob_secrets.items() if fp in secrets}
+        branches = tuple(sorted(name for name, seen in tips if not blobs.isdisjoint(seen)))
+        facts[fp] = (commits.get(fp, 0), fp in head_secrets, branches)
+    return facts
 
 
 def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:

@@ -61,8 +61,9 @@ class Provenance:
     author: str
     date: str  # ISO 8601
     commit_count: int = 1  # how many commits carry it
-    in_head: bool = False
-    branches: Tuple[str, ...] = ()  # local and remote-tracking branches holding it
+    # Known for a whole-history audit; None where the scan cannot tell (a commit range).
+    in_head: Optional[bool] = None
+    branches: Optional[Tuple[str, ...]] = None  # local and remote-tracking branches holding it
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,11 +72,15 @@ def status(finding: Finding) -> str:
 
 def _reach(p: Provenance) -> str:
     """Where a history finding still is: what tells a pushed leak from a local one."""
-    remote = [b for b in p.branches if b.startswith("remotes/")]
-    where = "still in HEAD" if p.in_head else "not in HEAD (history only)"
-    branches = ", ".join(p.branches) if p.branches else "no branch (tags, stash or unreachable)"
-    pushed = "pushed: revoke now" if remote else "local branches only"
-    return f"{where}; in {p.commit_count} commit{'s' if p.commit_count != 1 else ''}; branches: {branches} ({pushed})"
+    parts = []
+    if p.in_head is not None:
+        parts.append("still in HEAD" if p.in_head else "not in HEAD (history only)")
+    parts.append(f"in {p.commit_count} commit{'s' if p.commit_count != 1 else ''}")
+    if p.branches is not None:
+        remote = [b for b in p.branches if b.startswith("remotes/")]
+        branches = ", ".join(p.branches) if p.branches else "no branch (tags, stash or unreachable)"
+        parts.append(f"branches: {branches} ({'pushed: revoke now' if remote else 'local branches only'})")
+    return "; ".join(parts)
 
 
 def exposure(p: Provenance) -> str:
@@ -137,7 +141,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         p = finding.provenance
         out["provenance"] = {
             "commit": p.commit, "author": p.author, "date": p.date, "commit_count": p.commit_count,
-            "in_head": p.in_head, "branches": list(p.branches),
+            "in_head": p.in_head, "branches": None if p.branches is None else list(p.branches),
         }
     if finding.validation is not None:
         v = finding.validation
@@ -266,7 +270,8 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
     if f.provenance is not None:
         p = f.provenance
         props.update({"commit": p.commit, "author": p.author, "date": p.date,
-                      "commitCount": p.commit_count, "inHead": p.in_head, "branches": list(p.branches)})
+                      "commitCount": p.commit_count, "inHead": p.in_head,
+                      "branches": None if p.branches is None else list(p.branches)})
     if f.validation is not None:
         props["validationStatus"] = f.validation.status
         props["validationReason"] = f.validation.reason

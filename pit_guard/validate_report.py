@@ -87,8 +87,9 @@ def _finding(entry: Dict[str, Any], secret: str) -> Finding:
 
 def _provenance(p: Dict[str, Any]) -> Provenance:
     return Provenance(commit=str(p.get("commit", "")), author=str(p.get("author", "")), date=str(p.get("date", "")),
-                      commit_count=_int(p.get("commit_count"), 1), in_head=bool(p.get("in_head")),
-                      branches=tuple(str(b) for b in p.get("branches") or ()))
+                      commit_count=_int(p.get("commit_count"), 1),
+                      in_head=p.get("in_head") if isinstance(p.get("in_head"), bool) else None,
+                      branches=tuple(str(b) for b in p["branches"]) if isinstance(p.get("branches"), list) else None)
 
 
 def _str(value: Any) -> Optional[str]:

@@ -245,3 +245,33 @@ def test_partial_clone_is_told_not_listed(repo, tmp_path, capsys):
                    check=True, env=git_env())
     code, report, err = run_audit(capsys, str(partial))
     assert "partial clone" in err and report["skipped"] == []
+
+
+def test_one_finding_per_secret_and_path_across_edits(repo, capsys):
+    token = new_pit()
+    repo.write("a.txt", f"GHL_TOKEN={token}\n")
+    first = repo.commit("c1")
+    repo.write("a.txt", f"GHL_TOKEN={token}\nmore\n")
+    repo.commit("c2")
+    repo.write("a.txt", f"GHL_TOKEN={token}\nmore\nmore2\n")
+    repo.commit("c3")
+    repo.write("b.txt", "unrelated\n")
+    repo.commit("c4")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    assert code == 1
+    (finding,) = report["findings"]  # three blobs of a.txt, one leak
+    prov = finding["provenance"]
+    assert prov["commit"] == first and prov["commit_count"] == 4 and prov["in_head"] is True
+    assert prov["branches"] == ["main"]
+
+
+def test_a_commit_range_does_not_claim_head_or_branches(repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo.path)
+    repo.write("README.md", "hello\n")
+    base = repo.commit("base")
+    repo.write("f.txt", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    code = main(["scan", "--since", base, "--format", "json"])
+    out = capsys.readouterr().out
+    (finding,) = json.loads(out)["findings"]
+    assert code == 1 and finding["provenance"]["in_head"] is None and finding["provenance"]["branches"] is None
