@@ -32,6 +32,7 @@ class AuditResult:
     skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
     notices: List[str] = dataclasses.field(default_factory=list)
     blobs: int = 0
+    incomplete: bool = False  # objects could not be read or history could not be walked
 
 
 def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, progress: bool = False,
@@ -49,15 +50,17 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
     n = _worker_count(repo, workers)
     with tempfile.TemporaryFile() as log_file, _Workers(n) as pool:
-        job = None if include_unreachable else git.LogJob(repo, ["--all"], log_options, None, log_file)
+        revs = ["--all", *git.stash_entries(repo)]
+        job = None if include_unreachable else git.LogJob(repo, revs, log_options, None, log_file)
         blobs, commits, unreadable = git.object_inventory(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
-            job = git.LogJob(repo, ["--all"], log_options, stdin, log_file)
+            job = git.LogJob(repo, revs, log_options, stdin, log_file)
         hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool)
         try:
             job.finish()
         except FatalError as e:
+            result.incomplete = True
             result.notices.append(f"could not walk the history ({e}); findings are shown by blob, without "
                                   "commits, and may include unreachable objects")
             result.findings = _without_provenance(hits)
@@ -72,6 +75,7 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
     problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
     for sha, reason in problems:
         result.skipped.append((f"<object {sha}>", reason))
+    result.incomplete = result.incomplete or bool(problems)
     if lfs:
         result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
     if head is not None:

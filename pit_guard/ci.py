@@ -42,6 +42,8 @@ def _github(env: Mapping[str, str]) -> Tuple[str, str]:
             return before, after
         repo = event.get("repository")
         default = str(repo.get("default_branch", "")) if isinstance(repo, dict) else ""
+        if default and after and str(event.get("ref", "")) == f"refs/heads/{default}":
+            return "", after  # the default branch's first push: every commit in it is new
         if default and after:
             return f"origin/{default}", after
     if env.get("GITHUB_BASE_REF"):  # pull_request events without a readable payload
@@ -60,6 +62,8 @@ def _gitlab(env: Mapping[str, str]) -> Tuple[str, str]:
     default = env.get("CI_DEFAULT_BRANCH")
     if default and env.get("CI_COMMIT_BRANCH") != default:
         return f"origin/{default}", head
+    if default and env.get("CI_COMMIT_BRANCH") == default and before is not None:
+        return "", head  # the default branch's first push (before is all zeros): all of it is new
     raise FatalError(f"GitLab CI gives no earlier commit for this pipeline (CI_COMMIT_BEFORE_SHA is empty); {_HELP}")
 
 
@@ -76,9 +80,11 @@ def ci_revs(path: str, env: Mapping[str, str]) -> Tuple[str, List[str]]:
     """A description and the rev-list arguments for this CI run; checks both ends exist here."""
     provider, base, head = ci_range(env)
     repo = git.open_repo(path)
-    for rev in (base, head):
+    for rev in filter(None, (base, head)):
         if git.resolve(repo, rev) is None:
             hint = " (this is a shallow clone: fetch full history, e.g. actions/checkout `fetch-depth: 0` or " \
                    "GIT_DEPTH: 0)" if repo.shallow else " (fetch it first, e.g. `git fetch origin`)"
             raise FatalError(f"{provider}: commit {rev} is not in this clone{hint}")
+    if not base:
+        return f"{provider}: every commit of {head} (first push of the default branch)", [head]
     return f"{provider}: {base}..{head}", [head, "--not", base]

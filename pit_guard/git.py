@@ -72,6 +72,12 @@ def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: boo
     return out
 
 
+def stash_entries(repo: Repo) -> List[str]:
+    """Every stash entry: `--all` reaches only the newest (refs/stash); older ones live in its reflog."""
+    out = repo.run("rev-list", "--walk-reflogs", "refs/stash", "--", check=False)
+    return [line for line in out.decode("ascii", "replace").split() if len(line) in (40, 64)]
+
+
 def blob_at(root: str, commit: str, path: str) -> Optional[bytes]:
     """The content of `path` in `commit`, or None when git cannot give it (no repo, no such path)."""
     try:

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import click
 
 from pit_guard import cli as _cli
-from pit_guard.finding import redact_text
+from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, redact_text
 
 
 def _notices(notices: Sequence[str]) -> None:
@@ -63,7 +63,12 @@ def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: o
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     result = run_audit(repo, include_unreachable=include_unreachable, max_file_size=max_file_size, progress=progress)
     _notices(result.notices)
-    return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
+    code = _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
+    if code == EXIT_CLEAN and result.incomplete:
+        # Nothing found in what could be read is not a clean bill: say so in the exit code.
+        click.echo("pit-guard: the audit is incomplete (objects above could not be read): exit 2", err=True)
+        return EXIT_ERROR
+    return code
 
 
 @click.command()

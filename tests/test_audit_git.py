@@ -275,3 +275,24 @@ def test_a_commit_range_does_not_claim_head_or_branches(repo, capsys, monkeypatc
     out = capsys.readouterr().out
     (finding,) = json.loads(out)["findings"]
     assert code == 1 and finding["provenance"]["in_head"] is None and finding["provenance"]["branches"] is None
+
+
+def test_older_stash_entries_are_audited(repo, capsys):
+    repo.write("c.txt", "c\n")
+    repo.commit("c")
+    repo.write("s1.txt", f"GHL_TOKEN={new_pit()}\n")
+    repo.git("add", "s1.txt")
+    repo.git("stash", "-q")
+    repo.write("c.txt", "c\nx\n")
+    repo.git("stash", "-q")  # the token is now only in stash@{1}
+    code, report, _ = run_audit(capsys, str(repo.path))
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["s1.txt"]
+
+
+def test_incomplete_audit_with_nothing_found_is_not_clean(repo, capsys):
+    repo.write("victim.txt", "victim\n")
+    repo.commit("c")
+    sha = repo.git("rev-parse", "HEAD:victim.txt").strip()
+    (repo.path / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    code, report, err = run_audit(capsys, str(repo.path))
+    assert code == 2 and report["findings"] == [] and "incomplete" in err

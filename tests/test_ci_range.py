@@ -82,3 +82,15 @@ def test_shallow_clone_hint(repo, tmp_path, monkeypatch, capsys):
     event(tmp_path, monkeypatch, "pull_request", {"pull_request": {"base": {"sha": first}, "head": {"sha": repo.head()}}})
     assert main(["ci"]) == 2
     assert "fetch-depth: 0" in capsys.readouterr().err
+
+
+def test_first_push_of_the_default_branch_scans_all_of_it(repo, tmp_path, monkeypatch, capsys):
+    repo.write("b.env", f"T={new_pit()}\n")
+    head = repo.commit("leak")
+    event(tmp_path, monkeypatch, "push", {"ref": "refs/heads/main", "before": ZERO, "after": head,
+                                          "repository": {"default_branch": "main"}})
+    assert main(["ci"]) == 1
+    assert "every commit of" in capsys.readouterr().err
+    gitlab = {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": ZERO,
+              "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_BRANCH": "main"}
+    assert ci_range(gitlab) == ("GitLab CI", "", head)

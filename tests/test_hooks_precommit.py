@@ -79,3 +79,15 @@ def test_first_commit_with_odd_file_names(hook_repo, tmp_path):
     assert code == 1, out
     # A newline in a name is shown escaped, so it cannot fake a report line.
     assert "with space.env:1:" in out and "ünïcode.env:1:" in out and "new\\x0aline.env:1:" in out
+
+
+def test_file_names_that_look_like_options_stay_file_names(hook_repo, tmp_path):
+    repo = Repo(tmp_path / "work")
+    token = new_pit()
+    repo.write("secret.txt", f"GHL_TOKEN={token}\n")
+    for name in ("--help", "--max-file-size=1", "--show-secrets"):
+        repo.write(name, "hi\n")
+    repo.git("add", "--", ".")
+    code, out = try_repo(hook_repo, repo.path, "pit-guard")
+    assert code == 1 and "secret.txt:1:" in out, out
+    assert token not in out
