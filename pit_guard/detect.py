@@ -48,9 +48,10 @@ _JWT_RE = re.compile(
 # A JWT glued to the word before it (`'your_ineyJhbGci…'`, a paste that missed a selection) is
 # missed by the boundary above. GoHighLevel's JWTs carry one of two fixed headers, so those are
 # also looked for after a word character: a fixed-length literal start keeps this linear too.
-_GLUED_JWT_RE = re.compile(
-    rb"(?<=[A-Za-z0-9_-])eyJhbGciOiJ(?:IUzI1NiIsInR5cCI6IkpXVCJ9|SUzI1NiIsInR5cCI6IkpXVCJ9)"
-    rb"\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)"
+_GLUED_JWT_RE = re.compile(  # literal first (fast search), then the word character behind it
+    rb"eyJhbGciOiJ(?:IUzI1NiIsInR5cCI6IkpXVCJ9|SUzI1NiIsInR5cCI6IkpXVCJ9)(?<=[A-Za-z0-9_-].{36})"
+    rb"\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
+    re.S,
 )
 _SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
