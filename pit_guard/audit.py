@@ -15,7 +15,7 @@ import dataclasses
 import os
 import sys
 import tempfile
-from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard import git
 from pit_guard.errors import FatalError
@@ -160,7 +160,7 @@ class _Workers:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.pool = None
+        self.pool: Optional[Any] = None  # a multiprocessing Pool when count > 1
 
     def __enter__(self) -> "_Workers":
         if self.count > 1:

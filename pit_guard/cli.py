@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from typing import BinaryIO, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import click
 
@@ -38,7 +38,7 @@ def parse_size(text: str) -> int:
     return size
 
 
-def render(findings: Sequence[Finding], skipped: Sequence[tuple], fmt: str, show_secrets: bool,
+def render(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], fmt: str, show_secrets: bool,
            output: Optional[str]) -> None:
     """Write the report to --output or stdout (colour only for text on a terminal)."""
     from pit_guard import report
@@ -87,7 +87,7 @@ def live_first(findings: Sequence[Finding]) -> List[Finding]:
     return sorted(findings, key=lambda f: rank.get(f.validation.status, 2) if f.validation else 2)
 
 
-def summarize(findings: Sequence[Finding], skipped: Sequence[tuple]) -> None:
+def summarize(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]]) -> None:
     expired = sum(1 for f in findings if f.expired)
     parts = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
     statuses = [f.validation.status for f in findings if f.validation is not None]
@@ -121,7 +121,10 @@ validate_options = [
 ]
 
 
-def report_options(f):  # type: ignore[no-untyped-def]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def report_options(f: _F) -> _F:
     """Options every scanning command shares (scan, audit, ci, hooks)."""
     options = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True),
@@ -178,7 +181,7 @@ def displayable(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]],
     return shown, [(display_path(path, show_secrets), display_path(reason, show_secrets)) for path, reason in skipped]
 
 
-def finish(findings: Sequence[Finding], skipped: Sequence[tuple], *, fmt: str, output: Optional[str],
+def finish(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], *, fmt: str, output: Optional[str],
            show_secrets: bool, fail_on_expired: bool, baseline_file: Optional[str] = None,
            config_file: Optional[str] = None, validate: bool = False, validate_concurrency: int = 4,
            validate_timeout: float = 10.0, validate_total_timeout: float = 120.0, fail_on: str = "any",
@@ -295,7 +298,7 @@ def validate_command(report_file: Optional[str], fmt: str, output: Optional[str]
     """
     import json
 
-    missing: list = []
+    missing: List[Tuple[Dict[str, Any], str]] = []
     if report_file:
         from pit_guard.finding import display_path
         from pit_guard.validate_report import findings_from_report
@@ -347,7 +350,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         click.echo("pit-guard: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as e:
-        e.message = redact_text(e.message)
+        setattr(e, "message", redact_text(e.message))  # click marks it final; the redaction must win
         e.show()
         return EXIT_ERROR
     except FatalError as e:

@@ -140,9 +140,10 @@ def _load(explicit: Optional[str], cwd: str) -> Config:
         data = _read_toml(explicit)
         if os.path.basename(explicit) == PYPROJECT:
             tool = data.get("tool", {})
-            data = tool.get("pit-guard", {}) if isinstance(tool, dict) else None
-            if not isinstance(data, dict):
+            table = tool.get("pit-guard", {}) if isinstance(tool, dict) else None
+            if not isinstance(table, dict):
                 raise FatalError(f"{explicit}: [tool.pit-guard] must be a table")
+            data = table
         return parse_config(data, explicit, os.path.dirname(os.path.abspath(explicit)))
     for folder in _search_folders(cwd):
         found = _table_in(folder)

@@ -54,7 +54,7 @@ _BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSiz
 
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload]
+        return subprocess.Popen(["git", *_BOUNDED, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:

@@ -20,7 +20,7 @@ def _notices(notices: Sequence[str]) -> None:
         click.echo(f"pit-guard: note: {redact_text(notice)}", err=True)
 
 
-def _size_option(f):  # type: ignore[no-untyped-def]
+def _size_option(f: _cli._F) -> _cli._F:
     return click.option("--max-file-size", default="25M", show_default=True,
                         callback=lambda c, p, v: _cli.parse_size(v),
                         help="Skip (with a notice) blobs larger than this.")(f)
@@ -121,5 +121,6 @@ def pre_push(remote: Optional[str], url: Optional[str], max_file_size: int, **op
     return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
 
+_group: click.Group = _cli.cli  # type: ignore[has-type]  # (circular import: cli imports this last)
 for _command in (audit, ci, hook):
-    _cli.cli.add_command(_command)
+    _group.add_command(_command)
