@@ -161,7 +161,7 @@ _CANARY = b"\n".join((
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     global _positions_db, _context_db
     try:
-        import hyperscan
+        import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
         return None
     patterns: List[Tuple[str, bytes]] = [(family, shape) for family, shape in SHAPES.items()]
