@@ -185,6 +185,7 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
         result.notices.append("this is a shallow clone: commits beyond its depth were not scanned "
                               "(fetch more history, e.g. actions/checkout `fetch-depth: 0`)")
     targets: List[_Target] = []
+    submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
     for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
         before = tuple(dict.fromkeys(s for e in commit.entries for s in e.old_shas if not git.is_null_sha(s)))
@@ -192,8 +193,11 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
             if git.is_null_sha(e.new_sha):
                 continue
             if e.new_mode == git.GITLINK_MODE:
+                submodules.add(e.path)
                 continue
             targets.append(_Target(e.path, e.new_sha, before, commit))
+    for name in sorted(submodules):
+        result.notices.append(f"{git.show_path(name)} is a submodule: not descended into (scan it on its own)")
     found = _scan_targets(repo, targets, max_size, result)
     first: Dict[Tuple[str, bytes], Tuple[Finding, git.Commit]] = {}
     adds: Dict[Tuple[str, bytes], int] = {}

@@ -172,3 +172,17 @@ def test_installed_git_hooks_block_commit_and_push(pair):
     proc = subprocess.run(["git", "push", "-q", "origin", "clean"], cwd=local.path, env=git_env(),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_range_names_a_submodule_it_does_not_enter(tmp_path, capsys, monkeypatch):
+    sub = Repo(tmp_path / "sub")
+    sub.write("x.txt", "x\n")
+    sub.commit("s")
+    top = Repo(tmp_path / "top")
+    top.write("a.txt", "a\n")
+    top.commit("a")
+    top.git("-c", "protocol.file.allow=always", "submodule", "-q", "add", str(sub.path), "vendor/sub")
+    top.commit("add submodule")
+    monkeypatch.chdir(top.path)
+    assert main(["scan", "--range", "HEAD~1..HEAD"]) == 0
+    assert "vendor/sub is a submodule: not descended into" in capsys.readouterr().err
