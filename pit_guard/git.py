@@ -104,7 +104,7 @@ def open_repo(path: str = ".") -> Repo:
         raise FatalError(f"{path}: no such file or directory")
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     proc = _popen(["rev-parse", "--is-bare-repository", "--is-shallow-repository", "--absolute-git-dir",
-                   "--show-prefix"], folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                   "--is-inside-git-dir"], folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                   stderr=subprocess.PIPE)
     out, err = proc.communicate()
     if proc.returncode != 0:
@@ -114,10 +114,12 @@ def open_repo(path: str = ".") -> Repo:
         raise FatalError(f"{path}: cannot read the git repository: {why}")
     lines = out.decode("utf-8", "surrogateescape").split("\n")
     bare, shallow, git_dir = lines[0] == "true", lines[1] == "true", lines[2]
-    prefix = lines[3] if len(lines) > 3 and not bare else ""
     if bare:
         return Repo(git_dir, git_dir, True, shallow, "")
-    top = run(["rev-parse", "--show-toplevel"], folder).decode("utf-8", "surrogateescape").rstrip("\n")
+    if lines[3] == "true":  # inside `.git` of a work tree (`pit-guard audit .git`): use the work tree
+        folder = os.path.dirname(git_dir)
+    top, prefix = run(["rev-parse", "--show-toplevel", "--show-prefix"], folder).decode(
+        "utf-8", "surrogateescape").split("\n")[:2]
     return Repo(top, git_dir, False, shallow, prefix)
 
 

@@ -296,3 +296,10 @@ def test_incomplete_audit_with_nothing_found_is_not_clean(repo, capsys):
     (repo.path / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
     code, report, err = run_audit(capsys, str(repo.path))
     assert code == 2 and report["findings"] == [] and "incomplete" in err
+
+
+def test_audit_given_the_git_folder_audits_its_repository(repo, capsys):
+    repo.write("a.env", f"GHL={new_pit()}\n")
+    repo.commit("leak")
+    code, report, _ = run_audit(capsys, str(repo.path / ".git"))
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["a.env"]
