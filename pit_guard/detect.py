@@ -385,6 +385,20 @@ def _merged(ends: List[int]) -> List[Tuple[int, int]]:
     return spans
 
 
+_SSO_MARKS = (b"ssokey", b"ssosecret", b"sharedsecret")
+_CLIENT_MARKS = (b"client", b"app", b"oauth")
+
+
+def _rule_for_key(words: List[bytes]) -> Optional[str]:
+    """Which UUID secret a key names: an SSO / shared secret, an app's client secret, or neither."""
+    key = b"".join(words)
+    if b"sso" in words or key.startswith(b"sso") or any(mark in key for mark in _SSO_MARKS):
+        return "ghl-sso-shared-secret"
+    if b"secret" in key and (key.endswith(b"secret") or any(mark in key for mark in _CLIENT_MARKS)):
+        return "ghl-oauth-client-secret"
+    return None
+
+
 def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
     key = lowered[key_span]
     group = m.lastindex or 1
@@ -399,16 +413,12 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
     if is_placeholder_uuid(uuid):
         return None
     words = _key_words(data[key_span])
-    normal_key = b"".join(words)
     if words and words[-1] in _ID_WORDS:
         return None  # `sso_session_id`, Azure's `CLIENT_SECRET_ID`: identifiers, not secrets
     if _OTHER_SECRET_WORDS.intersection(words):
         return None  # the app's own secrets beside GHL settings (`GHL_WEBHOOK_SECRET`, JWT keys)
-    if b"sso" in words or normal_key.startswith(b"sso") or b"ssokey" in normal_key or b"sharedsecret" in normal_key or b"ssosecret" in normal_key:
-        rule_id = "ghl-sso-shared-secret"
-    elif b"secret" in normal_key and (b"client" in normal_key or b"app" in normal_key or b"oauth" in normal_key or normal_key.endswith(b"secret")):
-        rule_id = "ghl-oauth-client-secret"
-    else:
+    rule_id = _rule_for_key(words)
+    if rule_id is None:
         return None
     window = slice(max(0, value_start - _CONTEXT_WINDOW), value_end + _CONTEXT_WINDOW)
     client_id = _find_client_id(data[window])

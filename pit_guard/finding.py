@@ -6,6 +6,8 @@ import hashlib
 import re
 from typing import Optional, Tuple
 
+from pit_guard.prefilter import JWT, SHAPES, UUID
+
 # Exit codes (documented in README): stable across releases.
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -26,9 +28,9 @@ def redact(secret: str) -> str:
 
 
 # Token shapes that can turn up outside file contents: in file names, paths, error messages.
+# Built from the detector's own pieces, so the two cannot drift apart.
 _SECRETISH = re.compile(
-    r"(?i:pit)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"(?i:pit)-" + UUID.decode() + r"|" + SHAPES[JWT].decode() + r"[A-Za-z0-9_-]*"
     r"|(?<=webhook-trigger/)[A-Za-z0-9-]{8,}"
 )
 

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, fingerprint
 
 MAX_READ = 64 * 1024 * 1024  # a report naming a huge file is not read past this
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def findings_from_report(document: Mapping[str, Any], root: str = ".") -> Tuple[List[Finding], List[Tuple[Dict[str, Any], str]]]:
-    """(findings recovered with their full secret, [(report entry, why not)])."""
+def findings_from_report(document: object, root: str = ".", name: str = "the report"
+                         ) -> Tuple[List[Finding], List[Tuple[Dict[str, Any], str]]]:
+    """(findings recovered with their full secret, [(report entry, why not)]).
+
+    Anything but a pit-guard JSON report is a FatalError: it would re-check nothing and pass."""
+    from pit_guard.rules import RULES_BY_ID
+
+    entries = document.get("findings") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or document.get("version") != 1 or not isinstance(entries, list):
+        raise FatalError(f"{name}: not a pit-guard JSON report (write one with --format json)")
     recovered: List[Finding] = []
     missing: List[Tuple[Dict[str, Any], str]] = []
-    for entry in document.get("findings") or []:
-        if not isinstance(entry, dict):
-            continue
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("rule_id") not in RULES_BY_ID:
+            raise FatalError(f"{name}: a finding in the report has no known rule_id")
         secret, why = _secret_for(entry, root)
         if secret is None:
             missing.append((entry, why))
