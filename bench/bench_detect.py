@@ -9,6 +9,7 @@ blobs, other services' JWTs, `cockpit-` images, minified 1 MB bundles, and a few
 credentials whose recall is checked. Files are 2-50 KB plus a few 1 MB bundles. scan_bytes runs
 over every file on one core, in this process; the figure is total bytes / total scan time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,13 +104,15 @@ def _bundle(rng: random.Random, size: int) -> bytes:
     total = 0
     while total < size:
         f = _ident(rng)
-        part = rng.choice([
-            f"function {f}(e,t){{return e.{_ident(rng)}(t)||null}}",
-            f'{f}:"{_uuid(rng)}"',
-            f'var {f}="{base64.b64encode(rng.randbytes(rng.randrange(12, 90))).decode()}"',
-            f"{f}=[{','.join(str(rng.randrange(999)) for _ in range(6))}]",
-            f'{f}.label="{" ".join(rng.choice(WORDS) for _ in range(4))}"',
-        ])
+        part = rng.choice(
+            [
+                f"function {f}(e,t){{return e.{_ident(rng)}(t)||null}}",
+                f'{f}:"{_uuid(rng)}"',
+                f'var {f}="{base64.b64encode(rng.randbytes(rng.randrange(12, 90))).decode()}"',
+                f"{f}=[{','.join(str(rng.randrange(999)) for _ in range(6))}]",
+                f'{f}.label="{" ".join(rng.choice(WORDS) for _ in range(4))}"',
+            ]
+        )
         parts.append(part)
         total += len(part) + 1
     return ";".join(parts).encode()
@@ -125,8 +128,12 @@ def _planted(rng: random.Random) -> Tuple[str, str, str]:
         jwt = RULES_BY_ID["ghl-v1-location-api-key"].positives[0].value
         return "ghl-v1-location-api-key", jwt, f'  "apiKey": "{jwt}",'
     if choice == 2:
-        hook = ("https://services.leadconnectorhq.com/hooks/" + "".join(rng.choice("ABCDEFabcdef0123456789") for _ in range(20))
-                + "/webhook-trigger/" + _uuid(rng))
+        hook = (
+            "https://services.leadconnectorhq.com/hooks/"
+            + "".join(rng.choice("ABCDEFabcdef0123456789") for _ in range(20))
+            + "/webhook-trigger/"
+            + _uuid(rng)
+        )
         return "ghl-inbound-webhook-url", hook, f'  await fetch("{hook}", {{ method: "POST" }});'
     if choice == 3:
         secret = _uuid(rng)
@@ -179,9 +186,11 @@ def run(files: List[bytes], planted: Set[Tuple[str, str]], backend: str, profile
     elapsed = time.perf_counter() - start
     recall = len(planted & found) / len(planted) if planted else 1.0
     extra = len(found - planted)
-    print(f"{used:9s}: {total / 1e6:7.1f} MB in {len(files)} files, {elapsed:6.2f} s, "
-          f"{total / 1e6 / elapsed:7.1f} MB/s, recall {recall:.3f} ({len(planted & found)}/{len(planted)}), "
-          f"other findings {extra}")
+    print(
+        f"{used:9s}: {total / 1e6:7.1f} MB in {len(files)} files, {elapsed:6.2f} s, "
+        f"{total / 1e6 / elapsed:7.1f} MB/s, recall {recall:.3f} ({len(planted & found)}/{len(planted)}), "
+        f"other findings {extra}"
+    )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
 
@@ -194,9 +203,11 @@ def main() -> int:
     args = parser.parse_args()
     t = time.perf_counter()
     files, planted = build_corpus(args.mb)
-    print(f"corpus: {sum(map(len, files)) / 1e6:.1f} MB, {len(files)} files, {len(planted)} planted "
-          f"credentials, built in {time.perf_counter() - t:.1f} s")
-    for backend in (("hyperscan", "python") if args.backend == "both" else (args.backend,)):
+    print(
+        f"corpus: {sum(map(len, files)) / 1e6:.1f} MB, {len(files)} files, {len(planted)} planted "
+        f"credentials, built in {time.perf_counter() - t:.1f} s"
+    )
+    for backend in ("hyperscan", "python") if args.backend == "both" else (args.backend,):
         run(files, planted, backend, args.profile)
     prefilter.use_backend("auto")
     return 0

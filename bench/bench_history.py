@@ -8,6 +8,7 @@ truth, peak memory, and the pre-commit hook's whole-process latency.
 Repositories are built in a temp folder outside this repository (or --workdir) and removed
 afterwards unless --keep. Every figure in one table comes from the same run: compare ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ ENV.pop("CI", None)
 
 # Runs a command and prints the largest RSS (KiB) of it and all its descendants: RUSAGE_CHILDREN
 # of a fresh interpreter covers exactly that command's process tree.
-_MAXRSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-           "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_MAXRSS = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def sh(args: List[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess:
@@ -50,8 +53,10 @@ def build(work: Path, commits: int) -> Tuple[Path, Dict]:
     truth_file = work / f"synth{commits}.truth.json"
     clone = work / f"synth{commits}"
     if not clone.exists():
-        sh([sys.executable, str(GENERATOR), str(bare), "--ground-truth", str(truth_file), "--commits", str(commits)],
-           work)
+        sh(
+            [sys.executable, str(GENERATOR), str(bare), "--ground-truth", str(truth_file), "--commits", str(commits)],
+            work,
+        )
         sh(["git", "clone", "-q", str(bare), str(clone)], work)  # remote-tracking branches, like a real clone
     return clone, json.loads(truth_file.read_text())
 
@@ -84,11 +89,27 @@ def _tree_rss_kib(root: int) -> int:
 def audit_once(clone: Path, report: Path) -> Tuple[float, int, int, int]:
     """Wall time, exit code, peak RSS of the largest process of the audit's tree (KiB, from
     RUSAGE_CHILDREN), and the largest sum over the tree's processes alive at once (sampled)."""
-    cmd = [sys.executable, "-m", "pit_guard", "audit", str(clone), "--format", "json", "--show-secrets",
-           "--output", str(report)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pit_guard",
+        "audit",
+        str(clone),
+        "--format",
+        "json",
+        "--show-secrets",
+        "--output",
+        str(report),
+    ]
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _MAXRSS, *cmd], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAXRSS, *cmd],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     tree_peak = 0
     while proc.poll() is None:
         tree_peak = max(tree_peak, _tree_rss_kib(proc.pid))
@@ -140,8 +161,9 @@ def main() -> int:
             clone, truth = build(work, n)
             report = work / f"audit{n}.json"
             timed(["git", "cat-file", "--batch-all-objects", "--batch"], clone)  # warm the page cache
-            catfile = statistics.median(timed(["git", "cat-file", "--batch-all-objects", "--batch"], clone)
-                                        for _ in range(args.runs))
+            catfile = statistics.median(
+                timed(["git", "cat-file", "--batch-all-objects", "--batch"], clone) for _ in range(args.runs)
+            )
             audits = [audit_once(clone, report) for _ in range(args.runs)]
             wall = statistics.median(a[0] for a in audits)
             rss = max(a[2] for a in audits)
@@ -149,12 +171,19 @@ def main() -> int:
             got, planted, missed, decoys, other = recall(report, truth)
             report.unlink()
             hook = hook_latency(clone, args.hook_runs) if n == args.hook_repo else None
-            row = {"commits": truth["commits_total"], "catfile_s": round(catfile, 2), "audit_s": round(wall, 2),
-                   "ratio": round(wall / catfile, 2), "peak_rss_mb": round(rss / 1024, 1),
-                   "peak_tree_rss_mb": round(tree / 1024, 1),
-                   "recall": f"{got}/{planted}", "decoys_reported": len(decoys), "other_findings": other,
-                   "hook_median_ms": round(hook * 1000) if hook is not None else None,
-                   "exit": audits[0][1]}
+            row = {
+                "commits": truth["commits_total"],
+                "catfile_s": round(catfile, 2),
+                "audit_s": round(wall, 2),
+                "ratio": round(wall / catfile, 2),
+                "peak_rss_mb": round(rss / 1024, 1),
+                "peak_tree_rss_mb": round(tree / 1024, 1),
+                "recall": f"{got}/{planted}",
+                "decoys_reported": len(decoys),
+                "other_findings": other,
+                "hook_median_ms": round(hook * 1000) if hook is not None else None,
+                "exit": audits[0][1],
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
             for m in missed:
@@ -165,15 +194,21 @@ def main() -> int:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, "
-          f"{subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}")
-    print("| commits | cat-file s | audit s | ratio | peak RSS MB (largest process) | peak RSS MB (all processes) "
-          "| recall | decoys | hook ms |")
+    print(
+        f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, "
+        f"{subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}"
+    )
+    print(
+        "| commits | cat-file s | audit s | ratio | peak RSS MB (largest process) | peak RSS MB (all processes) "
+        "| recall | decoys | hook ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['commits']} | {r['catfile_s']} | {r['audit_s']} | {r['ratio']} | {r['peak_rss_mb']} | "
-              f"{r['peak_tree_rss_mb']} | "
-              f"{r['recall']} | {r['decoys_reported']} | {r['hook_median_ms'] or '-'} |")
+        print(
+            f"| {r['commits']} | {r['catfile_s']} | {r['audit_s']} | {r['ratio']} | {r['peak_rss_mb']} | "
+            f"{r['peak_tree_rss_mb']} | "
+            f"{r['recall']} | {r['decoys_reported']} | {r['hook_median_ms'] or '-'} |"
+        )
     return 0
 
 

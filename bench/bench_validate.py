@@ -8,6 +8,7 @@ the limit allows.
     .venv/bin/python bench/bench_validate.py                         # 500 tokens, 100 per 10 s, 100 ms
     .venv/bin/python bench/bench_validate.py --tokens 60 --burst 20 --window 2   # a quick run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 from ghl_fake_server import ENV_V1, ENV_V2, LIVE_422, FakeGHL  # noqa: E402
+
 from pit_guard.finding import Finding  # noqa: E402
 from pit_guard.validate import validate_findings  # noqa: E402
 
@@ -50,20 +52,24 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     bound = ideal_seconds(args.tokens, args.burst, args.window, args.latency)
     bound_pool = ideal_seconds(args.tokens, args.burst, args.window, args.latency, args.concurrency)
-    findings = [Finding("ghl-private-integration-token", f"pit-{uuid.uuid4()}", "bench", i + 1, 1)
-                for i in range(args.tokens)]
+    findings = [
+        Finding("ghl-private-integration-token", f"pit-{uuid.uuid4()}", "bench", i + 1, 1) for i in range(args.tokens)
+    ]
     with FakeGHL(latency=args.latency, burst=args.burst, window=args.window, default=LIVE_422) as server:
         os.environ[ENV_V2], os.environ[ENV_V1] = server.base, server.v1_base
         os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"
         started = time.monotonic()
-        results = validate_findings(findings, concurrency=args.concurrency, timeout=10.0,
-                                    total_timeout=max(120.0, 3 * bound_pool))
+        results = validate_findings(
+            findings, concurrency=args.concurrency, timeout=10.0, total_timeout=max(120.0, 3 * bound_pool)
+        )
         elapsed = time.monotonic() - started
         sent, limited = len(server.requests), server.rate_limited
 
     statuses = collections.Counter(r.validation.status if r.validation else "none" for r in results)
-    print(f"tokens {args.tokens}, limit {args.burst} per {args.window:g}s, latency {args.latency * 1000:.0f} ms, "
-          f"concurrency {args.concurrency}")
+    print(
+        f"tokens {args.tokens}, limit {args.burst} per {args.window:g}s, latency {args.latency * 1000:.0f} ms, "
+        f"concurrency {args.concurrency}"
+    )
     print(f"wall time        {elapsed:8.2f} s")
     print(f"ideal (limit)    {bound:8.2f} s   ({elapsed / bound:.3f}x)")
     print(f"{f'ideal ({args.concurrency} workers)':<17}{bound_pool:8.2f} s   ({elapsed / bound_pool:.3f}x)")

@@ -9,6 +9,7 @@ Plan (chosen by measurement on a 20k-commit repository, see bench/bench_history.
    commit and path that introduced them, how many commits carry them, whether HEAD has them
    and which branches' histories contain them. No separate `rev-list` walk is needed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,16 +36,24 @@ class AuditResult:
     incomplete: bool = False  # objects could not be read or history could not be walked
 
 
-def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, progress: bool = False,
-          workers: Optional[int] = None) -> AuditResult:
+def audit(
+    path: str,
+    *,
+    include_unreachable: bool = False,
+    max_file_size: int,
+    progress: bool = False,
+    workers: Optional[int] = None,
+) -> AuditResult:
     repo = git.open_repo(path)
     result = AuditResult()
     head = git.resolve(repo, "HEAD")
     if head is None and not repo.run("for-each-ref", "--count=1").strip():
         result.notices.append("the repository has no commits yet: nothing to audit")
     if repo.shallow:
-        result.notices.append("this is a shallow clone: history is partial, so older commits were not audited "
-                              "(run `git fetch --unshallow` for a full audit)")
+        result.notices.append(
+            "this is a shallow clone: history is partial, so older commits were not audited "
+            "(run `git fetch --unshallow` for a full audit)"
+        )
     # The history pass runs beside the listing and the blob scan (git writes to a temp file).
     # With --include-unreachable it also walks every commit object, so it waits for the list.
     log_options = ["--topo-order", "--reverse", "--diff-merges=first-parent"]
@@ -61,15 +70,18 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
             job.finish()
         except FatalError as e:
             result.incomplete = True
-            result.notices.append(f"could not walk the history ({e}); findings are shown by blob, without "
-                                  "commits, and may include unreachable objects")
+            result.notices.append(
+                f"could not walk the history ({e}); findings are shown by blob, without "
+                "commits, and may include unreachable objects"
+            )
             result.findings = _without_provenance(hits)
         else:
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
-            result.findings, missing = _with_provenance(repo, hits, head, include_unreachable,
-                                                        git.read_log_records(log_file), known)
+            result.findings, missing = _with_provenance(
+                repo, hits, head, include_unreachable, git.read_log_records(log_file), known
+            )
             problems += _summarise_missing(repo, missing, result.notices)
     result.blobs = len(blobs)
     problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
@@ -77,7 +89,9 @@ def audit(path: str, *, include_unreachable: bool = False, max_file_size: int, p
         result.skipped.append((f"<object {sha}>", reason))
     result.incomplete = result.incomplete or bool(problems)
     if lfs:
-        result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
+        result.notices.append(
+            f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
+        )
     if head is not None:
         subs = git.gitlinks_at(repo, head)
         if subs:
@@ -136,12 +150,16 @@ _MISSING_LISTED = 20
 def _summarise_missing(repo: git.Repo, missing: List[Tuple[str, str]], notices: List[str]) -> List[Tuple[str, str]]:
     """Name a few missing objects; a partial clone lacks blobs by design, so say that instead."""
     if missing and git.is_partial_clone(repo):
-        notices.append(f"this is a partial clone: {len(missing)} blob(s) were never downloaded and were not "
-                       "scanned (fetch them, or audit a full clone)")
+        notices.append(
+            f"this is a partial clone: {len(missing)} blob(s) were never downloaded and were not "
+            "scanned (fetch them, or audit a full clone)"
+        )
         return []
     if len(missing) > _MISSING_LISTED:
-        notices.append(f"{len(missing)} objects named by commits are missing (the repository is damaged); "
-                       f"the first {_MISSING_LISTED} are listed as skipped")
+        notices.append(
+            f"{len(missing)} objects named by commits are missing (the repository is damaged); "
+            f"the first {_MISSING_LISTED} are listed as skipped"
+        )
     return missing[:_MISSING_LISTED]
 
 
@@ -187,8 +205,9 @@ class _Workers:
         yield from self.pool.imap_unordered(_scan_chunk, tasks)
 
 
-def _scan_blobs(repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool,
-                pool: _Workers) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
+def _scan_blobs(
+    repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool, pool: _Workers
+) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
     total_bytes = sum(size for _, size in blobs)
     chunks = _chunks(blobs, pool.count * _CHUNKS_PER_WORKER)
     tasks = [(repo, chunk, max_size) for chunk in chunks]
@@ -219,8 +238,10 @@ class _Progress:
         self.done_blobs += nblobs
         share = min(1.0, self.done_bytes / self.total_bytes)
         bar = "#" * int(share * 30)
-        sys.stderr.write(f"\rpit-guard: audit [{bar:<30}] {self.done_blobs}/{self.total_blobs} blobs "
-                         f"{self.done_bytes / 1e6:.0f}/{self.total_bytes / 1e6:.0f} MB")
+        sys.stderr.write(
+            f"\rpit-guard: audit [{bar:<30}] {self.done_blobs}/{self.total_blobs} blobs "
+            f"{self.done_bytes / 1e6:.0f}/{self.total_bytes / 1e6:.0f} MB"
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -249,8 +270,14 @@ def _without_provenance(hits: _Hits) -> List[Finding]:
     return [dataclasses.replace(f, path=f"<blob {sha}>") for sha, found in hits for f in found]
 
 
-def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_unreachable: bool,
-                     log: Iterator[git.LogRecord], known: Set[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+def _with_provenance(
+    repo: git.Repo,
+    hits: _Hits,
+    head: Optional[str],
+    include_unreachable: bool,
+    log: Iterator[git.LogRecord],
+    known: Set[str],
+) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Findings placed in history, and the blobs commits name that the repository lacks."""
     targets = {sha for sha, _ in hits}
     origins, present, history, missing = _walk_history(log, targets, known)
@@ -281,8 +308,9 @@ def _with_provenance(repo: git.Repo, hits: _Hits, head: Optional[str], include_u
     return findings, missing
 
 
-def _secret_facts(hits: _Hits, present: Dict[str, Dict[bytes, str]], in_head: Set[str],
-                  tips: List[Tuple[str, FrozenSet[str]]]) -> Dict[str, Tuple[int, bool, Tuple[str, ...]]]:
+def _secret_facts(
+    hits: _Hits, present: Dict[str, Dict[bytes, str]], in_head: Set[str], tips: List[Tuple[str, FrozenSet[str]]]
+) -> Dict[str, Tuple[int, bool, Tuple[str, ...]]]:
     """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it, and
     which branches' histories hold it."""
     blob_secrets = {sha: {f.fingerprint for f in found} for sha, found in hits}
@@ -366,5 +394,11 @@ def _introduce(origins: Dict[str, _Origin], blob: str, commit: Tuple[str, bytes,
     sha, author, date, timestamp = commit
     origin = origins.get(blob)
     if origin is None or timestamp < origin.timestamp:
-        origins[blob] = _Origin(sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), timestamp,
-                                path, origin.carriers if origin else 0)
+        origins[blob] = _Origin(
+            sha,
+            author.decode("utf-8", "replace"),
+            date.decode("ascii", "replace"),
+            timestamp,
+            path,
+            origin.carriers if origin else 0,
+        )

@@ -9,6 +9,7 @@ dropped, so it is reported again if it ever comes back); `--merge` keeps the ent
 for building a baseline from several partial scans. The file is written only when its content
 changes, in a fixed order with a trailing newline, so an unchanged baseline keeps every byte.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,9 @@ def read_entries(path: str) -> List[Entry]:
         raise FatalError(f"{path}: not a pit-guard baseline (no findings list)")
     entries: List[Entry] = []
     for item in findings:
-        if not (isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("fingerprint", "rule_id", "path"))):
+        if not (
+            isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("fingerprint", "rule_id", "path"))
+        ):
             raise FatalError(f"{path}: malformed baseline entry {item!r:.80}")
         entries.append({"fingerprint": item["fingerprint"], "rule_id": item["rule_id"], "path": item["path"]})
     return entries

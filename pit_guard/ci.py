@@ -3,6 +3,7 @@
 Pull/merge requests: base..head. Pushes: before..after; a new branch (before all zeros):
 whatever the default branch does not have. Anything else is an error that says what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,11 @@ def ci_revs(path: str, env: Mapping[str, str]) -> Tuple[str, List[str]]:
     repo = git.open_repo(path)
     for rev in filter(None, (base, head)):
         if git.resolve(repo, rev) is None:
-            hint = " (this is a shallow clone: fetch full history, e.g. actions/checkout `fetch-depth: 0` or " \
-                   "GIT_DEPTH: 0)" if repo.shallow else " (fetch it first, e.g. `git fetch origin`)"
+            hint = (
+                " (this is a shallow clone: fetch full history, e.g. actions/checkout `fetch-depth: 0` or GIT_DEPTH: 0)"
+                if repo.shallow
+                else " (fetch it first, e.g. `git fetch origin`)"
+            )
             raise FatalError(f"{provider}: commit {rev} is not in this clone{hint}")
     if not base:
         return f"{provider}: every commit of {head} (first push of the default branch)", [head]

@@ -2,6 +2,7 @@
 
 Heavy modules are imported inside the commands that need them, so the hook path starts fast.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -38,8 +39,9 @@ def parse_size(text: str) -> int:
     return size
 
 
-def render(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], fmt: str, show_secrets: bool,
-           output: Optional[str]) -> None:
+def render(
+    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], fmt: str, show_secrets: bool, output: Optional[str]
+) -> None:
     """Write the report to --output or stdout (colour only for text on a terminal)."""
     from pit_guard import report
 
@@ -68,8 +70,9 @@ def exit_code(findings: Sequence[Finding], fail_on_expired: bool = False, fail_o
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
-def run_validation(findings: Sequence[Finding], concurrency: int, timeout: float,
-                   total_timeout: float) -> List[Finding]:
+def run_validation(
+    findings: Sequence[Finding], concurrency: int, timeout: float, total_timeout: float
+) -> List[Finding]:
     """Opt-in liveness checks. Runs after suppression, so nothing suppressed is ever sent."""
     from pit_guard.validate import override_notice, validate_findings
 
@@ -108,16 +111,39 @@ def cli() -> None:
 
 
 validate_options = [
-    click.option("--validate", is_flag=True,
-                 help="Ask GoHighLevel's API whether each token is still live (sends tokens to GoHighLevel only)."),
-    click.option("--validate-concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
-                 help="Parallel validation requests."),
-    click.option("--validate-timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True,
-                 help="Seconds per validation request."),
-    click.option("--validate-total-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
-                 help="Seconds for all validation; tokens left unchecked then are 'unknown'."),
-    click.option("--fail-on", type=click.Choice(["any", "live"]), default="any", show_default=True,
-                 help="'live': fail only on tokens that may still work (live, unknown, not-checked)."),
+    click.option(
+        "--validate",
+        is_flag=True,
+        help="Ask GoHighLevel's API whether each token is still live (sends tokens to GoHighLevel only).",
+    ),
+    click.option(
+        "--validate-concurrency",
+        type=click.IntRange(1, 32),
+        default=4,
+        show_default=True,
+        help="Parallel validation requests.",
+    ),
+    click.option(
+        "--validate-timeout",
+        type=click.FloatRange(0.1, 120),
+        default=10.0,
+        show_default=True,
+        help="Seconds per validation request.",
+    ),
+    click.option(
+        "--validate-total-timeout",
+        type=click.FloatRange(1, 3600),
+        default=120.0,
+        show_default=True,
+        help="Seconds for all validation; tokens left unchecked then are 'unknown'.",
+    ),
+    click.option(
+        "--fail-on",
+        type=click.Choice(["any", "live"]),
+        default="any",
+        show_default=True,
+        help="'live': fail only on tokens that may still work (live, unknown, not-checked).",
+    ),
 ]
 
 
@@ -128,21 +154,35 @@ def report_options(f: _F) -> _F:
     """Options every scanning command shares (scan, audit, ci, hooks)."""
     options = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True),
-        click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout."),
+        click.option(
+            "--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout."
+        ),
         click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted)."),
         click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too."),
-        click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
-                     help="Report only findings not accepted in FILE (written by `pit-guard baseline`)."),
-        click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here."),
+        click.option(
+            "--baseline",
+            "baseline_file",
+            type=click.Path(dir_okay=False),
+            help="Report only findings not accepted in FILE (written by `pit-guard baseline`).",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.",
+        ),
     ] + validate_options
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def suppress(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], config_file: Optional[str],
-             baseline_file: Optional[str]) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+def suppress(
+    findings: Sequence[Finding],
+    skipped: Sequence[Tuple[str, str]],
+    config_file: Optional[str],
+    baseline_file: Optional[str],
+) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Config (disabled rules, excluded paths, allowed fingerprints), then the baseline: before
     validation, so nothing suppressed is ever sent anywhere."""
     from pit_guard.config import apply_config, load_config
@@ -168,8 +208,9 @@ def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
     return given
 
 
-def displayable(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool
-                ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+def displayable(
+    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool
+) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Paths as every output shows them: printable, and with a token in a file name redacted.
 
     Done after suppression (exclude globs and baselines match the real paths)."""
@@ -181,11 +222,23 @@ def displayable(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]],
     return shown, [(display_path(path, show_secrets), display_path(reason, show_secrets)) for path, reason in skipped]
 
 
-def finish(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], *, fmt: str, output: Optional[str],
-           show_secrets: bool, fail_on_expired: bool, baseline_file: Optional[str] = None,
-           config_file: Optional[str] = None, validate: bool = False, validate_concurrency: int = 4,
-           validate_timeout: float = 10.0, validate_total_timeout: float = 120.0, fail_on: str = "any",
-           **_: object) -> int:
+def finish(
+    findings: Sequence[Finding],
+    skipped: Sequence[Tuple[str, str]],
+    *,
+    fmt: str,
+    output: Optional[str],
+    show_secrets: bool,
+    fail_on_expired: bool,
+    baseline_file: Optional[str] = None,
+    config_file: Optional[str] = None,
+    validate: bool = False,
+    validate_concurrency: int = 4,
+    validate_timeout: float = 10.0,
+    validate_total_timeout: float = 120.0,
+    fail_on: str = "any",
+    **_: object,
+) -> int:
     """The one pipeline every scanning command ends with: notices, report, summary, exit code.
 
     Filtering (config, baseline) and validation slot in here so that every mode gets them.
@@ -195,8 +248,7 @@ def finish(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], *, f
     for path, reason in skipped:
         click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
     if validate:
-        findings = live_first(run_validation(findings, validate_concurrency, validate_timeout,
-                                             validate_total_timeout))
+        findings = live_first(run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout))
     render(findings, skipped, fmt, show_secrets, output)
     summarize(findings, skipped)
     return exit_code(findings, fail_on_expired, fail_on)
@@ -205,13 +257,24 @@ def finish(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], *, f
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @report_options
-@click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
-              help="Skip (with a notice) files larger than this.")
+@click.option(
+    "--max-file-size",
+    default="25M",
+    show_default=True,
+    callback=lambda c, p, v: parse_size(v),
+    help="Skip (with a notice) files larger than this.",
+)
 @click.option("--staged", is_flag=True, help="Scan what `git commit` would add (the index), not files on disk.")
 @click.option("--since", metavar="REF", help="Scan the commits after REF up to HEAD (REF..HEAD).")
 @click.option("--range", "rng", metavar="A..B", help="Scan the commits of a range (git rev-list syntax).")
-def scan(paths: Sequence[str], max_file_size: int, staged: bool = False, since: Optional[str] = None,
-         rng: Optional[str] = None, **options: object) -> int:
+def scan(
+    paths: Sequence[str],
+    max_file_size: int,
+    staged: bool = False,
+    since: Optional[str] = None,
+    rng: Optional[str] = None,
+    **options: object,
+) -> int:
     """Scan files and folders (recursively, skipping .git); `-` reads stdin.
 
     With --staged, --since or --range, scan git changes instead (see `pit-guard audit` for history).
@@ -229,17 +292,36 @@ def scan(paths: Sequence[str], max_file_size: int, staged: bool = False, since: 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--output", "-o", default=".pit-guard-baseline.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Baseline file to write.")
+@click.option(
+    "--output",
+    "-o",
+    default=".pit-guard-baseline.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Baseline file to write.",
+)
 @click.option("--merge", is_flag=True, help="Keep entries already in the file that this scan does not find.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.")
-@click.option("--max-file-size", default="25M", show_default=True, callback=lambda c, p, v: parse_size(v),
-              help="Skip (with a notice) files larger than this.")
-@click.option("--history", is_flag=True,
-              help="Also accept every credential in the git history of the current repository (as `audit` finds them).")
-def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int,
-             history: bool) -> int:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.",
+)
+@click.option(
+    "--max-file-size",
+    default="25M",
+    show_default=True,
+    callback=lambda c, p, v: parse_size(v),
+    help="Skip (with a notice) files larger than this.",
+)
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Also accept every credential in the git history of the current repository (as `audit` finds them).",
+)
+def baseline(
+    paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int, history: bool
+) -> int:
     """Accept what PATHS hold today: write their findings' fingerprints to a baseline file.
 
     Later scans given `--baseline FILE` report only findings not in it.
@@ -269,16 +351,27 @@ def baseline(paths: Sequence[str], output: str, merge: bool, config_file: Option
 
 
 @cli.command("validate")
-@click.option("--report", "report_file", type=click.Path(exists=True, dir_okay=False),
-              help="Re-check the findings of a pit-guard JSON report (redacted secrets are re-read from their file or commit).")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Re-check the findings of a pit-guard JSON report (redacted secrets are re-read from their file or commit).",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
 @click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted).")
 @click.option("--validate-concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option("--validate-timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True)
 @click.option("--validate-total-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True)
-def validate_command(report_file: Optional[str], fmt: str, output: Optional[str], show_secrets: bool,
-                     validate_concurrency: int, validate_timeout: float, validate_total_timeout: float) -> int:
+def validate_command(
+    report_file: Optional[str],
+    fmt: str,
+    output: Optional[str],
+    show_secrets: bool,
+    validate_concurrency: int,
+    validate_timeout: float,
+    validate_total_timeout: float,
+) -> int:
     """Is a token still live? Reads findings from --report, or one token from stdin or a prompt.
 
     A token is never taken from the command line (it would land in shell history). Exit 1 when
@@ -337,7 +430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         click.echo("pit-guard: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as e:
-        setattr(e, "message", redact_text(e.message))  # click marks it final; the redaction must win
+        setattr(e, "message", redact_text(e.message))  # noqa: B010 - click marks it final; the redaction must win
         e.show()
         return EXIT_ERROR
     except FatalError as e:
@@ -347,8 +440,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # a bug must not look like a clean run, nor print a token in a traceback
         if os.environ.get("PIT_GUARD_DEBUG"):
             raise
-        click.echo(f"pit-guard: internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
-                   "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)", err=True)
+        click.echo(
+            f"pit-guard: internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
+            "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,7 @@ Settings only ever narrow what is reported. There is deliberately no key about v
 network: a config file in a cloned repository is untrusted input and must not be able to send a
 token anywhere, so every unknown key is an error.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,7 +80,9 @@ def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
     rules = _strings(table, "disable-rules", source)
     for rule_id in rules:
         if rule_id not in RULES_BY_ID:
-            raise FatalError(f"{source}: disable-rules: unknown rule id {rule_id!r} (see `pit-guard --help` or the README)")
+            raise FatalError(
+                f"{source}: disable-rules: unknown rule id {rule_id!r} (see `pit-guard --help` or the README)"
+            )
     size = table.get("max-file-size")
     return Config(
         exclude=tuple(_strings(table, "exclude", source)),
@@ -190,11 +193,13 @@ def is_excluded(path: str, config: Config) -> bool:
     return False
 
 
-def apply_config(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]],
-                 config: Config) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+def apply_config(
+    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], config: Config
+) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
     kept = [
-        f for f in findings
+        f
+        for f in findings
         if f.rule_id not in config.disable_rules
         and f.fingerprint not in config.allow
         and not is_excluded(f.path, config)

@@ -5,6 +5,7 @@ of rules can match at all, then only those families run their regexes and checks
 then judged on content: JWT payloads are decoded, UUIDs are checked for placeholders, context
 secrets need a key name and a GoHighLevel context.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,20 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from pit_guard.finding import Finding
-from pit_guard.prefilter import (ASSIGN_HEAD, ASSIGN_MAX_LENGTH, B64, B64_UUID, CONTEXT, JWT, PIT, SEP, UUID, WEBHOOK,
-                                 context_match_ends, families)
+from pit_guard.prefilter import (
+    ASSIGN_HEAD,
+    ASSIGN_MAX_LENGTH,
+    B64,
+    B64_UUID,
+    CONTEXT,
+    JWT,
+    PIT,
+    SEP,
+    UUID,
+    WEBHOOK,
+    context_match_ends,
+    families,
+)
 
 SUPPRESS_MARKER = b"pit-guard: allow"
 MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
@@ -34,7 +47,7 @@ _UUID = UUID
 
 def _after_boundary(word: bytes, literal_width: int) -> bytes:
     tail = rb".{%d}" % literal_width
-    return (rb"(?:(?<!" + word + tail + rb")|(?<=%[0-9A-Fa-f]{2}" + tail + rb")|(?<=\\[nrt]" + tail + rb"))")
+    return rb"(?:(?<!" + word + tail + rb")|(?<=%[0-9A-Fa-f]{2}" + tail + rb")|(?<=\\[nrt]" + tail + rb"))"
 
 
 _PIT_RES = tuple(
@@ -58,8 +71,15 @@ _SEP = SEP
 # starts where the URL does.
 _SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
 _WEBHOOK_RE = re.compile(
-    rb"services\.leadconnectorhq\.com" + _SEP + rb"hooks" + _SEP + rb"([A-Za-z0-9]{8,40})"
-    + _SEP + rb"webhook-trigger" + _SEP + rb"([A-Za-z0-9-]{16,64})(?![A-Za-z0-9-])"
+    rb"services\.leadconnectorhq\.com"
+    + _SEP
+    + rb"hooks"
+    + _SEP
+    + rb"([A-Za-z0-9]{8,40})"
+    + _SEP
+    + rb"webhook-trigger"
+    + _SEP
+    + rb"([A-Za-z0-9-]{16,64})(?![A-Za-z0-9-])"
 )
 # A client id is `<24 hex>-<8 base36>`; the regex starts at its `-` (a fast literal search) and
 # looks back for the hex, as `[0-9a-f]{24}` first would try every hex digit of the text.
@@ -85,7 +105,17 @@ _GHL_NAMES = (b"highlevel", b"leadconnector", b"msgsndr")
 _CONTEXT_WINDOW = 2000
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
 _MAX_B64_RUN = 4 * 1024 * 1024
-_PLACEHOLDER_WORDS = (b"your", b"example", b"placeholder", b"sample", b"dummy", b"xxxx", b"redacted", b"token", b"secret")
+_PLACEHOLDER_WORDS = (
+    b"your",
+    b"example",
+    b"placeholder",
+    b"sample",
+    b"dummy",
+    b"xxxx",
+    b"redacted",
+    b"token",
+    b"secret",
+)
 
 
 def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None) -> List[Finding]:
@@ -299,8 +329,9 @@ def _key_start(lowered: bytes, at: int) -> int:
 
 
 # Secrets an integration makes for itself next to its GoHighLevel settings: not GHL credentials.
-_OTHER_SECRET_WORDS = frozenset((b"webhook", b"signing", b"signature", b"jwt", b"encryption", b"cookie",
-                                 b"session", b"hmac", b"csrf", b"nextauth"))
+_OTHER_SECRET_WORDS = frozenset(
+    (b"webhook", b"signing", b"signature", b"jwt", b"encryption", b"cookie", b"session", b"hmac", b"csrf", b"nextauth")
+)
 _ID_WORDS = frozenset((b"id", b"ids", b"uuid", b"guid"))
 
 

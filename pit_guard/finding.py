@@ -1,4 +1,5 @@
 """The Finding record and how a secret is shown: redacted unless the user asks."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ operation here is a single streamed `git` process anyway (`cat-file --batch`, `l
 which is what GitPython would wrap. Paths stay bytes until they are shown, so names with
 newlines, spaces or invalid UTF-8 survive.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,7 @@ def _env() -> Dict[str, str]:
 # Keep git's own memory flat however big the repository: by default the delta base cache takes
 # up to 96 MB and packs are mapped in 1 GB windows, so RSS grows with the pack (measured on the
 # 20k-commit bench repository: `git log --raw` 190 MB -> 82 MB, no slower).
-_BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=16m",
-            "-c", "core.packedGitLimit=64m")
+_BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
 
 
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
@@ -63,8 +63,13 @@ def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen
 
 def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> bytes:
     """Run git and return stdout; on failure raise FatalError carrying git's own message."""
-    proc = _popen(args, cwd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(
+        args,
+        cwd,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate(input)
     if check and proc.returncode != 0:
         message = err.decode("utf-8", "replace").strip().replace("fatal: ", "") or f"exit {proc.returncode}"
@@ -103,14 +108,20 @@ def open_repo(path: str = ".") -> Repo:
     if not os.path.exists(path):
         raise FatalError(f"{path}: no such file or directory")
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    proc = _popen(["rev-parse", "--is-bare-repository", "--is-shallow-repository", "--absolute-git-dir",
-                   "--is-inside-git-dir"], folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE)
+    proc = _popen(
+        ["rev-parse", "--is-bare-repository", "--is-shallow-repository", "--absolute-git-dir", "--is-inside-git-dir"],
+        folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate()
     if proc.returncode != 0:
         why = err.decode("utf-8", "replace").strip().replace("fatal: ", "")
         if "not a git repository" in why:
-            raise FatalError(f"{path}: not a git repository (run this inside a git work tree, or give the repository's path)")
+            raise FatalError(
+                f"{path}: not a git repository (run this inside a git work tree, or give the repository's path)"
+            )
         raise FatalError(f"{path}: cannot read the git repository: {why}")
     lines = out.decode("utf-8", "surrogateescape").split("\n")
     bare, shallow, git_dir = lines[0] == "true", lines[1] == "true", lines[2]
@@ -118,8 +129,11 @@ def open_repo(path: str = ".") -> Repo:
         return Repo(git_dir, git_dir, True, shallow, "")
     if lines[3] == "true":  # inside `.git` of a work tree (`pit-guard audit .git`): use the work tree
         folder = os.path.dirname(git_dir)
-    top, prefix = run(["rev-parse", "--show-toplevel", "--show-prefix"], folder).decode(
-        "utf-8", "surrogateescape").split("\n")[:2]
+    top, prefix = (
+        run(["rev-parse", "--show-toplevel", "--show-prefix"], folder)
+        .decode("utf-8", "surrogateescape")
+        .split("\n")[:2]
+    )
     return Repo(top, git_dir, False, shallow, prefix)
 
 
@@ -230,8 +244,14 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
     done = 0
     while done < len(shas):
         todo = shas[done:]
-        proc = _popen(["cat-file", "--batch"], repo.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE, bufsize=1 << 16)
+        proc = _popen(
+            ["cat-file", "--batch"],
+            repo.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=1 << 16,
+        )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         _widen_pipe(proc.stdout)
         writer = threading.Thread(target=_feed, args=(proc.stdin, todo), daemon=True)
@@ -250,8 +270,13 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
             if kind != b"blob" or size > max_size:
                 _skip(out, size + 1)
                 done += 1
-                yield Blob(sha, None, f"{kind.decode()} object" if kind != b"blob" else
-                           f"larger than --max-file-size ({size} > {max_size} bytes)")
+                yield Blob(
+                    sha,
+                    None,
+                    f"{kind.decode()} object"
+                    if kind != b"blob"
+                    else f"larger than --max-file-size ({size} > {max_size} bytes)",
+                )
                 continue
             data = out.read(size)
             out.read(1)
@@ -306,9 +331,13 @@ def object_inventory(repo: Repo) -> Tuple[List[Tuple[str, int]], List[str], List
     One `cat-file --batch-all-objects --batch-check`, parsed with regexes over 1 MB chunks: a
     per-line Python loop costs more than git itself on 100k+ objects.
     """
-    proc = _popen(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
-                   "--unordered"], repo.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE)
+    proc = _popen(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--unordered"],
+        repo.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     blobs: List[Tuple[str, int]] = []
     commits: List[str] = []
@@ -369,19 +398,35 @@ def iter_log(repo: Repo, revs: Sequence[str], *options: str, stdin: Optional[byt
 class LogJob:
     """A running `git log --raw -z`, writing to a pipe or (to run beside other work) to a file."""
 
-    def __init__(self, repo: Repo, revs: Sequence[str], options: Sequence[str], stdin: Optional[bytes],
-                 out: Optional[IO[bytes]]) -> None:
-        args = ["log", "--raw", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", "--root",
-                "--format=" + _LOG_FORMAT, *options]
+    def __init__(
+        self, repo: Repo, revs: Sequence[str], options: Sequence[str], stdin: Optional[bytes], out: Optional[IO[bytes]]
+    ) -> None:
+        args = [
+            "log",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--root",
+            "--format=" + _LOG_FORMAT,
+            *options,
+        ]
         if stdin is not None:
             args.append("--stdin")
         args += list(revs)  # callers check that user-given revisions are not options
         # git's messages go to a temp file, not a reader thread: the audit forks workers while
         # this runs, and forking beside a thread that holds a lock is asking for a deadlock.
         self._err_file = tempfile.TemporaryFile()
-        self.proc = _popen(args, repo.cwd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                           stdout=out if out is not None else subprocess.PIPE, stderr=self._err_file,
-                           bufsize=1 << 16)
+        self.proc = _popen(
+            args,
+            repo.cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=out if out is not None else subprocess.PIPE,
+            stderr=self._err_file,
+            bufsize=1 << 16,
+        )
         if stdin is not None:
             assert self.proc.stdin is not None
             threading.Thread(target=_feed_bytes, args=(self.proc.stdin, stdin), daemon=True).start()
@@ -396,7 +441,9 @@ class LogJob:
         self._err_file.close()
         if code != 0:
             message = err.decode("utf-8", "replace").strip().replace("fatal: ", "")
-            raise FatalError(f"git log failed: {message.splitlines()[0] if message else 'exit ' + str(self.proc.returncode)}")
+            raise FatalError(
+                f"git log failed: {message.splitlines()[0] if message else 'exit ' + str(self.proc.returncode)}"
+            )
 
 
 # One first-parent raw entry: `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`.
@@ -479,9 +526,15 @@ def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
                 continue
             if commit is not None:
                 yield commit
-            ids = head[len(_COMMIT_MARK):].decode().split()
-            commit = Commit(ids[0], tuple(ids[1:]), pending[1].decode("utf-8", "replace"), pending[2].decode(),
-                            int(pending[3] or 0), [])
+            ids = head[len(_COMMIT_MARK) :].decode().split()
+            commit = Commit(
+                ids[0],
+                tuple(ids[1:]),
+                pending[1].decode("utf-8", "replace"),
+                pending[2].decode(),
+                int(pending[3] or 0),
+                [],
+            )
             pending.clear()
             continue
         # a raw entry: meta, then one path (two for a rename or copy, never asked for here)
@@ -501,7 +554,7 @@ def branch_tips(repo: Repo) -> List[Tuple[str, str]]:
         sha, symref, name = line.split(" ", 2)
         if symref:
             continue
-        tips.append((name[len("refs/heads/"):] if name.startswith("refs/heads/") else name[len("refs/"):], sha))
+        tips.append((name[len("refs/heads/") :] if name.startswith("refs/heads/") else name[len("refs/") :], sha))
     return tips
 
 

@@ -3,6 +3,7 @@
 Each ends with cli.finish(), like every scanning command. Kept apart from cli.py so the git
 modes are one import away; registered by cli.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,18 @@ def _notices(notices: Sequence[str]) -> None:
 
 
 def _size_option(f: _cli._F) -> _cli._F:
-    return click.option("--max-file-size", default="25M", show_default=True,
-                        callback=lambda c, p, v: _cli.parse_size(v),
-                        help="Skip (with a notice) blobs larger than this.")(f)
+    return click.option(
+        "--max-file-size",
+        default="25M",
+        show_default=True,
+        callback=lambda c, p, v: _cli.parse_size(v),
+        help="Skip (with a notice) blobs larger than this.",
+    )(f)
 
 
-def scan_git(paths: Sequence[str], staged: bool, since: Optional[str], rng: Optional[str], max_file_size: int,
-             **options: object) -> int:
+def scan_git(
+    paths: Sequence[str], staged: bool, since: Optional[str], rng: Optional[str], max_file_size: int, **options: object
+) -> int:
     """`scan --staged [FILES]`, `scan --since REF`, `scan --range A..B` (called from cli.scan)."""
     from pit_guard import hooks
 
@@ -48,8 +54,11 @@ def scan_git(paths: Sequence[str], staged: bool, since: Optional[str], rng: Opti
 @click.command()
 @click.argument("repo", required=False, default=".", type=click.Path())
 @_cli.report_options
-@click.option("--include-unreachable", is_flag=True,
-              help="Also scan objects no ref reaches (amended, reset or dropped commits, dangling blobs).")
+@click.option(
+    "--include-unreachable",
+    is_flag=True,
+    help="Also scan objects no ref reaches (amended, reset or dropped commits, dangling blobs).",
+)
 @_size_option
 def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: object) -> int:
     """Scan every blob in REPO's history once (all branches, tags, remote-tracking refs, stash).

@@ -5,6 +5,7 @@ blobs the change replaces. "Replaces" means every old side of the same change (t
 version, the other parents' versions in a merge, and the other paths the change edits or
 deletes), so editing a file with an old secret, or moving the secret, reports nothing new.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,9 @@ class _Target:
 # --- blob scanning shared by both modes ---------------------------------------------------------
 
 
-def _scan_targets(repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan) -> Dict[str, List[Finding]]:
+def _scan_targets(
+    repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan
+) -> Dict[str, List[Finding]]:
     """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs)."""
     from pit_guard.detect import scan_bytes
 
@@ -59,7 +62,9 @@ def _scan_targets(repo: git.Repo, targets: Sequence[_Target], max_size: int, res
             continue
         found[blob.sha] = scan_bytes(blob.data)
     if lfs:
-        result.notices.append(f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned")
+        result.notices.append(
+            f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
+        )
     return found
 
 
@@ -171,8 +176,11 @@ def require_revs(path: str, text: str) -> None:
     repo = git.open_repo(path)
     for end in re.split(r"\.{2,3}", check_rev(text)):
         if end and git.resolve(repo, end) is None:
-            hint = " (this is a shallow clone: fetch more history)" if repo.shallow else \
-                " (a typo, or not fetched yet? try `git fetch`)"
+            hint = (
+                " (this is a shallow clone: fetch more history)"
+                if repo.shallow
+                else " (a typo, or not fetched yet? try `git fetch`)"
+            )
             raise FatalError(f"unknown revision {end!r}{hint}")
 
 
@@ -182,8 +190,10 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     repo = git.open_repo(path)
     result = GitScan()
     if repo.shallow:
-        result.notices.append("this is a shallow clone: commits beyond its depth were not scanned "
-                              "(fetch more history, e.g. actions/checkout `fetch-depth: 0`)")
+        result.notices.append(
+            "this is a shallow clone: commits beyond its depth were not scanned "
+            "(fetch more history, e.g. actions/checkout `fetch-depth: 0`)"
+        )
     targets: List[_Target] = []
     submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
@@ -242,8 +252,9 @@ def parse_push_lines(text: str) -> List[Tuple[str, str, str, str]]:
     return out
 
 
-def scan_push(path: str, *, max_size: int, stdin_text: Optional[str] = None,
-              env: Optional[Dict[str, str]] = None) -> GitScan:
+def scan_push(
+    path: str, *, max_size: int, stdin_text: Optional[str] = None, env: Optional[Dict[str, str]] = None
+) -> GitScan:
     """The commits a push sends: from pre-commit's PRE_COMMIT_FROM_REF/TO_REF (or, for a root
     commit push where pre-commit passes neither, PRE_COMMIT_LOCAL_BRANCH), else git's stdin."""
     env = dict(os.environ) if env is None else env
@@ -267,8 +278,10 @@ def scan_push(path: str, *, max_size: int, stdin_text: Optional[str] = None,
     result = GitScan()
     if not given:
         # Not an error: blocking a push over a missing line would be worse than scanning nothing.
-        result.notices.append("pre-push: no pushed refs given (git's stdin lines or PRE_COMMIT_TO_REF): nothing "
-                              "scanned; outside a hook use `pit-guard scan --range A..B`")
+        result.notices.append(
+            "pre-push: no pushed refs given (git's stdin lines or PRE_COMMIT_TO_REF): nothing "
+            "scanned; outside a hook use `pit-guard scan --range A..B`"
+        )
     seen: Set[Tuple[str, str]] = set()
     for revs in selections:  # one per pushed ref; a commit pushed under two refs is reported once
         part = scan_range(path, revs, max_size=max_size)

@@ -8,6 +8,7 @@ file that mentions `secret`. Without hyperscan, each family is a `bytes.__contai
 literal anchors: a looser necessary condition, about fifteen times slower. Both are necessary
 conditions of the same per-family passes, so both backends report exactly the same findings.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,9 +49,22 @@ def base64_forms(literal: bytes) -> Tuple[bytes, ...]:
 
 
 _B64_LITERALS = (
-    b"pit-", b"PIT-", b"Pit-", b"eyJhbGci", b"eyJ0eXAi",
-    b"leadconnectorhq.com", b"secret", b"SECRET", b"Secret", b"SSO_", b"_SSO", b"sso_", b"ssoKey",
-    b"shared", b"Shared", b"SHARED",
+    b"pit-",
+    b"PIT-",
+    b"Pit-",
+    b"eyJhbGci",
+    b"eyJ0eXAi",
+    b"leadconnectorhq.com",
+    b"secret",
+    b"SECRET",
+    b"Secret",
+    b"SSO_",
+    b"_SSO",
+    b"sso_",
+    b"ssoKey",
+    b"shared",
+    b"Shared",
+    b"SHARED",
 )
 
 # Regex pieces shared with detect.py, so that the prefilter patterns cannot drift from the passes.
@@ -73,8 +87,17 @@ B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, wit
 SHAPES: Dict[str, bytes] = {
     PIT: rb"(?:pit|PIT|Pit)-" + UUID,
     JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
-    WEBHOOK: (rb"services\.leadconnectorhq\.com" + SEP + rb"hooks" + SEP + rb"[A-Za-z0-9]{8,40}" + SEP
-              + rb"webhook-trigger" + SEP + rb"[A-Za-z0-9-]{8}"),
+    WEBHOOK: (
+        rb"services\.leadconnectorhq\.com"
+        + SEP
+        + rb"hooks"
+        + SEP
+        + rb"[A-Za-z0-9]{8,40}"
+        + SEP
+        + rb"webhook-trigger"
+        + SEP
+        + rb"[A-Za-z0-9-]{8}"
+    ),
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
 }
@@ -121,8 +144,9 @@ def _database(hyperscan: Any, expressions: List[bytes], canary: bytes, flags: in
     database must also find every one of its patterns in `canary`: a damaged or planted file that
     would silently find nothing is thrown away.
     """
-    key = hashlib.sha256(repr((expressions, flags, getattr(hyperscan, "__version__", ""),
-                               platform.machine())).encode()).hexdigest()[:32]
+    key = hashlib.sha256(
+        repr((expressions, flags, getattr(hyperscan, "__version__", ""), platform.machine())).encode()
+    ).hexdigest()[:32]
     path = os.path.join(_cache_dir(), f"hyperscan-{key}.db")
     everything = set(range(len(expressions)))
     try:
@@ -134,8 +158,9 @@ def _database(hyperscan: Any, expressions: List[bytes], canary: bytes, flags: in
     except Exception:  # missing, truncated or from another build: compile instead
         pass
     database = hyperscan.Database()
-    database.compile(expressions=expressions, ids=list(everything), elements=len(expressions),
-                     flags=[flags] * len(expressions))
+    database.compile(
+        expressions=expressions, ids=list(everything), elements=len(expressions), flags=[flags] * len(expressions)
+    )
     assert _matched_ids(database, canary) == everything, "prefilter canary does not cover every pattern"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -149,13 +174,15 @@ def _database(hyperscan: Any, expressions: List[bytes], canary: bytes, flags: in
 
 
 # One text holding a match of every prefilter pattern: what a loaded database must find.
-_CANARY = b"\n".join((
-    b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 PIT-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
-    b"eyJhbGciOiJIUzI1NiJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln",
-    b"https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d",
-    b'client_secret="3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"',
-    *ANCHORS[B64],
-))
+_CANARY = b"\n".join(
+    (
+        b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 PIT-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+        b"eyJhbGciOiJIUzI1NiJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln",
+        b"https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d",
+        b'client_secret="3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"',
+        *ANCHORS[B64],
+    )
+)
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:

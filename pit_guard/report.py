@@ -3,6 +3,7 @@
 Every format shows secrets redacted unless `show_secrets` is true: the full secret only ever
 leaves through `Finding.shown(show_secrets)`, never by reading `finding.secret` here.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -140,8 +141,12 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
     if finding.provenance is not None:
         p = finding.provenance
         out["provenance"] = {
-            "commit": p.commit, "author": p.author, "date": p.date, "commit_count": p.commit_count,
-            "in_head": p.in_head, "branches": None if p.branches is None else list(p.branches),
+            "commit": p.commit,
+            "author": p.author,
+            "date": p.date,
+            "commit_count": p.commit_count,
+            "in_head": p.in_head,
+            "branches": None if p.branches is None else list(p.branches),
         }
     if finding.validation is not None:
         v = finding.validation
@@ -161,6 +166,7 @@ def format_json(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
 
 # --- text -------------------------------------------------------------------------------------
 
+
 def _style(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
@@ -173,8 +179,7 @@ def _by_file(findings: Sequence[Finding]) -> List[List[Finding]]:
     return [sorted(group, key=lambda f: (f.line, f.column)) for group in groups.values()]
 
 
-def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False,
-                color: bool = False) -> str:
+def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, color: bool = False) -> str:
     """For people: one block per file; each finding's first line is `path:line:col: Name …`
     (the shape editors and terminals turn into links). ANSI colour only when `color`."""
     blocks: List[str] = []
@@ -206,6 +211,7 @@ def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
 
 
 # --- SARIF --------------------------------------------------------------------------------------
+
 
 def _sarif_uri(path: str) -> Tuple[str, bool]:
     """(URI, relative?) for an artifactLocation: percent-encoded (spaces, unicode, `%`, `#`)."""
@@ -263,15 +269,26 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
     props: Dict[str, Any] = {"expired": f.expired}
     if f.encoding != "plain":
         props["encoding"] = f.encoding
-    for key, value in (("locationId", f.location_id), ("companyId", f.company_id),
-                       ("authClass", f.auth_class), ("clientId", f.client_id)):
+    for key, value in (
+        ("locationId", f.location_id),
+        ("companyId", f.company_id),
+        ("authClass", f.auth_class),
+        ("clientId", f.client_id),
+    ):
         if value:
             props[key] = value
     if f.provenance is not None:
         p = f.provenance
-        props.update({"commit": p.commit, "author": p.author, "date": p.date,
-                      "commitCount": p.commit_count, "inHead": p.in_head,
-                      "branches": None if p.branches is None else list(p.branches)})
+        props.update(
+            {
+                "commit": p.commit,
+                "author": p.author,
+                "date": p.date,
+                "commitCount": p.commit_count,
+                "inHead": p.in_head,
+                "branches": None if p.branches is None else list(p.branches),
+            }
+        )
     if f.validation is not None:
         props["validationStatus"] = f.validation.status
         props["validationReason"] = f.validation.reason
@@ -289,22 +306,31 @@ def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bo
         artifact: Dict[str, Any] = {"uri": uri}
         if relative:
             artifact["uriBaseId"] = SARIF_SRCROOT
-        results.append({
-            "ruleId": f.rule_id,
-            "ruleIndex": rule_index[f.rule_id],
-            # An expired OAuth token does not fail the run: show it, but as a note.
-            "level": "error" if f.fails else "note",
-            "message": {"text": _sarif_message(f, show_secrets)},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": artifact,
-                "region": {"startLine": f.line, "startColumn": f.column},
-            }}],
-            "partialFingerprints": {SARIF_FINGERPRINT_KEY: f.fingerprint},
-            "properties": _sarif_properties(f),
-        })
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "ruleIndex": rule_index[f.rule_id],
+                # An expired OAuth token does not fail the run: show it, but as a note.
+                "level": "error" if f.fails else "note",
+                "message": {"text": _sarif_message(f, show_secrets)},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": artifact,
+                            "region": {"startLine": f.line, "startColumn": f.column},
+                        }
+                    }
+                ],
+                "partialFingerprints": {SARIF_FINGERPRINT_KEY: f.fingerprint},
+                "properties": _sarif_properties(f),
+            }
+        )
     notifications = [
-        {"level": "warning", "message": {"text": f"skipped {path}: {reason}"},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _sarif_uri(path)[0]}}}]}
+        {
+            "level": "warning",
+            "message": {"text": f"skipped {path}: {reason}"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _sarif_uri(path)[0]}}}],
+        }
         for path, reason in skipped
     ]
     invocation: Dict[str, Any] = {"executionSuccessful": True}
@@ -313,23 +339,28 @@ def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bo
     document = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": TOOL_NAME,
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": [_sarif_rule(rule) for rule in RULES],
-            }},
-            "invocations": [invocation],
-            # Finding columns count characters (code points), not UTF-16 units.
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": [_sarif_rule(rule) for rule in RULES],
+                    }
+                },
+                "invocations": [invocation],
+                # Finding columns count characters (code points), not UTF-16 units.
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- GitLab ---------------------------------------------------------------------------------------
+
 
 def _gitlab_time(moment: Optional[datetime.datetime]) -> str:
     moment = moment or datetime.datetime.now(datetime.timezone.utc)
@@ -372,9 +403,14 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     }
 
 
-def format_gitlab(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, *,
-                  started: Optional[datetime.datetime] = None,
-                  finished: Optional[datetime.datetime] = None) -> str:
+def format_gitlab(
+    findings: Sequence[Finding],
+    skipped: Skipped,
+    show_secrets: bool = False,
+    *,
+    started: Optional[datetime.datetime] = None,
+    finished: Optional[datetime.datetime] = None,
+) -> str:
     """GitLab secret detection report (`artifacts: reports: secret_detection`)."""
     tool = {"id": TOOL_NAME, "name": TOOL_NAME, "version": __version__, "vendor": {"name": TOOL_NAME}}
     scan: Dict[str, Any] = {
@@ -399,6 +435,7 @@ def format_gitlab(findings: Sequence[Finding], skipped: Skipped, show_secrets: b
 
 
 # --- markdown -------------------------------------------------------------------------------------
+
 
 def _md_code(text: str) -> str:
     """A code span that survives backticks and newlines in paths."""
@@ -499,8 +536,15 @@ FORMATTERS: Dict[str, Callable[..., str]] = {
 }
 
 
-def format_report(fmt: str, findings: Sequence[Finding], skipped: Skipped, show_secrets: bool, *,
-                  color: bool = False, started: Optional[datetime.datetime] = None) -> str:
+def format_report(
+    fmt: str,
+    findings: Sequence[Finding],
+    skipped: Skipped,
+    show_secrets: bool,
+    *,
+    color: bool = False,
+    started: Optional[datetime.datetime] = None,
+) -> str:
     if fmt == "text":
         return format_text(findings, skipped, show_secrets, color=color)
     if fmt == "gitlab":

@@ -4,6 +4,7 @@ Each rule carries what a person needs to act (what it is, how to revoke it) and 
 suite enforces: every positive must be found (in many file formats), every negative must not.
 Examples are synthetic: random ids and signatures, never real credentials.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -95,9 +96,7 @@ _BAD_SIGNATURE_JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6IlU4SlpwREUwaUdYbEQ2Z05DRmJhIiwid"
     "mVyc2lvbiI6MSwiaWF0IjoxNjU0NTIwMTMzMzQzLCJzdWIiOiJ1c2VyX2lkIn0.example"
 )
-_CLIENT_ID = (
-    "5ec84d8dbc74254770f58904-08xui6d3"
-)
+_CLIENT_ID = "5ec84d8dbc74254770f58904-08xui6d3"
 
 RULES: Tuple[Rule, ...] = (
     Rule(

@@ -1,4 +1,5 @@
 """Scan files, folders and stdin (no git): read bytes, detect, collect what was skipped."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,6 +23,7 @@ class ScanResult:
 def _walk(root: str, skipped: List[Tuple[str, str]]) -> Iterator[str]:
     """Files under `root`, sorted, skipping `.git`; a symlink inside is not followed (its target
     is scanned where it lives); a folder that cannot be listed is reported, not passed over."""
+
     def unreadable(error: OSError) -> None:
         skipped.append((error.filename or root, f"cannot list: {error.strerror or error}"))
 
@@ -45,8 +47,9 @@ def _targets(paths: Sequence[str], skipped: List[Tuple[str, str]]) -> Iterator[s
             raise FatalError(f"{path}: no such file or directory (check the path you gave to `pit-guard scan`)")
 
 
-def scan_paths(paths: Sequence[str], *, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-               stdin: BinaryIO | None = None) -> ScanResult:
+def scan_paths(
+    paths: Sequence[str], *, max_file_size: int = DEFAULT_MAX_FILE_SIZE, stdin: BinaryIO | None = None
+) -> ScanResult:
     from pit_guard.detect import scan_bytes
 
     result = ScanResult()

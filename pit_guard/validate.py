@@ -13,6 +13,7 @@ Safety rules kept here, not left to callers:
 - the token leaves this process only in the Authorization header: every message, log line and
   reason holds `redact(secret)` at most, and server text is scrubbed before it is quoted.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -318,7 +319,7 @@ def _attempts(run: _Run, probe: _Probe, secret: str) -> Tuple[str, str]:
 
 
 def _retry_delay(run: _Run, answer: http.Answer, attempt: int) -> float:
-    jittered: float = run.backoff * (2.0 ** attempt) * random.uniform(0.75, 1.25)
+    jittered: float = run.backoff * (2.0**attempt) * random.uniform(0.75, 1.25)
     if answer.code != 429:
         return jittered
     # Honour the server: Retry-After (capped), else its stated window; hold back every worker.
@@ -366,8 +367,15 @@ def validate_findings(
             probes[key] = (plan, finding.secret)
     if probes:
         budget = http.Budget(total_timeout)
-        run = _Run(http.build_opener(), http.RateLimiter(), http.CircuitBreaker(BREAKER_THRESHOLD),
-                   budget, timeout, retries, backoff)
+        run = _Run(
+            http.build_opener(),
+            http.RateLimiter(),
+            http.CircuitBreaker(BREAKER_THRESHOLD),
+            budget,
+            timeout,
+            retries,
+            backoff,
+        )
         verdicts.update(_run_pool(run, probes, concurrency, log))
     return [dataclasses.replace(f, validation=verdicts[f.fingerprint]) for f in findings]
 
@@ -381,10 +389,14 @@ def _check_arguments(concurrency: int, timeout: float, total_timeout: float, ret
         raise FatalError("validation retries and backoff must not be negative")
 
 
-def _run_pool(run: _Run, probes: Dict[str, Tuple[_Probe, str]], concurrency: int, log: Optional[Log]) -> Dict[str, Validation]:
+def _run_pool(
+    run: _Run, probes: Dict[str, Tuple[_Probe, str]], concurrency: int, log: Optional[Log]
+) -> Dict[str, Validation]:
     verdicts: Dict[str, Validation] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pit-guard-validate")
-    futures = {pool.submit(_check, run, probe, secret): (key, redact(secret)) for key, (probe, secret) in probes.items()}
+    futures = {
+        pool.submit(_check, run, probe, secret): (key, redact(secret)) for key, (probe, secret) in probes.items()
+    }
     try:
         # Workers stop themselves at the deadline; the grace covers one request already in flight.
         for future in concurrent.futures.as_completed(futures, timeout=run.budget.remaining() + 1.0):

@@ -4,6 +4,7 @@ a time budget. Private to `pit_guard.validate`.
 Nothing here ever formats a token: errors are described by their kind (refused, DNS, timeout),
 never by `str()` of an object that might hold the request and its Authorization header.
 """
+
 from __future__ import annotations
 
 import email.message

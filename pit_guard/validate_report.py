@@ -5,6 +5,7 @@ recovered by re-reading the place it names (the file, or the blob in the commit 
 findings) and keeping the credential whose fingerprint matches. The fingerprint is a SHA-256 of
 rule and secret: a report can only lead us to a token whose hash it already holds.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ MAX_READ = 64 * 1024 * 1024  # a report naming a huge file is not read past this
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def findings_from_report(document: object, root: str = ".", name: str = "the report"
-                         ) -> Tuple[List[Finding], List[Tuple[Dict[str, Any], str]]]:
+def findings_from_report(
+    document: object, root: str = ".", name: str = "the report"
+) -> Tuple[List[Finding], List[Tuple[Dict[str, Any], str]]]:
     """(findings recovered with their full secret, [(report entry, why not)]).
 
     Anything but a pit-guard JSON report is a FatalError: it would re-check nothing and pass."""
@@ -82,23 +84,33 @@ def _source(entry: Dict[str, Any], root: str) -> Optional[bytes]:
 def _finding(entry: Dict[str, Any], secret: str) -> Finding:
     provenance = entry.get("provenance")
     return Finding(
-        rule_id=str(entry["rule_id"]), secret=secret, path=str(entry.get("path", "")),
-        line=_int(entry.get("line"), 1), column=_int(entry.get("column"), 1),
+        rule_id=str(entry["rule_id"]),
+        secret=secret,
+        path=str(entry.get("path", "")),
+        line=_int(entry.get("line"), 1),
+        column=_int(entry.get("column"), 1),
         encoding=str(entry.get("encoding") or "plain"),
-        location_id=_str(entry.get("location_id")), company_id=_str(entry.get("company_id")),
-        auth_class=_str(entry.get("auth_class")), client_id=_str(entry.get("client_id")),
+        location_id=_str(entry.get("location_id")),
+        company_id=_str(entry.get("company_id")),
+        auth_class=_str(entry.get("auth_class")),
+        client_id=_str(entry.get("client_id")),
         scopes=tuple(str(s) for s in entry.get("scopes") or ()),
-        issued_at=_opt_int(entry.get("issued_at")), expires_at=_opt_int(entry.get("expires_at")),
+        issued_at=_opt_int(entry.get("issued_at")),
+        expires_at=_opt_int(entry.get("expires_at")),
         expired=bool(entry.get("expired")),
         provenance=_provenance(provenance) if isinstance(provenance, dict) else None,
     )
 
 
 def _provenance(p: Dict[str, Any]) -> Provenance:
-    return Provenance(commit=str(p.get("commit", "")), author=str(p.get("author", "")), date=str(p.get("date", "")),
-                      commit_count=_int(p.get("commit_count"), 1),
-                      in_head=p.get("in_head") if isinstance(p.get("in_head"), bool) else None,
-                      branches=tuple(str(b) for b in p["branches"]) if isinstance(p.get("branches"), list) else None)
+    return Provenance(
+        commit=str(p.get("commit", "")),
+        author=str(p.get("author", "")),
+        date=str(p.get("date", "")),
+        commit_count=_int(p.get("commit_count"), 1),
+        in_head=p.get("in_head") if isinstance(p.get("in_head"), bool) else None,
+        branches=tuple(str(b) for b in p["branches"]) if isinstance(p.get("branches"), list) else None,
+    )
 
 
 def _str(value: Any) -> Optional[str]:

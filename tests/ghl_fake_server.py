@@ -14,6 +14,7 @@ under /v1/ are API v1; everything else is API v2, which needs the Version header
 one does. With `burst`, a sliding-window limit of `burst` requests per `window` seconds is
 enforced and every answer carries X-RateLimit-* headers; past it, 429.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 ENV_V2 = "PIT_GUARD_V2_API_URL"
 ENV_V1 = "PIT_GUARD_V1_API_URL"
@@ -47,7 +48,10 @@ LIVE_200 = Reply(200, {"contacts": [], "meta": {"total": 0}})
 LIVE_422 = _v2_error(422, ["locationId must be a string", "locationId should not be empty"], "Unprocessable Entity")
 SCOPE_401 = _v2_error(401, "The token is not authorized for this scope.")
 MISMATCH_401 = _v2_error(401, "Token's user type mismatch!")
-AUTHCLASS_401 = _v2_error(401, "This authClass type is not allowed to access this scope. Please reach out to the Platform team to get it added.")
+AUTHCLASS_401 = _v2_error(
+    401,
+    "This authClass type is not allowed to access this scope. Please reach out to the Platform team to get it added.",
+)
 OTHER_LOCATION_401 = _v2_error(401, "This location is not accessible from this token!")
 OTHER_LOCATION_403 = _v2_error(403, "The token does not have access to this location.", "Forbidden")
 DEAD_PIT_401 = _v2_error(401, "Invalid Private Integration token")
@@ -62,12 +66,19 @@ RATE_LIMIT_HEADERS = (
 )
 RATE_429 = Reply(429, {"statusCode": 429, "message": "Too Many Requests"}, RATE_LIMIT_HEADERS + (("Retry-After", "0"),))
 RATE_429_NO_RETRY_AFTER = Reply(
-    429, {"statusCode": 429, "message": "Too Many Requests"},
+    429,
+    {"statusCode": 429, "message": "Too Many Requests"},
     (("X-RateLimit-Max", "100"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Interval-Milliseconds", "200")),
 )
 ERROR_500 = Reply(500, {"statusCode": 500, "message": "Internal server error"})
-PROXY_502 = Reply(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
-PROXY_PAGE_200 = Reply(200, "<!DOCTYPE html><html><body><h1>Access to this site is blocked by your network administrator</h1></body></html>")
+PROXY_502 = Reply(
+    502,
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+)
+PROXY_PAGE_200 = Reply(
+    200,
+    "<!DOCTYPE html><html><body><h1>Access to this site is blocked by your network administrator</h1></body></html>",
+)
 V1_LIVE = Reply(200, {"customValues": [], "locations": []})
 V1_DEAD = Reply(401, {"msg": "Api key is invalid."})
 V1_SWITCH = Reply(401, {"msg": "Unauthorized, Switch to the new API token."})
@@ -88,12 +99,13 @@ class Recorded:
     @property
     def token(self) -> str:
         auth = self.headers.get("authorization", "")
-        return auth[len("Bearer "):] if auth.startswith("Bearer ") else auth
+        return auth[len("Bearer ") :] if auth.startswith("Bearer ") else auth
 
 
 class FakeGHL:
-    def __init__(self, latency: float = 0.0, burst: Optional[int] = None, window: float = 10.0,
-                 default: Optional[Reply] = None) -> None:
+    def __init__(
+        self, latency: float = 0.0, burst: Optional[int] = None, window: float = 10.0, default: Optional[Reply] = None
+    ) -> None:
         self.latency = latency
         self.burst = burst
         self.window = window
@@ -217,7 +229,10 @@ def _handler_for(fake: FakeGHL) -> type:
             if isinstance(reply.body, str):
                 body, content_type = reply.body.encode(), reply.content_type or "text/html; charset=utf-8"
             else:
-                body, content_type = json.dumps(reply.body).encode(), reply.content_type or "application/json; charset=utf-8"
+                body, content_type = (
+                    json.dumps(reply.body).encode(),
+                    reply.content_type or "application/json; charset=utf-8",
+                )
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", content_type)
@@ -241,25 +256,3 @@ def refused_base() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-try:
-    import pytest
-except ImportError:  # the benchmark imports this module without pytest
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
-
-    @pytest.fixture
-    def ghl(monkeypatch: "pytest.MonkeyPatch") -> Iterator[FakeGHL]:
-        """A running FakeGHL with both PIT_GUARD_*_API_URL variables pointing at it."""
-        server = FakeGHL().start()
-        monkeypatch.setenv(ENV_V2, server.base)
-        monkeypatch.setenv(ENV_V1, server.v1_base)
-        # A developer's HTTP(S)_PROXY must not swallow loopback requests.
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-        try:
-            yield server
-        finally:
-            server.stop()

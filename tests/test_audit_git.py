@@ -1,4 +1,5 @@
 """pit-guard audit on real repositories built in temp folders."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import os
 import subprocess
 
 import pytest
-
 from git_helpers import Repo, git_env, new_pit
+
 from pit_guard import audit as audit_module
 from pit_guard.cli import main
 
@@ -180,8 +181,9 @@ def test_shallow_submodule_and_lfs_are_told(repo, tmp_path, capsys):
     code, report, err = run_audit(capsys, str(repo.path))
     assert "submodule" in err and "vendor/sub" in err and "LFS" in err
     shallow = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True,
-                   env=git_env())
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True, env=git_env()
+    )
     code, report, err = run_audit(capsys, str(shallow))
     assert "shallow" in err and "partial" in err
     assert code == 0  # the secret is older than the clone's depth
@@ -241,8 +243,11 @@ def test_partial_clone_is_told_not_listed(repo, tmp_path, capsys):
     repo.commit("b")
     repo.git("config", "uploadpack.allowFilter", "true")
     partial = tmp_path / "partial"
-    subprocess.run(["git", "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(partial)],
-                   check=True, env=git_env())
+    subprocess.run(
+        ["git", "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(partial)],
+        check=True,
+        env=git_env(),
+    )
     code, report, err = run_audit(capsys, str(partial))
     assert "partial clone" in err and report["skipped"] == []
 

@@ -1,4 +1,5 @@
 """pit-guard baseline and --baseline: accept today's findings, report only new ones."""
+
 from __future__ import annotations
 
 import json
@@ -105,15 +106,19 @@ def test_baseline_output_option(repo: pathlib.Path) -> None:
     assert not (repo / BASELINE).exists()
 
 
-@pytest.mark.parametrize("content,message", [
-    (None, "not found"),
-    ("{not json", "invalid JSON"),
-    ('{"version": 2, "findings": []}', "version 1"),
-    ('{"version": 1}', "no findings list"),
-    ('{"version": 1, "findings": [{"fingerprint": 3}]}', "malformed"),
-])
-def test_missing_or_corrupt_baseline_is_a_clear_error(repo: pathlib.Path, capsys: pytest.CaptureFixture[str],
-                                                     content: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (None, "not found"),
+        ("{not json", "invalid JSON"),
+        ('{"version": 2, "findings": []}', "version 1"),
+        ('{"version": 1}', "no findings list"),
+        ('{"version": 1, "findings": [{"fingerprint": 3}]}', "malformed"),
+    ],
+)
+def test_missing_or_corrupt_baseline_is_a_clear_error(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
     write(repo / "app" / "a.env", f"X={new_pit()}\n")
     if content is not None:
         write(repo / "bad.json", content)
@@ -125,8 +130,7 @@ def test_missing_or_corrupt_baseline_is_a_clear_error(repo: pathlib.Path, capsys
 def test_every_scanning_command_takes_baseline_and_config() -> None:
     """Commands with the shared report options (scan, audit, ci, hooks) all get --baseline."""
     # `validate` re-checks a report; it scans nothing, so there is nothing to baseline.
-    scanning = [c for c in cli.cli.commands.values()
-                if any(p.name == "fmt" for p in c.params) and c.name != "validate"]
+    scanning = [c for c in cli.cli.commands.values() if any(p.name == "fmt" for p in c.params) and c.name != "validate"]
     assert scanning, "no scanning command found"
     for command in scanning:
         names = {p.name for p in command.params}
@@ -138,8 +142,12 @@ def test_history_option_accepts_what_only_history_holds(repo: pathlib.Path, caps
     import subprocess
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
-                       cwd=repo, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
 
     old = new_pit()
     git("init", "-q")

@@ -1,12 +1,13 @@
 """pit-guard ci: the commit range from GitHub Actions and GitLab CI variables."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 
 import pytest
-
 from git_helpers import Repo, git_env, new_pit
+
 from pit_guard.ci import ci_range
 from pit_guard.cli import main
 from pit_guard.errors import FatalError
@@ -16,8 +17,18 @@ ZERO = "0" * 40
 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
-    for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_BASE_REF",
-                 "CI_MERGE_REQUEST_DIFF_BASE_SHA", "CI_COMMIT_BEFORE_SHA", "CI_DEFAULT_BRANCH", "CI_COMMIT_BRANCH"):
+    for name in (
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_BASE_REF",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+        "CI_COMMIT_BEFORE_SHA",
+        "CI_DEFAULT_BRANCH",
+        "CI_COMMIT_BRANCH",
+    ):
         monkeypatch.delenv(name, raising=False)
     r = Repo(tmp_path / "r")
     r.write("a.txt", "a\n")
@@ -66,7 +77,12 @@ def test_gitlab_variables():
 def test_not_ci_and_missing_commit_exit_2(repo, tmp_path, monkeypatch, capsys):
     assert main(["ci"]) == 2
     assert "not running in GitHub Actions or GitLab CI" in capsys.readouterr().err
-    event(tmp_path, monkeypatch, "pull_request", {"pull_request": {"base": {"sha": "e" * 40}, "head": {"sha": repo.head()}}})
+    event(
+        tmp_path,
+        monkeypatch,
+        "pull_request",
+        {"pull_request": {"base": {"sha": "e" * 40}, "head": {"sha": repo.head()}}},
+    )
     assert main(["ci"]) == 2
     err = capsys.readouterr().err
     assert "e" * 40 in err and "not in this clone" in err and "Traceback" not in err
@@ -77,9 +93,13 @@ def test_shallow_clone_hint(repo, tmp_path, monkeypatch, capsys):
     for i in range(3):
         repo.commit(f"c{i}")
     shallow = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow)], check=True, env=git_env())
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow)], check=True, env=git_env()
+    )
     monkeypatch.chdir(shallow)
-    event(tmp_path, monkeypatch, "pull_request", {"pull_request": {"base": {"sha": first}, "head": {"sha": repo.head()}}})
+    event(
+        tmp_path, monkeypatch, "pull_request", {"pull_request": {"base": {"sha": first}, "head": {"sha": repo.head()}}}
+    )
     assert main(["ci"]) == 2
     assert "fetch-depth: 0" in capsys.readouterr().err
 
@@ -87,10 +107,19 @@ def test_shallow_clone_hint(repo, tmp_path, monkeypatch, capsys):
 def test_first_push_of_the_default_branch_scans_all_of_it(repo, tmp_path, monkeypatch, capsys):
     repo.write("b.env", f"T={new_pit()}\n")
     head = repo.commit("leak")
-    event(tmp_path, monkeypatch, "push", {"ref": "refs/heads/main", "before": ZERO, "after": head,
-                                          "repository": {"default_branch": "main"}})
+    event(
+        tmp_path,
+        monkeypatch,
+        "push",
+        {"ref": "refs/heads/main", "before": ZERO, "after": head, "repository": {"default_branch": "main"}},
+    )
     assert main(["ci"]) == 1
     assert "every commit of" in capsys.readouterr().err
-    gitlab = {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": ZERO,
-              "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_BRANCH": "main"}
+    gitlab = {
+        "GITLAB_CI": "true",
+        "CI_COMMIT_SHA": head,
+        "CI_COMMIT_BEFORE_SHA": ZERO,
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_BRANCH": "main",
+    }
     assert ci_range(gitlab) == ("GitLab CI", "", head)

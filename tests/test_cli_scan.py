@@ -53,7 +53,8 @@ def test_huge_file_is_skipped_with_notice(tmp_path, capsys):
 def test_stdin_via_console_script(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pit_guard", "scan", "-", "--format", "json"],
-        input=f"token: {PIT}\n".encode(), capture_output=True,
+        input=f"token: {PIT}\n".encode(),
+        capture_output=True,
     )
     assert proc.returncode == 1
     finding = json.loads(proc.stdout)["findings"][0]

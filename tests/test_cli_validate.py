@@ -1,5 +1,6 @@
 """--validate, --fail-on live and `pit-guard validate` through the command line, against a
 real loopback server standing in for GoHighLevel."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,8 @@ import pathlib
 import uuid
 
 import pytest
+from ghl_fake_server import DEAD_PIT_401, ERROR_500, LIVE_422, FakeGHL
 
-from ghl_fake_server import DEAD_PIT_401, ERROR_500, LIVE_422, FakeGHL, ghl  # noqa: F401 - fixture
 from pit_guard.cli import main
 
 
@@ -23,8 +24,9 @@ def scan_json(args: list, capsys: pytest.CaptureFixture[str]) -> tuple:
     return code, json.loads(out.out), out.err
 
 
-def test_validate_marks_live_first_and_dead(tmp_path: pathlib.Path, ghl: FakeGHL,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_marks_live_first_and_dead(
+    tmp_path: pathlib.Path, ghl: FakeGHL, capsys: pytest.CaptureFixture[str]
+) -> None:
     dead, live = new_pit(), new_pit()
     ghl.reply(dead, DEAD_PIT_401)
     ghl.reply(live, LIVE_422)
@@ -37,8 +39,9 @@ def test_validate_marks_live_first_and_dead(tmp_path: pathlib.Path, ghl: FakeGHL
     assert dead not in err + json.dumps(report) and live not in err + json.dumps(report)
 
 
-def test_fail_on_live_passes_when_all_dead_and_fails_on_unknown(tmp_path: pathlib.Path, ghl: FakeGHL,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_fail_on_live_passes_when_all_dead_and_fails_on_unknown(
+    tmp_path: pathlib.Path, ghl: FakeGHL, capsys: pytest.CaptureFixture[str]
+) -> None:
     dead, flaky = new_pit(), new_pit()
     ghl.reply(dead, DEAD_PIT_401)
     ghl.reply(flaky, ERROR_500)
@@ -51,17 +54,18 @@ def test_fail_on_live_passes_when_all_dead_and_fails_on_unknown(tmp_path: pathli
     assert {f["validation"]["status"] for f in report["findings"]} == {"dead", "unknown"}
 
 
-def test_without_validate_nothing_is_sent(tmp_path: pathlib.Path, ghl: FakeGHL,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_validate_nothing_is_sent(
+    tmp_path: pathlib.Path, ghl: FakeGHL, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "a.env").write_text(f"A={new_pit()}\n")
     code, report, _ = scan_json(["scan", str(tmp_path)], capsys)
     assert code == 1 and report["findings"][0]["validation"] is None
     assert ghl.requests == []
 
 
-def test_config_in_scanned_repo_cannot_redirect_validation(tmp_path: pathlib.Path, ghl: FakeGHL,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_in_scanned_repo_cannot_redirect_validation(
+    tmp_path: pathlib.Path, ghl: FakeGHL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     token = new_pit()
     ghl.reply(token, LIVE_422)
     with FakeGHL() as attacker:
@@ -72,15 +76,18 @@ def test_config_in_scanned_repo_cannot_redirect_validation(tmp_path: pathlib.Pat
             assert main(["scan", ".", "--validate"]) == 2
             assert key in capsys.readouterr().err
         (tmp_path / ".pit-guard.toml").write_text('exclude = ["nothing/*"]\n')
-        (tmp_path / "pyproject.toml").write_text(f'[tool.pit-guard]\nexclude = []\n[tool.other]\nurl = "{attacker.base}"\n')
+        (tmp_path / "pyproject.toml").write_text(
+            f'[tool.pit-guard]\nexclude = []\n[tool.other]\nurl = "{attacker.base}"\n'
+        )
         code, report, _ = scan_json(["scan", ".", "--validate"], capsys)
         assert code == 1 and report["findings"][0]["validation"]["status"] == "live"
         assert attacker.requests == []
         assert len(ghl.requests_for(token)) == 1
 
 
-def test_validate_command_reads_token_from_stdin(ghl: FakeGHL, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_command_reads_token_from_stdin(
+    ghl: FakeGHL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     dead = new_pit()
     ghl.reply(dead, DEAD_PIT_401)
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(f"{dead}\n".encode())))
@@ -90,9 +97,9 @@ def test_validate_command_reads_token_from_stdin(ghl: FakeGHL, monkeypatch: pyte
     assert dead not in out.out + out.err
 
 
-def test_validate_command_rechecks_a_redacted_report(tmp_path: pathlib.Path, ghl: FakeGHL,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_command_rechecks_a_redacted_report(
+    tmp_path: pathlib.Path, ghl: FakeGHL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     live = new_pit()
     ghl.reply(live, LIVE_422)
     monkeypatch.chdir(tmp_path)
@@ -106,8 +113,9 @@ def test_validate_command_rechecks_a_redacted_report(tmp_path: pathlib.Path, ghl
     assert live not in out.out + out.err
 
 
-def test_validate_command_with_no_token_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_command_with_no_token_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"hello\n")))
     assert main(["validate"]) == 2
     assert "no GoHighLevel credential" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """[tool.pit-guard] / .pit-guard.toml: excluded paths, allowed fingerprints, disabled rules, size."""
+
 from __future__ import annotations
 
 import json
@@ -47,15 +48,27 @@ def test_exclude_allow_and_disable_rules(repo: pathlib.Path, capsys: pytest.Capt
     write(repo / "docs" / "guide.md", f"{new_pit()}\n")
     write(repo / "src" / "node_modules" / "x" / "index.js", f"'{new_pit()}'\n")
     write(repo / "tests" / "fixtures" / "deep" / "a.env", f"{new_pit()}\n")
-    write(repo / "hook.json", "https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/"
-                              "5c2d9e1f-7a4b-4c8d-9e2f-1a3b5c7d9e0f\n")
-    assert reported(capsys, ".") == ["./docs/guide.md", "./hook.json", "./src/app.env", "./src/app.env",
-                                     "./src/node_modules/x/index.js", "./tests/fixtures/deep/a.env"]
-    write(repo / ".pit-guard.toml", f"""
+    write(
+        repo / "hook.json",
+        "https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/"
+        "5c2d9e1f-7a4b-4c8d-9e2f-1a3b5c7d9e0f\n",
+    )
+    assert reported(capsys, ".") == [
+        "./docs/guide.md",
+        "./hook.json",
+        "./src/app.env",
+        "./src/app.env",
+        "./src/node_modules/x/index.js",
+        "./tests/fixtures/deep/a.env",
+    ]
+    write(
+        repo / ".pit-guard.toml",
+        f"""
 exclude = ["*.md", "node_modules", "tests/fixtures/"]
 allow = ["{fingerprint(RULE, allowed)}"]
 disable-rules = ["ghl-inbound-webhook-url"]
-""")
+""",
+    )
     config._load.cache_clear()
     assert reported(capsys, ".") == ["./src/app.env"]
 
@@ -70,16 +83,18 @@ def test_pyproject_table_and_precedence(repo: pathlib.Path, capsys: pytest.Captu
     assert reported(capsys, ".") == ["./a.env"]
 
 
-def test_found_from_a_subfolder_up_to_the_repository_root(repo: pathlib.Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_found_from_a_subfolder_up_to_the_repository_root(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(repo / "sub" / "a.env", f"{new_pit()}\n")
     write(repo / ".pit-guard.toml", 'exclude = ["sub/*.env"]\n')
     monkeypatch.chdir(repo / "sub")
     assert reported(capsys, ".") == []  # globs are relative to the config file's folder
 
 
-def test_not_looked_for_above_the_repository_root(repo: pathlib.Path, tmp_path_factory: pytest.TempPathFactory,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_looked_for_above_the_repository_root(
+    repo: pathlib.Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outer = tmp_path_factory.mktemp("outer")
     write(outer / ".pit-guard.toml", 'exclude = ["*"]\n')
     (outer / "inner" / ".git").mkdir(parents=True)
@@ -100,7 +115,9 @@ def test_explicit_config_file(repo: pathlib.Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize("key", ["validate-url", "api-url", "validate", "exlude"])
-def test_unknown_keys_are_errors_naming_the_key(repo: pathlib.Path, capsys: pytest.CaptureFixture[str], key: str) -> None:
+def test_unknown_keys_are_errors_naming_the_key(
+    repo: pathlib.Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
     """There is no network setting: a cloned repository's config cannot send a token anywhere."""
     write(repo / "a.env", f"{new_pit()}\n")
     write(repo / ".pit-guard.toml", f'"{key}" = "https://attacker.example"\n')
@@ -109,14 +126,17 @@ def test_unknown_keys_are_errors_naming_the_key(repo: pathlib.Path, capsys: pyte
     assert f"unknown key '{key}'" in err and ".pit-guard.toml" in err
 
 
-@pytest.mark.parametrize("text,message", [
-    ('disable-rules = ["ghl-nope"]', "unknown rule id 'ghl-nope'"),
-    ('allow = ["abc"]', "not a fingerprint"),
-    ('exclude = "*.md"', "exclude must be a list of strings"),
-    ('max-file-size = "big"', "max-file-size"),
-    ("exclude = [", "not valid TOML"),
-    ('[tool]\nx = 1', "unknown key 'tool'"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('disable-rules = ["ghl-nope"]', "unknown rule id 'ghl-nope'"),
+        ('allow = ["abc"]', "not a fingerprint"),
+        ('exclude = "*.md"', "exclude must be a list of strings"),
+        ('max-file-size = "big"', "max-file-size"),
+        ("exclude = [", "not valid TOML"),
+        ("[tool]\nx = 1", "unknown key 'tool'"),
+    ],
+)
 def test_invalid_values_exit_2(repo: pathlib.Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
     write(repo / ".pit-guard.toml", text + "\n")
     assert main(["scan", "."]) == 2

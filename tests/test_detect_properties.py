@@ -1,6 +1,7 @@
 """Properties of scan_bytes: it never raises, finds a planted token whatever surrounds it, gives
 the same findings with both prefilter backends, and takes time linear in its input on adversarial
 data (checked as a ratio of times at N and 4N, not as absolute times)."""
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,9 @@ from pit_guard.rules import RULES_BY_ID
 
 NOW = 1_750_000_000.0
 BACKENDS = ("python", "hyperscan")
-SETTINGS = settings(max_examples=100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -39,10 +41,35 @@ def _scan_with(backend: str, data: bytes):
 
 
 # Bytes rich in what the detector looks at, so that hypothesis reaches the interesting paths.
-_PIECES = [b"pit-", b"PIT-", b"eyJ", b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", b".", b"-", b"secret", b"SSO_KEY",
-           b"=", b":", b'"', b"\\\"", b"%3D", b"%2F", b"\n", b"\r\n", b"\xef\xbb\xbf", b"cGl0L", b"ghl",
-           b"services.leadconnectorhq.com/hooks/", b"/webhook-trigger/", b"3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
-           b"5ec84d8dbc74254770f58904-08xui6d3", b"pit-guard: allow", b"\xff\xfe", b"==", b"value"]
+_PIECES = [
+    b"pit-",
+    b"PIT-",
+    b"eyJ",
+    b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.",
+    b".",
+    b"-",
+    b"secret",
+    b"SSO_KEY",
+    b"=",
+    b":",
+    b'"',
+    b'\\"',
+    b"%3D",
+    b"%2F",
+    b"\n",
+    b"\r\n",
+    b"\xef\xbb\xbf",
+    b"cGl0L",
+    b"ghl",
+    b"services.leadconnectorhq.com/hooks/",
+    b"/webhook-trigger/",
+    b"3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
+    b"5ec84d8dbc74254770f58904-08xui6d3",
+    b"pit-guard: allow",
+    b"\xff\xfe",
+    b"==",
+    b"value",
+]
 rich_bytes = st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=12)), max_size=40).map(b"".join)
 any_bytes = st.one_of(st.binary(max_size=2000), rich_bytes)
 
@@ -67,19 +94,23 @@ _TOKENS = [
     ("ghl-inbound-webhook-url", RULES_BY_ID["ghl-inbound-webhook-url"].positives[0].value),
 ]
 # Characters that end a token on either side (not letters, digits, `-`, `_`, `.`, `/`, `%`, `\`).
-_SEPARATORS = st.sampled_from([b" ", b"\n", b"\t", b";", b",", b"'", b'"', b"<", b">", b"(", b")", b"[", b"]", b"{", b"}", b"|", b"\r\n"])
+_SEPARATORS = st.sampled_from(
+    [b" ", b"\n", b"\t", b";", b",", b"'", b'"', b"<", b">", b"(", b")", b"[", b"]", b"{", b"}", b"|", b"\r\n"]
+)
 # Noise that never carries the suppression marker (a planted token on such a line is suppressed).
 _noise = st.binary(max_size=3000).filter(lambda b: b"pit-guard: allow" not in b)
 
 
 @SETTINGS
 @given(st.sampled_from(_TOKENS), _noise, _noise, _SEPARATORS, _SEPARATORS)
-def test_planted_token_is_found_in_noise(backend: str, token, before: bytes, after: bytes, left: bytes, right: bytes) -> None:
+def test_planted_token_is_found_in_noise(
+    backend: str, token, before: bytes, after: bytes, left: bytes, right: bytes
+) -> None:
     rule_id, secret = token
     data = before + left + secret.encode() + right + after
     offset = len(before) + len(left)
     found = [f for f in scan_bytes(data, now=NOW) if f.rule_id == rule_id and f.secret == secret]
-    assert found, (rule_id, data[max(0, offset - 20): offset + 60])
+    assert found, (rule_id, data[max(0, offset - 20) : offset + 60])
     line = data.count(b"\n", 0, offset) + 1
     assert any(f.line == line for f in found)
 
@@ -117,7 +148,9 @@ ADVERSARIAL = {
     "pit-": lambda n: b"pit-" * (n // 4),
     "pit-hex-no-dashes": lambda n: b"pit-0123456789abcdef0123456789abcdef" * (n // 36),
     "eyJ-base64url-dots": lambda n: (b"eyJ" + b"QWxhZGRpbjpvcGVu" * 4 + b".") * (n // 68),
-    "glued-ghl-header": lambda n: (b"x" + b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." * 3 + b"eyJ" + b"A" * 64) * (n // 180),
+    "glued-ghl-header": lambda n: (
+        (b"x" + b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." * 3 + b"eyJ" + b"A" * 64) * (n // 180)
+    ),
     "eyJ-one-long-run": lambda n: b"eyJ" + b"A" * (n // 2) + b".eyJ" + b"B" * (n // 2) + b".",
     "nested-base64": _nested_base64,
     "secret=": lambda n: b"secret=" * (n // 7),
@@ -173,9 +206,13 @@ def test_four_megabyte_base64_blob_is_linear(backend: str) -> None:
 def test_token_inside_a_base64_encoded_kubernetes_secret_manifest(backend: str) -> None:
     # Two levels: a manifest (base64 in a Helm value or CI variable) whose `data:` is base64.
     pit = "pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"
-    manifest = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: crm\ndata:\n  GHL_TOKEN: "
-                + base64.b64encode(pit.encode()).decode() + "\n")
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: crm\ndata:\n  GHL_TOKEN: "
+        + base64.b64encode(pit.encode()).decode()
+        + "\n"
+    )
     data = b"manifest: " + base64.b64encode(manifest.encode()) + b"\n"
     found = scan_bytes(data, now=NOW)
     assert [(f.rule_id, f.secret, f.encoding, f.line, f.column) for f in found] == [
-        ("ghl-private-integration-token", pit, "base64", 1, 11)]
+        ("ghl-private-integration-token", pit, "base64", 1, 11)
+    ]

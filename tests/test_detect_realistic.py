@@ -1,6 +1,7 @@
 """Credentials as they leak in real files (n8n and Make exports, Postman collections, scripts, HAR
 logs, docs), beside what must stay quiet (placeholders, jwt.io samples, other services' UUID
 secrets, `cockpit-<uuid>`). All values are synthetic."""
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,10 @@ AZURE_SECRET = "2f8c6d4e-1b3a-4c5d-9e7f-a0b1c2d3e4f5"
 LOCATION_KEY = RULES_BY_ID["ghl-v1-location-api-key"].positives[0].value
 ACCESS = RULES_BY_ID["ghl-oauth-access-token"].positives[0].value
 HOOK = "https://services.leadconnectorhq.com/hooks/Rt5yU8iO2pA4sD6fG9hJ/webhook-trigger/0b7e4c2a-9d1f-4a3b-8c6e-5f2d1a0b9c8e"
-JWT_IO = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5"
-          "MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+JWT_IO = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5"
+    "MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
 
 
 def _b64url(raw: bytes) -> str:
@@ -31,17 +34,35 @@ def _b64url(raw: bytes) -> str:
 
 
 def _jwt(header: dict, payload: dict, signature_bytes: int) -> str:
-    return ".".join((_b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode()),
-                     _b64url(os.urandom(signature_bytes))))
+    return ".".join(
+        (
+            _b64url(json.dumps(header).encode()),
+            _b64url(json.dumps(payload).encode()),
+            _b64url(os.urandom(signature_bytes)),
+        )
+    )
 
 
-EXPIRED_ACCESS = _jwt({"alg": "RS256", "typ": "JWT"}, {
-    "authClass": "Location", "authClassId": "Ab3dE5gH7jK9mN1pQ3sT", "source": "INTEGRATION",
-    "sourceId": CLIENT_ID, "channel": "OAUTH", "primaryAuthClassId": "Ab3dE5gH7jK9mN1pQ3sT",
-    "oauthMeta": {"scopes": ["contacts.readonly"], "client": CLIENT_ID[:24]},
-    "iat": 1_700_000_000, "exp": 1_700_086_400}, 256)
-SUPABASE_ANON = _jwt({"alg": "HS256", "typ": "JWT"}, {"iss": "supabase", "ref": "qwertyuiopasdfghjklz",
-                                                      "role": "anon", "iat": 1_700_000_000, "exp": 2_015_576_000}, 32)
+EXPIRED_ACCESS = _jwt(
+    {"alg": "RS256", "typ": "JWT"},
+    {
+        "authClass": "Location",
+        "authClassId": "Ab3dE5gH7jK9mN1pQ3sT",
+        "source": "INTEGRATION",
+        "sourceId": CLIENT_ID,
+        "channel": "OAUTH",
+        "primaryAuthClassId": "Ab3dE5gH7jK9mN1pQ3sT",
+        "oauthMeta": {"scopes": ["contacts.readonly"], "client": CLIENT_ID[:24]},
+        "iat": 1_700_000_000,
+        "exp": 1_700_086_400,
+    },
+    256,
+)
+SUPABASE_ANON = _jwt(
+    {"alg": "HS256", "typ": "JWT"},
+    {"iss": "supabase", "ref": "qwertyuiopasdfghjklz", "role": "anon", "iat": 1_700_000_000, "exp": 2_015_576_000},
+    32,
+)
 
 
 @pytest.fixture(params=["python", "hyperscan"])
@@ -55,49 +76,113 @@ def _found(text: str):
     return [(f.rule_id, f.secret) for f in scan_bytes(text.encode(), "f", now=NOW)]
 
 
-N8N_CREDENTIAL = json.dumps([{
-    "id": "7", "name": "HighLevel account", "type": "highLevelOAuth2Api",
-    "data": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
-             "authUrl": "https://marketplace.gohighlevel.com/oauth/chooselocation",
-             "accessTokenUrl": "https://services.leadconnectorhq.com/oauth/token",
-             "oauthTokenData": {"access_token": ACCESS, "token_type": "Bearer"}}}], indent=2)
+N8N_CREDENTIAL = json.dumps(
+    [
+        {
+            "id": "7",
+            "name": "HighLevel account",
+            "type": "highLevelOAuth2Api",
+            "data": {
+                "clientId": CLIENT_ID,
+                "clientSecret": CLIENT_SECRET,
+                "authUrl": "https://marketplace.gohighlevel.com/oauth/chooselocation",
+                "accessTokenUrl": "https://services.leadconnectorhq.com/oauth/token",
+                "oauthTokenData": {"access_token": ACCESS, "token_type": "Bearer"},
+            },
+        }
+    ],
+    indent=2,
+)
 
-N8N_WORKFLOW = json.dumps({"nodes": [{
-    "parameters": {"url": "https://services.leadconnectorhq.com/contacts/", "sendHeaders": True,
-                   "headerParameters": {"parameters": [{"name": "Authorization", "value": f"Bearer {PIT}"},
-                                                       {"name": "Version", "value": "2021-07-28"}]},
-                   "bodyParameters": {"parameters": [{"name": "client_id", "value": CLIENT_ID},
-                                                     {"name": "client_secret", "value": CLIENT_SECRET}]}},
-    "name": "HTTP Request", "type": "n8n-nodes-base.httpRequest"}]})
+N8N_WORKFLOW = json.dumps(
+    {
+        "nodes": [
+            {
+                "parameters": {
+                    "url": "https://services.leadconnectorhq.com/contacts/",
+                    "sendHeaders": True,
+                    "headerParameters": {
+                        "parameters": [
+                            {"name": "Authorization", "value": f"Bearer {PIT}"},
+                            {"name": "Version", "value": "2021-07-28"},
+                        ]
+                    },
+                    "bodyParameters": {
+                        "parameters": [
+                            {"name": "client_id", "value": CLIENT_ID},
+                            {"name": "client_secret", "value": CLIENT_SECRET},
+                        ]
+                    },
+                },
+                "name": "HTTP Request",
+                "type": "n8n-nodes-base.httpRequest",
+            }
+        ]
+    }
+)
 
-MAKE_BLUEPRINT = json.dumps({"flow": [{"module": "http:ActionSendData", "mapper": {
-    "url": HOOK, "method": "post",
-    "headers": [{"name": "Authorization", "value": "Bearer " + LOCATION_KEY}]}}]}, indent=4)
+MAKE_BLUEPRINT = json.dumps(
+    {
+        "flow": [
+            {
+                "module": "http:ActionSendData",
+                "mapper": {
+                    "url": HOOK,
+                    "method": "post",
+                    "headers": [{"name": "Authorization", "value": "Bearer " + LOCATION_KEY}],
+                },
+            }
+        ]
+    },
+    indent=4,
+)
 
-POSTMAN = json.dumps({"info": {"name": "GHL API v2"}, "auth": {"type": "bearer", "bearer": [
-    {"key": "token", "value": PIT, "type": "string"}]}, "variable": [
-    {"key": "baseUrl", "value": "https://services.leadconnectorhq.com"},
-    {"key": "accessToken", "value": ACCESS}]}, indent="\t")
+POSTMAN = json.dumps(
+    {
+        "info": {"name": "GHL API v2"},
+        "auth": {"type": "bearer", "bearer": [{"key": "token", "value": PIT, "type": "string"}]},
+        "variable": [
+            {"key": "baseUrl", "value": "https://services.leadconnectorhq.com"},
+            {"key": "accessToken", "value": ACCESS},
+        ],
+    },
+    indent="\t",
+)
 
 POSITIVES = {
-    "n8n-credential-export": (N8N_CREDENTIAL, {("ghl-oauth-client-secret", CLIENT_SECRET), ("ghl-oauth-access-token", ACCESS)}),
-    "n8n-workflow-headers-and-body": (N8N_WORKFLOW, {("ghl-private-integration-token", PIT), ("ghl-oauth-client-secret", CLIENT_SECRET)}),
+    "n8n-credential-export": (
+        N8N_CREDENTIAL,
+        {("ghl-oauth-client-secret", CLIENT_SECRET), ("ghl-oauth-access-token", ACCESS)},
+    ),
+    "n8n-workflow-headers-and-body": (
+        N8N_WORKFLOW,
+        {("ghl-private-integration-token", PIT), ("ghl-oauth-client-secret", CLIENT_SECRET)},
+    ),
     "make-blueprint": (MAKE_BLUEPRINT, {("ghl-inbound-webhook-url", HOOK), ("ghl-v1-location-api-key", LOCATION_KEY)}),
     "postman-collection": (POSTMAN, {("ghl-private-integration-token", PIT), ("ghl-oauth-access-token", ACCESS)}),
     "python-token-exchange": (
         "import requests\n\nresp = requests.post(\n    'https://services.leadconnectorhq.com/oauth/token',\n"
         f"    data={{'client_id': '{CLIENT_ID}', 'client_secret': '{CLIENT_SECRET}', 'grant_type': 'authorization_code'}},\n)\n",
-        {("ghl-oauth-client-secret", CLIENT_SECRET)}),
-    "js-camelcase-ghl-key": (f'export const ghlClientSecret = "{CLIENT_SECRET}";\n',
-                             {("ghl-oauth-client-secret", CLIENT_SECRET)}),
-    "js-sso-key-in-ghl-app": (f"// HighLevel custom page: decrypt the SSO payload\nconst ssoKey = '{SSO_KEY}';\n",
-                              {("ghl-sso-shared-secret", SSO_KEY)}),
+        {("ghl-oauth-client-secret", CLIENT_SECRET)},
+    ),
+    "js-camelcase-ghl-key": (
+        f'export const ghlClientSecret = "{CLIENT_SECRET}";\n',
+        {("ghl-oauth-client-secret", CLIENT_SECRET)},
+    ),
+    "js-sso-key-in-ghl-app": (
+        f"// HighLevel custom page: decrypt the SSO payload\nconst ssoKey = '{SSO_KEY}';\n",
+        {("ghl-sso-shared-secret", SSO_KEY)},
+    ),
     "env-with-trailing-cr": (f"GHL_TOKEN={PIT}\r\n", {("ghl-private-integration-token", PIT)}),
     "pasted-upper-case": ("token: PIT-" + PIT[4:].upper() + "\n", {("ghl-private-integration-token", PIT)}),
-    "har-url-encoded-header": (f'{{"name": "Authorization", "value": "Bearer%20{PIT}"}}, {{"url": "https://x.test/?auth=Bearer%20{LOCATION_KEY}"}}',
-                               {("ghl-private-integration-token", PIT), ("ghl-v1-location-api-key", LOCATION_KEY)}),
-    "json-escaped-env-file": (json.dumps({"files": {".env": f"NODE_ENV=production\n{PIT}\nPORT=3000\n"}}),
-                              {("ghl-private-integration-token", PIT)}),
+    "har-url-encoded-header": (
+        f'{{"name": "Authorization", "value": "Bearer%20{PIT}"}}, {{"url": "https://x.test/?auth=Bearer%20{LOCATION_KEY}"}}',
+        {("ghl-private-integration-token", PIT), ("ghl-v1-location-api-key", LOCATION_KEY)},
+    ),
+    "json-escaped-env-file": (
+        json.dumps({"files": {".env": f"NODE_ENV=production\n{PIT}\nPORT=3000\n"}}),
+        {("ghl-private-integration-token", PIT)},
+    ),
     "github-issue-curl": (f"```\ncurl {HOOK} -d '{{}}'\n```\n", {("ghl-inbound-webhook-url", HOOK)}),
 }
 
@@ -123,17 +208,24 @@ def test_expired_access_token_is_reported_but_does_not_fail(backend: str) -> Non
 NEGATIVES = {
     "env-example-placeholders": (
         "# Copy to .env\nGHL_API_KEY=pit-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\nGHL_CLIENT_ID=\n"
-        "GHL_CLIENT_SECRET=your-client-secret\nGHL_SSO_KEY=<your sso key>\nGHL_LOCATION_ID=YOUR_LOCATION_ID\n"),
+        "GHL_CLIENT_SECRET=your-client-secret\nGHL_SSO_KEY=<your sso key>\nGHL_LOCATION_ID=YOUR_LOCATION_ID\n"
+    ),
     "readme-docs": (
         "## Auth\nSend `Authorization: Bearer pit-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` or a v1 key\n"
         "(`eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJsb2NhdGlvbl9pZCI6...`) to https://services.leadconnectorhq.com.\n"
-        "Webhook: https://services.leadconnectorhq.com/hooks/<locationId>/webhook-trigger/<triggerId>\n"),
+        "Webhook: https://services.leadconnectorhq.com/hooks/<locationId>/webhook-trigger/<triggerId>\n"
+    ),
     "jwt-io-sample-in-tests": f"def test_decode():\n    token = '{JWT_IO}'\n    assert decode(token)['name'] == 'John Doe'\n",
     "supabase-anon-key": f"const supabase = createClient('https://qwertyuiopasdfghjklz.supabase.co', '{SUPABASE_ANON}')\n",
-    "azure-app-registration": json.dumps({"tenantId": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
-                                          "clientId": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
-                                          "clientSecret": AZURE_SECRET,
-                                          "authority": "https://login.microsoftonline.com/"}, indent=2),
+    "azure-app-registration": json.dumps(
+        {
+            "tenantId": "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d",
+            "clientId": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
+            "clientSecret": AZURE_SECRET,
+            "authority": "https://login.microsoftonline.com/",
+        },
+        indent=2,
+    ),
     "azure-env": f"AZURE_CLIENT_ID=3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f\nAZURE_CLIENT_SECRET={AZURE_SECRET}\n",
     "cockpit-image": "services:\n  cockpit:\n    image: quay.io/cockpit/ws:cockpit-" + PIT[4:] + "\n",
     "ghl-app-sso-session-id": f"// GHL marketplace app\nconst sso_session_id = '{SSO_KEY}';\nconst ssoUserId = '{CLIENT_SECRET}';\n",

@@ -3,6 +3,7 @@
 pre-commit builds a virtualenv and pip-installs pit-guard into it (about 10 s, once per module:
 the hook repository is a committed snapshot of this tree, so pre-commit's cache is reused).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from git_helpers import Repo, git_env, new_pit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +34,9 @@ def hook_repo(tmp_path_factory):
 def try_repo(hook_repo, cwd: Path, *args: str):
     src, home = hook_repo
     env = git_env({"PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"})
-    proc = subprocess.run([PRE_COMMIT, "try-repo", str(src), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [PRE_COMMIT, "try-repo", str(src), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
     if "Could not find a version" in proc.stdout or "Failed to establish a new connection" in proc.stdout:
         pytest.skip("pre-commit could not install pit-guard's dependencies (no package index)")
     return proc.returncode, proc.stdout + proc.stderr
@@ -64,8 +65,9 @@ def test_pre_push_hook_scans_the_pushed_commits(hook_repo, tmp_path):
     base = repo.commit("base")
     repo.write("b.env", f"T={new_pit()}\n")
     head = repo.commit("leak")
-    code, out = try_repo(hook_repo, repo.path, "pit-guard-push", "--hook-stage", "pre-push",
-                         "--from-ref", base, "--to-ref", head)
+    code, out = try_repo(
+        hook_repo, repo.path, "pit-guard-push", "--hook-stage", "pre-push", "--from-ref", base, "--to-ref", head
+    )
     assert code == 1 and "b.env:1:" in out and "a.txt" not in out, out
 
 

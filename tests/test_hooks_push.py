@@ -1,12 +1,13 @@
 """pre-push (git stdin and pre-commit variables) and scan --since/--range."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 
 import pytest
-
 from git_helpers import Repo, git_env, new_pit
+
 from pit_guard import hooks
 from pit_guard.cli import main
 
@@ -16,8 +17,15 @@ ZERO = "0" * 40
 @pytest.fixture
 def pair(tmp_path, monkeypatch):
     """A remote with one pushed commit and a clone of it (cwd)."""
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF",
-                 "PRE_COMMIT_LOCAL_BRANCH", "PRE_COMMIT_REMOTE_BRANCH"):
+    for name in (
+        "CI",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "PRE_COMMIT_FROM_REF",
+        "PRE_COMMIT_TO_REF",
+        "PRE_COMMIT_LOCAL_BRANCH",
+        "PRE_COMMIT_REMOTE_BRANCH",
+    ):
         monkeypatch.delenv(name, raising=False)
     remote = Repo(tmp_path / "remote.git", bare=True)
     seed = Repo(tmp_path / "seed")
@@ -34,6 +42,7 @@ def findings(capsys, argv, monkeypatch=None, stdin=None):
     if stdin is not None:
         import io
         import sys
+
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
     code = main([*argv, "--format", "json"])
     out = capsys.readouterr()
@@ -143,7 +152,6 @@ def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):
 
 
 def _install(repo, hook: str, line: str) -> None:
-    import os
     import stat
     import sys
     from pathlib import Path
@@ -163,14 +171,16 @@ def test_installed_git_hooks_block_commit_and_push(pair):
     local.git("commit", "-q", "-m", "blocked", check=False)
     assert local.git("rev-list", "--count", "HEAD").strip() == "1"  # the hook stopped the commit
     local.git("commit", "-q", "--no-verify", "-m", "sneaked past the commit hook")
-    proc = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=local.path, env=git_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "push", "-q", "origin", "main"], cwd=local.path, env=git_env(), capture_output=True, text=True
+    )
     assert proc.returncode != 0 and "leak.env" in proc.stdout + proc.stderr
     local.git("checkout", "-q", "-b", "clean", "origin/main")
     local.write("ok.txt", "fine\n")
     local.commit("clean work")
-    proc = subprocess.run(["git", "push", "-q", "origin", "clean"], cwd=local.path, env=git_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "push", "-q", "origin", "clean"], cwd=local.path, env=git_env(), capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 

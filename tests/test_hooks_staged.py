@@ -1,11 +1,12 @@
 """pit-guard hook pre-commit / scan --staged: what the commit would add, from the index only."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from git_helpers import Repo, new_pit
+
 from pit_guard.cli import main
 
 

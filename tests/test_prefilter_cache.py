@@ -1,4 +1,5 @@
 """The compiled hyperscan database is cached on disk (patterns only) and a bad cache is harmless."""
+
 from __future__ import annotations
 
 import os

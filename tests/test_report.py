@@ -4,6 +4,7 @@ Regenerate the golden files after an intended change with:
     PIT_GUARD_REGEN_GOLDEN=1 .venv/bin/pytest tests/test_report.py
 and review the diff before committing it.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -11,7 +12,7 @@ import json
 import os
 import pathlib
 import sys
-from typing import Dict, List, Tuple
+from typing import Tuple
 
 import jsonschema
 import pytest
@@ -51,29 +52,90 @@ COMPANY = "EPFjbD0kH8Oool8DklZD"
 CLIENT_ID = "5ec84d8dbc74254770f58904-08xui6d3"
 
 FINDINGS: Tuple[Finding, ...] = (
-    Finding("ghl-private-integration-token", PIT, "app/.env", 3, 11, location_id=LOCATION,
-            validation=Validation("live", "422 from GET /contacts/ (missing locationId)", CHECKED)),
+    Finding(
+        "ghl-private-integration-token",
+        PIT,
+        "app/.env",
+        3,
+        11,
+        location_id=LOCATION,
+        validation=Validation("live", "422 from GET /contacts/ (missing locationId)", CHECKED),
+    ),
     # The same PIT again elsewhere: one credential, two places (one checklist entry).
-    Finding("ghl-private-integration-token", PIT, "docs/setup notes.md", 12, 5, location_id=LOCATION,
-            validation=Validation("live", "422 from GET /contacts/ (missing locationId)", CHECKED)),
-    Finding("ghl-v1-agency-api-key", V1_AGENCY, "config/ünïcode settings.yml", 7, 17, company_id=COMPANY,
-            issued_at=1654520133, provenance=Provenance(COMMIT, "Jane Dev <jane@example.com>",
-                                                        "2024-05-06T10:11:12+00:00", commit_count=3,
-                                                        in_head=False, branches=("main", "remotes/origin/main"))),
-    Finding("ghl-oauth-access-token", OAUTH_ACCESS, "app/.env", 9, 14, location_id=LOCATION,
-            auth_class="Location", client_id=CLIENT_ID, scopes=("contacts.readonly", "contacts.write"),
-            issued_at=1700000000, expires_at=1700086400, expired=True),
-    Finding("ghl-oauth-refresh-token", OAUTH_REFRESH, "scripts/refresh.py", 21, 18, location_id=LOCATION,
-            auth_class="Location", client_id=CLIENT_ID, issued_at=1700000000, expires_at=1731536000,
-            validation=Validation("dead", "exp is in the past", CHECKED)),
-    Finding("ghl-oauth-client-secret", CLIENT_SECRET, "k8s/secret.yaml", 8, 20, encoding="base64",
-            client_id=CLIENT_ID),
-    Finding("ghl-inbound-webhook-url", WEBHOOK, "workflows/zap.json", 4, 16, location_id="Qw3rTy7uI9oP1aS5dF8g",
-            validation=Validation("unknown", "no safe liveness test: a request fires the workflow")),
-    Finding("ghl-sso-shared-secret", SSO, "app/settings.py", 30, 15,
-            provenance=Provenance(OTHER_COMMIT, "Sam <sam@example.com>", "2023-01-02T03:04:05+00:00")),
-    Finding("ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION,
-            issued_at=1654520133),
+    Finding(
+        "ghl-private-integration-token",
+        PIT,
+        "docs/setup notes.md",
+        12,
+        5,
+        location_id=LOCATION,
+        validation=Validation("live", "422 from GET /contacts/ (missing locationId)", CHECKED),
+    ),
+    Finding(
+        "ghl-v1-agency-api-key",
+        V1_AGENCY,
+        "config/ünïcode settings.yml",
+        7,
+        17,
+        company_id=COMPANY,
+        issued_at=1654520133,
+        provenance=Provenance(
+            COMMIT,
+            "Jane Dev <jane@example.com>",
+            "2024-05-06T10:11:12+00:00",
+            commit_count=3,
+            in_head=False,
+            branches=("main", "remotes/origin/main"),
+        ),
+    ),
+    Finding(
+        "ghl-oauth-access-token",
+        OAUTH_ACCESS,
+        "app/.env",
+        9,
+        14,
+        location_id=LOCATION,
+        auth_class="Location",
+        client_id=CLIENT_ID,
+        scopes=("contacts.readonly", "contacts.write"),
+        issued_at=1700000000,
+        expires_at=1700086400,
+        expired=True,
+    ),
+    Finding(
+        "ghl-oauth-refresh-token",
+        OAUTH_REFRESH,
+        "scripts/refresh.py",
+        21,
+        18,
+        location_id=LOCATION,
+        auth_class="Location",
+        client_id=CLIENT_ID,
+        issued_at=1700000000,
+        expires_at=1731536000,
+        validation=Validation("dead", "exp is in the past", CHECKED),
+    ),
+    Finding("ghl-oauth-client-secret", CLIENT_SECRET, "k8s/secret.yaml", 8, 20, encoding="base64", client_id=CLIENT_ID),
+    Finding(
+        "ghl-inbound-webhook-url",
+        WEBHOOK,
+        "workflows/zap.json",
+        4,
+        16,
+        location_id="Qw3rTy7uI9oP1aS5dF8g",
+        validation=Validation("unknown", "no safe liveness test: a request fires the workflow"),
+    ),
+    Finding(
+        "ghl-sso-shared-secret",
+        SSO,
+        "app/settings.py",
+        30,
+        15,
+        provenance=Provenance(OTHER_COMMIT, "Sam <sam@example.com>", "2023-01-02T03:04:05+00:00"),
+    ),
+    Finding(
+        "ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION, issued_at=1654520133
+    ),
 )
 SKIPPED: Tuple[Tuple[str, str], ...] = (("assets/big.bin", "larger than --max-file-size (30000000 > 26214400 bytes)"),)
 SECRETS = sorted({f.secret for f in FINDINGS})
@@ -85,8 +147,7 @@ def fixed_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report, "__version__", "0.0.0-golden")
 
 
-def render(fmt: str, show_secrets: bool = False, color: bool = False,
-           findings: Tuple[Finding, ...] = FINDINGS) -> str:
+def render(fmt: str, show_secrets: bool = False, color: bool = False, findings: Tuple[Finding, ...] = FINDINGS) -> str:
     if fmt == "gitlab":
         return report.format_gitlab(findings, SKIPPED, show_secrets, started=STARTED, finished=FINISHED)
     if fmt == "text":
@@ -124,6 +185,7 @@ def test_every_rule_has_a_severity() -> None:
 
 # --- SARIF ----------------------------------------------------------------------------------------
 
+
 def sarif_validator() -> jsonschema.Draft4Validator:
     schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema)
@@ -156,8 +218,14 @@ def test_sarif_one_rule_per_credential_kind_with_revoke_help() -> None:
 def test_sarif_fingerprint_is_content_only() -> None:
     """The same secret in another commit, file and line is one alert; no commit data in it."""
     a = FINDINGS[2]
-    b = Finding(a.rule_id, a.secret, "elsewhere/x.yml", 99, 3,
-                provenance=Provenance(OTHER_COMMIT, "Someone Else <x@example.com>", "2020-01-01T00:00:00+00:00"))
+    b = Finding(
+        a.rule_id,
+        a.secret,
+        "elsewhere/x.yml",
+        99,
+        3,
+        provenance=Provenance(OTHER_COMMIT, "Someone Else <x@example.com>", "2020-01-01T00:00:00+00:00"),
+    )
     results = json.loads(report.format_sarif([a, b], []))["runs"][0]["results"]
     prints = [r["partialFingerprints"] for r in results]
     assert prints[0] == prints[1] == {"pitGuardFingerprint/v1": a.fingerprint}
@@ -180,8 +248,9 @@ def test_sarif_uris_are_relative_and_percent_encoded(tmp_path: pathlib.Path, mon
     monkeypatch.chdir(tmp_path)
     inside = str(tmp_path / "sub dir" / "ñ.env")
     outside = os.path.join(os.path.dirname(str(tmp_path)), "other place", "a.env")
-    findings = [Finding("ghl-private-integration-token", PIT, p, 1, 1) for p in
-                ("./a b/ü#1.env", inside, outside, "<stdin>")]
+    findings = [
+        Finding("ghl-private-integration-token", PIT, p, 1, 1) for p in ("./a b/ü#1.env", inside, outside, "<stdin>")
+    ]
     document = json.loads(report.format_sarif(findings, []))
     assert not list(sarif_validator().iter_errors(document))
     locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in document["runs"][0]["results"]]
@@ -193,6 +262,7 @@ def test_sarif_uris_are_relative_and_percent_encoded(tmp_path: pathlib.Path, mon
 
 
 # --- GitLab -----------------------------------------------------------------------------------------
+
 
 def gitlab_validator() -> jsonschema.Draft7Validator:
     schema = json.loads((DATA / "secret-detection-report-format-15.0.7.json").read_text(encoding="utf-8"))
@@ -231,6 +301,7 @@ def test_gitlab_times_default_to_now_in_utc() -> None:
 
 # --- markdown ---------------------------------------------------------------------------------------
 
+
 def test_markdown_lists_each_credential_once_grouped_by_account() -> None:
     text = render("markdown")
     assert text.count(f"`{FINDINGS[0].redacted}`") == 1  # the PIT found in two places
@@ -246,12 +317,24 @@ def test_markdown_lists_each_credential_once_grouped_by_account() -> None:
     ]
     assert "- Status: **live**" in text and "- Status: **expired**" in text and "- Status: **unknown**" in text
     for rule in RULES:
-        assert f"- [ ] Revoke it: {rule.revoke}" in text or rule.id in ("ghl-oauth-access-token", "ghl-oauth-refresh-token")
+        assert f"- [ ] Revoke it: {rule.revoke}" in text or rule.id in (
+            "ghl-oauth-access-token",
+            "ghl-oauth-refresh-token",
+        )
 
 
 def test_markdown_caps_places_and_escapes_git_text() -> None:
-    findings = [Finding("ghl-private-integration-token", PIT, f"f{i:02}.env", 1, 1,
-                        provenance=Provenance(COMMIT, "<b>*Mallory*</b>", "2024-01-01")) for i in range(25)]
+    findings = [
+        Finding(
+            "ghl-private-integration-token",
+            PIT,
+            f"f{i:02}.env",
+            1,
+            1,
+            provenance=Provenance(COMMIT, "<b>*Mallory*</b>", "2024-01-01"),
+        )
+        for i in range(25)
+    ]
     text = report.format_markdown(findings, [])
     assert text.count("  - `f") == report.MARKDOWN_MAX_PLACES
     assert "… and 15 more" in text
@@ -259,6 +342,7 @@ def test_markdown_caps_places_and_escapes_git_text() -> None:
 
 
 # --- text and the command line --------------------------------------------------------------------
+
 
 def test_text_is_grouped_by_file_with_the_path_line_col_shape() -> None:
     text = render("text")
@@ -274,8 +358,9 @@ def _plant(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path
 
 
-def test_text_is_plain_when_piped_and_coloured_on_a_terminal(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_is_plain_when_piped_and_coloured_on_a_terminal(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _plant(tmp_path)
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert main(["scan", str(tmp_path)]) == 1
@@ -305,5 +390,7 @@ def test_cli_output_file_for_every_format(fmt: str, tmp_path: pathlib.Path, caps
 
 def test_unwritable_output_is_an_error_exit_2(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     _plant(tmp_path)
-    assert main(["scan", "--output", str(tmp_path / "no such dir" / "r.sarif"), "--format", "sarif", str(tmp_path)]) == 2
+    assert (
+        main(["scan", "--output", str(tmp_path / "no such dir" / "r.sarif"), "--format", "sarif", str(tmp_path)]) == 2
+    )
     assert "cannot write the report" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """No full secret in any output unless --show-secrets: grep every format for every planted token."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,9 @@ def _found_secrets(folder: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.parametrize("fmt", cli.FORMATS)
-def test_cli_output_and_output_file_redact(fmt: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_output_and_output_file_redact(
+    fmt: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     pits = _plant(src)

@@ -5,6 +5,7 @@ Each renderer builds a file around a sentinel, then swaps in the value: the expe
 where the (possibly encoded) value landed, never a number typed by hand. The whole matrix runs with
 both prefilter backends.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,7 +13,7 @@ import json
 import random
 import urllib.parse
 import uuid
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 
@@ -42,10 +43,40 @@ def backend(request):
 
 def _minified_filler(seed: int, size: int) -> str:
     rng = random.Random(seed)
-    words = ["render", "props", "state", "dispatch", "useEffect", "children", "onClick", "module",
-             "exports", "default", "value", "length", "indexOf", "concat", "Promise", "resolve", "then",
-             "catch", "apply", "call", "bind", "prototype", "Object", "defineProperty", "Symbol",
-             "iterator", "contacts", "locations", "calendar", "pipeline", "opportunity", "widget"]
+    words = [
+        "render",
+        "props",
+        "state",
+        "dispatch",
+        "useEffect",
+        "children",
+        "onClick",
+        "module",
+        "exports",
+        "default",
+        "value",
+        "length",
+        "indexOf",
+        "concat",
+        "Promise",
+        "resolve",
+        "then",
+        "catch",
+        "apply",
+        "call",
+        "bind",
+        "prototype",
+        "Object",
+        "defineProperty",
+        "Symbol",
+        "iterator",
+        "contacts",
+        "locations",
+        "calendar",
+        "pipeline",
+        "opportunity",
+        "widget",
+    ]
     parts: List[str] = []
     total = 0
     while total < size:
@@ -124,13 +155,17 @@ def render_shell(example: Example, rule_id: str) -> str:
     lines = ["#!/usr/bin/env bash", "set -euo pipefail"]
     lines += [f"export {k}={v}" for k, v in example.before]
     if rule_id in KEYED:
-        lines += [f"export {example.key}={MARK}",
-                  'curl -s -X POST https://services.leadconnectorhq.com/oauth/token -d "grant_type=refresh_token"']
+        lines += [
+            f"export {example.key}={MARK}",
+            'curl -s -X POST https://services.leadconnectorhq.com/oauth/token -d "grant_type=refresh_token"',
+        ]
     elif rule_id == WEBHOOK_RULE:
         lines += [f'curl -s -X POST "{MARK}" -H "Content-Type: application/json" -d \'{{"email":"a@b.c"}}\'']
     else:
-        lines += [f'curl -s -H "Authorization: Bearer {MARK}" -H "Version: 2021-07-28" \\',
-                  "  https://services.leadconnectorhq.com/contacts/?limit=1"]
+        lines += [
+            f'curl -s -H "Authorization: Bearer {MARK}" -H "Version: 2021-07-28" \\',
+            "  https://services.leadconnectorhq.com/contacts/?limit=1",
+        ]
     return "\n".join(lines + [""])
 
 
@@ -206,7 +241,7 @@ def render_url_encoded(example: Example, rule_id: str) -> Tuple[bytes, int, str]
     query = "&".join(f"{k}={v}" for k, v in pairs)
     encoded = urllib.parse.quote(query, safe="").replace(urllib.parse.quote(MARK, safe=""), MARK)
     value = urllib.parse.quote(example.value, safe="")
-    text, at = _place("<a href=\"https://app.example.com/cb?state=" + encoded + "&lang=fr\">continue</a>\n", value)
+    text, at = _place('<a href="https://app.example.com/cb?state=' + encoded + '&lang=fr">continue</a>\n', value)
     changed = rule_id in KEYED or value != example.value
     return text.encode(), at, "url" if changed else "plain"
 
@@ -283,7 +318,9 @@ def _negative_contexts(negative: str) -> Dict[str, bytes]:
     return {
         "alone": negative.encode(),
         "markdown": ("# Notes\n\nSet it up like this:\n\n```\n" + negative + "\n```\n").encode(),
-        "bundle": ("!function(){" + FILLER_BEFORE + ";" + negative.replace("\n", ";") + ";" + FILLER_AFTER + "}();").encode(),
+        "bundle": (
+            "!function(){" + FILLER_BEFORE + ";" + negative.replace("\n", ";") + ";" + FILLER_AFTER + "}();"
+        ).encode(),
         "crlf-bom": BOM + ("# config\r\n" + negative.replace("\n", "\r\n") + "\r\nPORT=3000\r\n").encode(),
         "json": json.dumps({"notes": negative.splitlines()}, indent=2).encode(),
     }

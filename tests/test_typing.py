@@ -1,4 +1,5 @@
 """The package type-checks under `mypy --strict` (configured in pyproject.toml)."""
+
 import pathlib
 import subprocess
 import sys

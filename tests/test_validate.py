@@ -2,6 +2,7 @@
 
 Tokens are generated per test (uuid4, random signatures): nothing here is a real credential.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,18 +15,44 @@ import uuid
 from typing import Any, Dict, List
 
 import pytest
-
-from ghl_fake_server import (  # noqa: F401 - `ghl` is a fixture
-    AUTHCLASS_401, DEAD_ACCESS_401, DEAD_JWT_401, DEAD_PIT_401, ERROR_500, LIVE_200, LIVE_422,
-    MISMATCH_401, NO_VERSION_401, OTHER_LOCATION_401, OTHER_LOCATION_403, PROXY_502, PROXY_PAGE_200,
-    RATE_429, RATE_429_NO_RETRY_AFTER, REDIRECT_302, SCOPE_401, V1_DEAD, V1_LIVE, V1_SWITCH,
-    FakeGHL, Reply, ghl, refused_base, slow,
+from ghl_fake_server import (
+    AUTHCLASS_401,
+    DEAD_ACCESS_401,
+    DEAD_JWT_401,
+    DEAD_PIT_401,
+    ERROR_500,
+    LIVE_200,
+    LIVE_422,
+    MISMATCH_401,
+    NO_VERSION_401,
+    OTHER_LOCATION_401,
+    OTHER_LOCATION_403,
+    PROXY_502,
+    PROXY_PAGE_200,
+    RATE_429,
+    RATE_429_NO_RETRY_AFTER,
+    REDIRECT_302,
+    SCOPE_401,
+    V1_DEAD,
+    V1_LIVE,
+    V1_SWITCH,
+    FakeGHL,
+    Reply,
+    refused_base,
+    slow,
 )
+
 from pit_guard import __version__
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, redact
 from pit_guard.validate import (
-    ENV_V1, ENV_V2, V1_DEFAULT, V2_DEFAULT, api_bases, override_notice, validate_findings,
+    ENV_V1,
+    ENV_V2,
+    V1_DEFAULT,
+    V2_DEFAULT,
+    api_bases,
+    override_notice,
+    validate_findings,
     validate_token,
 )
 
@@ -63,13 +90,26 @@ def pit_finding(secret: str = "") -> Finding:
 
 def oauth(rule_id: str, auth_class: str = "Location", lifetime: int = 86400, issued: float = NOW - 60) -> Finding:
     owner = new_id()
-    payload = {"authClass": auth_class, "authClassId": owner, "source": "INTEGRATION", "channel": "OAUTH",
-               "iat": int(issued), "exp": int(issued + lifetime)}
+    payload = {
+        "authClass": auth_class,
+        "authClassId": owner,
+        "source": "INTEGRATION",
+        "channel": "OAUTH",
+        "iat": int(issued),
+        "exp": int(issued + lifetime),
+    }
     if rule_id == "ghl-oauth-refresh-token":
         payload["uniqueId"] = str(uuid.uuid4())
     ids = {"location_id": owner} if auth_class == "Location" else {"company_id": owner}
-    return finding(rule_id, new_jwt(payload), auth_class=auth_class, issued_at=int(issued),
-                   expires_at=int(issued + lifetime), expired=issued + lifetime < NOW, **ids)
+    return finding(
+        rule_id,
+        new_jwt(payload),
+        auth_class=auth_class,
+        issued_at=int(issued),
+        expires_at=int(issued + lifetime),
+        expired=issued + lifetime < NOW,
+        **ids,
+    )
 
 
 def v1_key(kind: str) -> Finding:
@@ -105,7 +145,11 @@ def check(findings: List[Finding], **options: Any) -> List[Finding]:
         (PROXY_PAGE_200, "unknown", "HTML page"),
         (REDIRECT_302, "unknown", "redirect"),
         (NO_VERSION_401, "unknown", "Version header"),
-        (Reply(401, {"statusCode": 401, "message": "Something new"}), "unknown", "unexpected answer: HTTP 401 'Something new'"),
+        (
+            Reply(401, {"statusCode": 401, "message": "Something new"}),
+            "unknown",
+            "unexpected answer: HTTP 401 'Something new'",
+        ),
         (Reply(400, {"statusCode": 400, "message": "Bad Request"}), "unknown", "unexpected answer: HTTP 400"),
         (Reply(200, {"a": 1}, content_type="text/plain"), "live", "HTTP 200"),
         (Reply(200, "not json", content_type="text/plain"), "unknown", "non-JSON"),
@@ -188,7 +232,9 @@ def test_redirect_is_not_followed(ghl: FakeGHL) -> None:
 # --- each kind's probe, or no request at all --------------------------------------------------------
 
 
-@pytest.mark.parametrize("reply, status", [(V1_LIVE, "live"), (V1_DEAD, "dead"), (V1_SWITCH, "live"), (ERROR_500, "unknown")])
+@pytest.mark.parametrize(
+    "reply, status", [(V1_LIVE, "live"), (V1_DEAD, "dead"), (V1_SWITCH, "live"), (ERROR_500, "unknown")]
+)
 def test_v1_location_key(ghl: FakeGHL, reply: Reply, status: str) -> None:
     key = v1_key("location")
     ghl.reply(key.secret, reply)
@@ -234,8 +280,10 @@ def test_expired_tokens_are_judged_offline(ghl: FakeGHL) -> None:
 
 def test_refresh_tokens_webhooks_and_secrets_are_never_sent(ghl: FakeGHL) -> None:
     refresh = oauth("ghl-oauth-refresh-token", lifetime=365 * 86400)
-    webhook = finding("ghl-inbound-webhook-url",
-                      f"https://services.leadconnectorhq.com/hooks/{new_id()}/webhook-trigger/{uuid.uuid4()}")
+    webhook = finding(
+        "ghl-inbound-webhook-url",
+        f"https://services.leadconnectorhq.com/hooks/{new_id()}/webhook-trigger/{uuid.uuid4()}",
+    )
     client_secret = finding("ghl-oauth-client-secret", str(uuid.uuid4()), client_id="68326a70642d282656e52d32-mb6t4zus")
     sso = finding("ghl-sso-shared-secret", str(uuid.uuid4()))
     results = check([refresh, webhook, client_secret, sso])
@@ -249,7 +297,11 @@ def test_refresh_tokens_webhooks_and_secrets_are_never_sent(ghl: FakeGHL) -> Non
 def test_identical_tokens_are_checked_once_and_order_is_kept(ghl: FakeGHL) -> None:
     token, dead = new_pit(), new_pit()
     ghl.reply(token, LIVE_422)
-    findings = [pit_finding(token), dataclasses.replace(pit_finding(dead), line=9), dataclasses.replace(pit_finding(token), path="b.py")]
+    findings = [
+        pit_finding(token),
+        dataclasses.replace(pit_finding(dead), line=9),
+        dataclasses.replace(pit_finding(token), path="b.py"),
+    ]
     results = check(findings)
     assert [(r.path, r.line) for r in results] == [(f.path, f.line) for f in findings]
     assert [r.validation.status for r in results if r.validation] == ["live", "dead", "live"]
@@ -303,7 +355,11 @@ def test_client_side_rate_limit_follows_the_servers_headers(monkeypatch: pytest.
 
 def test_exhausted_remaining_holds_the_next_send(ghl: FakeGHL) -> None:
     first, second = new_pit(), new_pit()
-    quota_gone = (("X-RateLimit-Max", "100"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Interval-Milliseconds", "300"))
+    quota_gone = (
+        ("X-RateLimit-Max", "100"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Interval-Milliseconds", "300"),
+    )
     ghl.reply(first, Reply(200, {"contacts": []}, quota_gone))
     ghl.reply(second, LIVE_200)
     results = check([pit_finding(first), pit_finding(second)], concurrency=1)
@@ -330,8 +386,7 @@ def test_tokens_never_appear_in_output_logs_reasons_or_reprs(
     logged: List[str] = []
     results = check([pit_finding(t) for t in secrets[:5]] + [access], log=logged.append)
     out = capsys.readouterr()
-    text = "\n".join([out.out, out.err, caplog.text, *logged, repr(results),
-                      *(f"{r.validation!r}" for r in results)])
+    text = "\n".join([out.out, out.err, caplog.text, *logged, repr(results), *(f"{r.validation!r}" for r in results)])
     for secret in secrets:
         assert secret not in text
         assert secret[4:] not in text  # not even the uuid part of a PIT
@@ -339,7 +394,9 @@ def test_tokens_never_appear_in_output_logs_reasons_or_reprs(
     assert results[0].validation is not None and "unexpected answer" in results[0].validation.reason
 
 
-def test_network_errors_carry_no_token_either(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_network_errors_carry_no_token_either(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv(ENV_V2, refused_base())
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -354,14 +411,19 @@ def test_network_errors_carry_no_token_either(monkeypatch: pytest.MonkeyPatch, c
 def test_api_bases_defaults_and_env_overrides() -> None:
     assert api_bases({}) == (V2_DEFAULT, V1_DEFAULT, False)
     assert api_bases({ENV_V2: "http://127.0.0.1:8080/", ENV_V1: "http://127.0.0.1:8080/v1"}) == (
-        "http://127.0.0.1:8080", "http://127.0.0.1:8080/v1", True)
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1:8080/v1",
+        True,
+    )
     assert api_bases({ENV_V1: "https://mirror.example/v1"}) == (V2_DEFAULT, "https://mirror.example/v1", True)
     assert override_notice({}) is None
     notice = override_notice({ENV_V2: "http://127.0.0.1:8080"})
     assert notice is not None and "http://127.0.0.1:8080" in notice and ENV_V2 in notice
 
 
-@pytest.mark.parametrize("value", ["ftp://127.0.0.1/", "127.0.0.1:8080", "file:///etc/passwd", "http://", "https://h/?q=1"])
+@pytest.mark.parametrize(
+    "value", ["ftp://127.0.0.1/", "127.0.0.1:8080", "file:///etc/passwd", "http://", "https://h/?q=1"]
+)
 def test_bad_override_is_a_fatal_error(value: str) -> None:
     with pytest.raises(FatalError, match=ENV_V2):
         api_bases({ENV_V2: value})
@@ -369,8 +431,9 @@ def test_bad_override_is_a_fatal_error(value: str) -> None:
 
 def test_only_the_two_env_vars_choose_the_bases(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Config files in the scanned folder (and look-alike variables) are not read.
-    (tmp_path / ".pit-guard.toml").write_text('[validate]\nv2_api_url = "http://evil.example"\n'
-                                              'v1_api_url = "http://evil.example/v1"\n')
+    (tmp_path / ".pit-guard.toml").write_text(
+        '[validate]\nv2_api_url = "http://evil.example"\nv1_api_url = "http://evil.example/v1"\n'
+    )
     (tmp_path / "pyproject.toml").write_text('[tool.pit-guard]\nv2_api_url = "http://evil.example"\n')
     (tmp_path / ".env").write_text(f"{ENV_V2}=http://evil.example\n")
     monkeypatch.chdir(tmp_path)

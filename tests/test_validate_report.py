@@ -1,4 +1,5 @@
 """`pit-guard validate --report`: findings come back from a JSON report, then get validated."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from ghl_fake_server import LIVE_422, FakeGHL, ghl  # noqa: F401 - `ghl` is a fixture
+from ghl_fake_server import LIVE_422, FakeGHL
+
 from pit_guard.detect import scan_bytes
 from pit_guard.finding import Provenance
 from pit_guard.report import format_json
