@@ -20,7 +20,7 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set
 
 from pit_guard import git
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance
+from pit_guard.finding import Finding, Provenance, Unread
 
 # Below this much blob data, worker processes cost more than they save.
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -30,7 +30,7 @@ _CHUNKS_PER_WORKER = 12
 @dataclasses.dataclass
 class AuditResult:
     findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    skipped: List[Unread] = dataclasses.field(default_factory=list)
     notices: List[str] = dataclasses.field(default_factory=list)
     blobs: int = 0
     incomplete: bool = False  # objects could not be read or history could not be walked
@@ -69,7 +69,7 @@ def audit(
         try:
             job.finish()
         except FatalError as e:
-            result.incomplete = True
+            problems.append(Unread("<history>", f"could not walk the history: {e}"))
             result.notices.append(
                 f"could not walk the history ({e}); findings are shown by blob, without "
                 "commits, and may include unreachable objects"
@@ -84,10 +84,9 @@ def audit(
             )
             problems += _summarise_missing(repo, missing, result.notices)
     result.blobs = len(blobs)
-    problems += [(sha, "unreadable object (corrupt object file)") for sha in unreadable]
-    for sha, reason in problems:
-        result.skipped.append((f"<object {sha}>", reason))
-    result.incomplete = result.incomplete or bool(problems)
+    problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
+    result.skipped += problems
+    result.incomplete = result.incomplete or any(not u.chosen for u in problems)
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
@@ -103,27 +102,29 @@ def audit(
 # --- scanning ---------------------------------------------------------------------------------
 
 _Hits = List[Tuple[str, List[Finding]]]
-_ChunkResult = Tuple[_Hits, int, List[Tuple[str, str]], int, int]
+_ChunkResult = Tuple[_Hits, int, List[Unread], int, int]
 
 
 def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
     """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
-    from pit_guard.detect import scan_bytes
+    from pit_guard.detect import scan_or_error
 
     repo, shas, max_size = task
     hits: _Hits = []
     lfs = 0
-    problems: List[Tuple[str, str]] = []
+    problems: List[Unread] = []
     nbytes = 0
     for blob in git.iter_blobs(repo, shas, max_size):
         if blob.data is None:
-            problems.append((blob.sha, blob.problem))
+            problems.append(Unread(f"<object {blob.sha}>", blob.problem, blob.chosen))
             continue
         nbytes += len(blob.data)
         if git.lfs_pointer(blob.data):
             lfs += 1
             continue
-        found = scan_bytes(blob.data)
+        found, error = scan_or_error(blob.data)
+        if error is not None:
+            problems.append(Unread(f"<object {blob.sha}>", error))
         if found:
             hits.append((blob.sha, found))
     return hits, lfs, problems, nbytes, len(shas)
@@ -147,20 +148,22 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
 _MISSING_LISTED = 20
 
 
-def _summarise_missing(repo: git.Repo, missing: List[Tuple[str, str]], notices: List[str]) -> List[Tuple[str, str]]:
-    """Name a few missing objects; a partial clone lacks blobs by design, so say that instead."""
+def _summarise_missing(repo: git.Repo, missing: List[Tuple[str, str]], notices: List[str]) -> List[Unread]:
+    """Name a few missing objects (a partial clone lacks blobs by design: say that instead, once)."""
     if missing and git.is_partial_clone(repo):
-        notices.append(
-            f"this is a partial clone: {len(missing)} blob(s) were never downloaded and were not "
-            "scanned (fetch them, or audit a full clone)"
-        )
-        return []
+        return [
+            Unread(
+                "<partial clone>",
+                f"{len(missing)} blob(s) were never downloaded, so not scanned: "
+                "fetch them (`git fetch --refetch`) or audit a full clone",
+            )
+        ]
     if len(missing) > _MISSING_LISTED:
         notices.append(
             f"{len(missing)} objects named by commits are missing (the repository is damaged); "
             f"the first {_MISSING_LISTED} are listed as skipped"
         )
-    return missing[:_MISSING_LISTED]
+    return [Unread(f"<object {sha}>", reason) for sha, reason in missing[:_MISSING_LISTED]]
 
 
 def _worker_count(repo: git.Repo, workers: Optional[int]) -> int:
@@ -207,14 +210,14 @@ class _Workers:
 
 def _scan_blobs(
     repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool, pool: _Workers
-) -> Tuple[_Hits, int, List[Tuple[str, str]]]:
+) -> Tuple[_Hits, int, List[Unread]]:
     total_bytes = sum(size for _, size in blobs)
     chunks = _chunks(blobs, pool.count * _CHUNKS_PER_WORKER)
     tasks = [(repo, chunk, max_size) for chunk in chunks]
     bar = _Progress(total_bytes, len(blobs)) if progress else None
     hits: _Hits = []
     lfs = 0
-    problems: List[Tuple[str, str]] = []
+    problems: List[Unread] = []
     for chunk_hits, chunk_lfs, chunk_problems, nbytes, nblobs in pool.run(tasks):
         hits += chunk_hits
         lfs += chunk_lfs

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tupl
 import click
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Finding, redact_text
+from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, NO_SIZE_LIMIT, Finding, Unread, redact_text
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = report.FORMATTERS (a test checks)
 # When this run started: GitLab reports carry the scan's start time.
@@ -40,7 +40,7 @@ def parse_size(text: str) -> int:
 
 
 def render(
-    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], fmt: str, show_secrets: bool, output: Optional[str]
+    findings: Sequence[Finding], skipped: Sequence[Unread], fmt: str, show_secrets: bool, output: Optional[str]
 ) -> None:
     """Write the report to --output or stdout (colour only for text on a terminal)."""
     from pit_guard import report
@@ -90,7 +90,7 @@ def live_first(findings: Sequence[Finding]) -> List[Finding]:
     return sorted(findings, key=lambda f: rank.get(f.validation.status, 2) if f.validation else 2)
 
 
-def summarize(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]]) -> None:
+def summarize(findings: Sequence[Finding], skipped: Sequence[Unread]) -> None:
     expired = sum(1 for f in findings if f.expired)
     parts = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
     statuses = [f.validation.status for f in findings if f.validation is not None]
@@ -99,8 +99,11 @@ def summarize(findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]]) -
             parts.append(f"{statuses.count(status)} {status}")
     if expired:
         parts.append(f"{expired} expired (not failing)")
-    if skipped:
-        parts.append(f"{len(skipped)} skipped")
+    unread = sum(1 for u in skipped if not u.chosen)
+    if unread:
+        parts.append(f"{unread} not scanned")
+    if len(skipped) > unread:
+        parts.append(f"{len(skipped) - unread} skipped by --max-file-size")
     click.echo("pit-guard: " + ", ".join(parts), err=True)
 
 
@@ -179,14 +182,15 @@ def report_options(f: _F) -> _F:
 
 def suppress(
     findings: Sequence[Finding],
-    skipped: Sequence[Tuple[str, str]],
+    skipped: Sequence[Unread],
     config_file: Optional[str],
     baseline_file: Optional[str],
-) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+) -> Tuple[List[Finding], List[Unread]]:
     """Config (disabled rules, excluded paths, allowed fingerprints), then the baseline: before
     validation, so nothing suppressed is ever sent anywhere."""
     from pit_guard.config import apply_config, load_config
 
+    findings = [f for f in findings if not f.allowed]  # a `pit-guard: allow` line
     kept, skipped = apply_config(findings, skipped, load_config(config_file))
     if baseline_file:
         from pit_guard.baseline import filter_baselined
@@ -209,8 +213,8 @@ def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
 
 
 def displayable(
-    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], show_secrets: bool
-) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+    findings: Sequence[Finding], skipped: Sequence[Unread], show_secrets: bool
+) -> Tuple[List[Finding], List[Unread]]:
     """Paths as every output shows them: printable, and with a token in a file name redacted.
 
     Done after suppression (exclude globs and baselines match the real paths)."""
@@ -219,12 +223,16 @@ def displayable(
     from pit_guard.finding import display_path
 
     shown = [dataclasses.replace(f, path=display_path(f.path, show_secrets)) for f in findings]
-    return shown, [(display_path(path, show_secrets), display_path(reason, show_secrets)) for path, reason in skipped]
+    unread = [
+        dataclasses.replace(u, path=display_path(u.path, show_secrets), reason=display_path(u.reason, show_secrets))
+        for u in skipped
+    ]
+    return shown, unread
 
 
 def finish(
     findings: Sequence[Finding],
-    skipped: Sequence[Tuple[str, str]],
+    skipped: Sequence[Unread],
     *,
     fmt: str,
     output: Optional[str],
@@ -245,13 +253,31 @@ def finish(
     """
     findings, skipped = suppress(findings, skipped, config_file, baseline_file)
     findings, skipped = displayable(findings, skipped, show_secrets)
-    for path, reason in skipped:
-        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    tell_unread(skipped)
     if validate:
         findings = live_first(run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout))
     render(findings, skipped, fmt, show_secrets, output)
     summarize(findings, skipped)
-    return exit_code(findings, fail_on_expired, fail_on)
+    return incomplete_exit(skipped) or exit_code(findings, fail_on_expired, fail_on)
+
+
+def tell_unread(skipped: Sequence[Unread]) -> None:
+    for u in skipped:
+        click.echo(f"pit-guard: {'skipped' if u.chosen else 'not scanned'} {u.path}: {u.reason}", err=True)
+
+
+def incomplete_exit(skipped: Sequence[Unread]) -> int:
+    """Fail closed: anything not read that the user did not choose to leave out makes the run exit 2
+    (the findings above are still reported), because a clean result it cannot vouch for is not clean."""
+    unread = sum(1 for u in skipped if not u.chosen)
+    if not unread:
+        return 0
+    click.echo(
+        f"pit-guard: {unread} input{'s' if unread != 1 else ''} could not be read (listed above): "
+        "the scan is incomplete, exit 2",
+        err=True,
+    )
+    return EXIT_ERROR
 
 
 @cli.command()
@@ -259,10 +285,9 @@ def finish(
 @report_options
 @click.option(
     "--max-file-size",
-    default="25M",
-    show_default=True,
-    callback=lambda c, p, v: parse_size(v),
-    help="Skip (with a notice) files larger than this.",
+    default=None,
+    callback=lambda c, p, v: parse_size(v) if v is not None else NO_SIZE_LIMIT,
+    help="Skip (with a notice) files larger than this, e.g. 25M (default: no limit; large files are streamed).",
 )
 @click.option("--staged", is_flag=True, help="Scan what `git commit` would add (the index), not files on disk.")
 @click.option("--since", metavar="REF", help="Scan the commits after REF up to HEAD (REF..HEAD).")
@@ -309,10 +334,9 @@ def scan(
 )
 @click.option(
     "--max-file-size",
-    default="25M",
-    show_default=True,
-    callback=lambda c, p, v: parse_size(v),
-    help="Skip (with a notice) files larger than this.",
+    default=None,
+    callback=lambda c, p, v: parse_size(v) if v is not None else NO_SIZE_LIMIT,
+    help="Skip (with a notice) files larger than this, e.g. 25M (default: no limit; large files are streamed).",
 )
 @click.option(
     "--history",
@@ -342,12 +366,11 @@ def baseline(
         skipped += past.skipped
     findings, skipped = suppress(found, skipped, config_file, None)
     findings, skipped = displayable(findings, skipped, False)  # a baseline never holds a token
-    for path, reason in skipped:
-        click.echo(f"pit-guard: skipped {path}: {reason}", err=True)
+    tell_unread(skipped)
     count, changed = write_baseline(output, findings, merge=merge)
     state = "written" if changed else "unchanged"
     click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
-    return EXIT_CLEAN
+    return incomplete_exit(skipped) or EXIT_CLEAN
 
 
 @cli.command("validate")

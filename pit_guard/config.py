@@ -22,7 +22,7 @@ import sys
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding
+from pit_guard.finding import Finding, Unread
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -194,8 +194,8 @@ def is_excluded(path: str, config: Config) -> bool:
 
 
 def apply_config(
-    findings: Sequence[Finding], skipped: Sequence[Tuple[str, str]], config: Config
-) -> Tuple[List[Finding], List[Tuple[str, str]]]:
+    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
+) -> Tuple[List[Finding], List[Unread]]:
     """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
     kept = [
         f
@@ -204,4 +204,4 @@ def apply_config(
         and f.fingerprint not in config.allow
         and not is_excluded(f.path, config)
     ]
-    return kept, [(path, reason) for path, reason in skipped if not is_excluded(path, config)]
+    return kept, [u for u in skipped if not is_excluded(u.path, config)]

@@ -118,8 +118,26 @@ _PLACEHOLDER_WORDS = (
 )
 
 
-def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None) -> List[Finding]:
-    """Every GoHighLevel credential in `data`, in order of position, without duplicates."""
+def scan_or_error(data: bytes, path: str = "") -> Tuple[List[Finding], Optional[str]]:
+    """What every source calls: the findings in one input, or why it could not be scanned.
+
+    A detector bug triggered by one file or blob must not end the run and lose every other
+    finding: it becomes that input's error (the caller reports it as not scanned, exit 2). The
+    message names the error type only: an exception's text could quote the input. Findings on a
+    `pit-guard: allow` line are kept, marked `allowed`, so the pipeline can count them."""
+    try:
+        return scan_bytes(data, path, keep_allowed=True), None
+    except MemoryError:
+        return [], "out of memory while scanning it"
+    except Exception as e:  # noqa: BLE001 - any bug in detection is this input's error
+        return [], f"detector error ({type(e).__name__}); please report it"
+
+
+def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_allowed: bool = False) -> List[Finding]:
+    """Every GoHighLevel credential in `data`, in order of position, without duplicates.
+
+    Findings on a line holding `pit-guard: allow` are left out, or with `keep_allowed` returned
+    marked `allowed`."""
     now = time.time() if now is None else now
     candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
     for rule_id, secret, start, encoding, extra in _candidates(data, 0, now):
@@ -139,12 +157,12 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None) -> List
         if line_start not in suppressed:
             line_end = data.find(b"\n", start)
             suppressed[line_start] = SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]
-        if suppressed[line_start]:
+        if suppressed[line_start] and not keep_allowed:
             continue
         since = column_at[0] if column_at[0] >= line_start else line_start
         column = (column_at[1] if since > line_start else 1) + len(data[since:start].decode("utf-8", "replace"))
         column_at = (start, column)
-        findings.append(Finding(rule_id, secret, path, line, column, encoding, **extra))
+        findings.append(Finding(rule_id, secret, path, line, column, encoding, allowed=suppressed[line_start], **extra))
     findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
     return findings
 

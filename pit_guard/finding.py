@@ -14,6 +14,9 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
+# --max-file-size when the user sets none: nothing is too big to scan (large inputs are streamed).
+NO_SIZE_LIMIT = 1 << 62
+
 
 def redact(secret: str) -> str:
     """Keep enough to recognise a token (`pit-3f2b…5a69`), never enough to use it."""
@@ -57,6 +60,16 @@ def fingerprint(rule_id: str, secret: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class Unread:
+    """Something that could hold a credential and was not read. The run cannot pass over it
+    (exit 2) unless the user chose the limit that left it out (`chosen`: told, not failing)."""
+
+    path: str
+    reason: str
+    chosen: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Provenance:
     """Where in git history a secret came from (history and range scans only)."""
 
@@ -96,6 +109,9 @@ class Finding:
     expired: bool = False
     provenance: Optional[Provenance] = None
     validation: Optional[Validation] = None
+    # On a line marked `pit-guard: allow`: sources keep it so that the pipeline can count what the
+    # marker suppresses (it is never reported, never validated).
+    allowed: bool = False
 
     @property
     def fingerprint(self) -> str:

@@ -224,6 +224,7 @@ class Blob:
     sha: str
     data: Optional[bytes]  # None when missing, corrupt, too large or not a blob
     problem: str = ""  # why data is None
+    chosen: bool = False  # left out by the user's --max-file-size, not by a problem
 
 
 def _feed(stdin: IO[bytes], shas: Sequence[str]) -> None:
@@ -276,6 +277,7 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
                     f"{kind.decode()} object"
                     if kind != b"blob"
                     else f"larger than --max-file-size ({size} > {max_size} bytes)",
+                    chosen=kind == b"blob",
                 )
                 continue
             data = out.read(size)

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import click
 
 from pit_guard import cli as _cli
-from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, redact_text
+from pit_guard.finding import NO_SIZE_LIMIT, redact_text
 
 
 def _notices(notices: Sequence[str]) -> None:
@@ -24,10 +24,9 @@ def _notices(notices: Sequence[str]) -> None:
 def _size_option(f: _cli._F) -> _cli._F:
     return click.option(
         "--max-file-size",
-        default="25M",
-        show_default=True,
-        callback=lambda c, p, v: _cli.parse_size(v),
-        help="Skip (with a notice) blobs larger than this.",
+        default=None,
+        callback=lambda c, p, v: _cli.parse_size(v) if v is not None else NO_SIZE_LIMIT,
+        help="Skip (with a notice) blobs larger than this, e.g. 25M (default: no limit).",
     )(f)
 
 
@@ -72,12 +71,7 @@ def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: o
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     result = run_audit(repo, include_unreachable=include_unreachable, max_file_size=max_file_size, progress=progress)
     _notices(result.notices)
-    code = _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
-    if code == EXIT_CLEAN and result.incomplete:
-        # Nothing found in what could be read is not a clean bill: say so in the exit code.
-        click.echo("pit-guard: the audit is incomplete (objects above could not be read): exit 2", err=True)
-        return EXIT_ERROR
-    return code
+    return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]
 
 
 @click.command()

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from pit_guard import git
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance
+from pit_guard.finding import Finding, Provenance, Unread
 
 ZERO = "0" * 40
 
@@ -24,7 +24,7 @@ ZERO = "0" * 40
 @dataclasses.dataclass
 class GitScan:
     findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    skipped: List[Unread] = dataclasses.field(default_factory=list)
     notices: List[str] = dataclasses.field(default_factory=list)
 
 
@@ -43,7 +43,7 @@ def _scan_targets(
     repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan
 ) -> Dict[str, List[Finding]]:
     """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs)."""
-    from pit_guard.detect import scan_bytes
+    from pit_guard.detect import scan_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
     found: Dict[str, List[Finding]] = {}
@@ -53,14 +53,19 @@ def _scan_targets(
         if blob.data is None:
             if blob.sha in wanted:
                 names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
-                result.skipped.append((names[0] if names else blob.sha, f"{blob.problem} ({blob.sha})"))
+                result.skipped.append(
+                    Unread(names[0] if names else blob.sha, f"{blob.problem} ({blob.sha})", chosen=blob.chosen)
+                )
             found[blob.sha] = []
             continue
         if git.lfs_pointer(blob.data):
             lfs += blob.sha in wanted
             found[blob.sha] = []
             continue
-        found[blob.sha] = scan_bytes(blob.data)
+        found[blob.sha], error = scan_or_error(blob.data)
+        if error is not None and blob.sha in wanted:
+            names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
+            result.skipped.append(Unread(names[0] if names else blob.sha, f"{error} ({blob.sha})"))
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
@@ -123,7 +128,7 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
             if entry.status == "D":
                 continue
             if entry.status == "U":
-                result.skipped.append((git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
+                result.skipped.append(Unread(git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
             elif entry.new_mode == git.GITLINK_MODE:
                 result.notices.append(f"{git.show_path(p)} is a submodule: not descended into (scan it on its own)")
             else:
@@ -133,7 +138,7 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
         if staged is None:
             _scan_untracked(repo, p, max_size, result)
         elif staged[2] != 0:
-            result.skipped.append((git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
+            result.skipped.append(Unread(git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
         elif staged[0] == git.GITLINK_MODE:
             result.notices.append(f"{git.show_path(p)} is a submodule: not descended into (scan it on its own)")
         else:
@@ -147,16 +152,19 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
 def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.detect import scan_bytes
+    from pit_guard.detect import scan_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
     if not os.path.isfile(full) or os.path.islink(full):
         return
     if os.path.getsize(full) > max_size:
-        result.skipped.append((git.show_path(p), f"larger than --max-file-size ({max_size} bytes)"))
+        result.skipped.append(Unread(git.show_path(p), f"larger than --max-file-size ({max_size} bytes)", chosen=True))
         return
     with open(full, "rb") as f:
-        result.findings += scan_bytes(f.read(), git.show_path(p))
+        found, error = scan_or_error(f.read(), git.show_path(p))
+    result.findings += found
+    if error is not None:
+        result.skipped.append(Unread(git.show_path(p), error))
 
 
 # --- commit ranges: pre-push, CI, --since/--range --------------------------------------------------

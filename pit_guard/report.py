@@ -14,13 +14,13 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
-from pit_guard.finding import Finding, Provenance
+from pit_guard.finding import Finding, Provenance, Unread
 from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"
 
-Skipped = Sequence[Tuple[str, str]]
+Skipped = Sequence[Unread]
 
 # GitLab severity and the SARIF `security-severity` score (GitHub maps >= 9.0 to critical, >= 7.0
 # to high, >= 4.0 to medium). Keys that never expire and open a whole account rank highest; an
@@ -159,7 +159,7 @@ def format_json(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
         "version": JSON_SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "findings": [finding_to_dict(f, show_secrets) for f in findings],
-        "skipped": [{"path": path, "reason": reason} for path, reason in skipped],
+        "skipped": [{"path": u.path, "reason": u.reason, "fails": not u.chosen} for u in skipped],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -206,7 +206,7 @@ def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
             lines.extend("    " + _style(detail, "2", color) for detail in details)
         blocks.append("\n".join(lines))
     if skipped:
-        blocks.append("\n".join(f"{path}: skipped: {reason}" for path, reason in skipped))
+        blocks.append("\n".join(f"{u.path}: {'skipped' if u.chosen else 'not scanned'}: {u.reason}" for u in skipped))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
@@ -328,10 +328,10 @@ def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bo
     notifications = [
         {
             "level": "warning",
-            "message": {"text": f"skipped {path}: {reason}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _sarif_uri(path)[0]}}}],
+            "message": {"text": f"skipped {u.path}: {u.reason}"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _sarif_uri(u.path)[0]}}}],
         }
-        for path, reason in skipped
+        for u in skipped
     ]
     invocation: Dict[str, Any] = {"executionSuccessful": True}
     if notifications:
@@ -425,7 +425,7 @@ def format_gitlab(
         ],
     }
     if skipped:
-        scan["messages"] = [{"level": "warn", "value": f"skipped {path}: {reason}"} for path, reason in skipped]
+        scan["messages"] = [{"level": "warn", "value": f"skipped {u.path}: {u.reason}"} for u in skipped]
     document = {
         "version": GITLAB_SCHEMA_VERSION,
         "scan": scan,
@@ -521,7 +521,7 @@ def format_markdown(findings: Sequence[Finding], skipped: Skipped, show_secrets:
             out.append("- [ ] Remove it from every place listed above")
     if skipped:
         out += ["", "## Not scanned", ""]
-        out += [f"- {_md_code(report_path(path))}: {_md_escape(reason)}" for path, reason in skipped]
+        out += [f"- {_md_code(report_path(u.path))}: {_md_escape(u.reason)}" for u in skipped]
     return "\n".join(out) + "\n"
 
 

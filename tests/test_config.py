@@ -11,7 +11,7 @@ import pytest
 
 from pit_guard import config
 from pit_guard.cli import finish, main
-from pit_guard.finding import Finding, fingerprint
+from pit_guard.finding import Finding, Unread, fingerprint
 
 RULE = "ghl-private-integration-token"
 
@@ -159,7 +159,7 @@ def test_finish_applies_config_for_every_mode(repo: pathlib.Path, capsys: pytest
     write(repo / ".pit-guard.toml", 'exclude = ["vendor"]\n')
     history = [Finding(RULE, new_pit(), "vendor/lib/conf.env", 3, 1), Finding(RULE, new_pit(), "app/conf.env", 1, 1)]
     options = dict(fmt="json", output=None, show_secrets=False, fail_on_expired=False)
-    assert finish(history, [("vendor/huge.bin", "too big")], **options) == 1
+    assert finish(history, [Unread("vendor/huge.bin", "too big")], **options) == 1
     out = json.loads(capsys.readouterr().out)
     assert [f["path"] for f in out["findings"]] == ["app/conf.env"]
     assert out["skipped"] == []  # an excluded file is not even mentioned

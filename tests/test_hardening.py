@@ -103,7 +103,7 @@ def test_symlink_named_on_the_command_line_is_followed(
     (tmp_path / "link.env").symlink_to(tmp_path / "real.env")
     (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
     assert main(["scan", str(tmp_path / "link.env")]) == 1
-    assert main(["scan", str(tmp_path / "broken")]) == 0
+    assert main(["scan", str(tmp_path / "broken")]) == 2  # named, and could not be read
     assert "broken or looping symlink" in capsys.readouterr().err
 
 

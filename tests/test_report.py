@@ -19,7 +19,7 @@ import pytest
 
 from pit_guard import cli, report
 from pit_guard.cli import main
-from pit_guard.finding import Finding, Provenance, Validation
+from pit_guard.finding import Finding, Provenance, Unread, Validation
 from pit_guard.rules import RULES, RULES_BY_ID
 
 HERE = pathlib.Path(__file__).parent
@@ -137,7 +137,7 @@ FINDINGS: Tuple[Finding, ...] = (
         "ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION, issued_at=1654520133
     ),
 )
-SKIPPED: Tuple[Tuple[str, str], ...] = (("assets/big.bin", "larger than --max-file-size (30000000 > 26214400 bytes)"),)
+SKIPPED = (Unread("assets/big.bin", "larger than --max-file-size (30000000 > 26214400 bytes)", chosen=True),)
 SECRETS = sorted({f.secret for f in FINDINGS})
 
 
