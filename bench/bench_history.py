@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """History benchmark: `pit-guard audit` against `git cat-file --batch-all-objects --batch` on
-synthetic repositories from ../shared/bench/gen_synth_repo.py, with recall against its ground
-truth, peak memory, and the pre-commit hook's whole-process latency.
+synthetic repositories from bench/gen_synth_repo.py (this folder), with recall against its
+ground truth, peak memory, and the pre-commit hook's whole-process latency.
 
     .venv/bin/python bench/bench_history.py --commits 5000 20000 50000
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR = ROOT.parent / "shared" / "bench" / "gen_synth_repo.py"
+GENERATOR = ROOT / "bench" / "gen_synth_repo.py"
 # Measure the repository, not the user's git configuration.
 ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, LC_ALL="C")
 ENV.pop("CI", None)
