@@ -2,7 +2,7 @@
 
 Each finding gets a `Validation`: live, dead, expired (offline, from a JWT's `exp`), unknown (with
 the reason) or not-checked (with the reason). A status comes from the answer's status code AND its
-message (see the "Liveness" tables in the facts file): "not authorized for this scope" is live.
+message (see "Reading the answer" in docs/ghl-credentials.md): "not authorized for this scope" is live.
 Unknown is never dead.
 
 Safety rules kept here, not left to callers:

@@ -1,4 +1,4 @@
-"""A fake GoHighLevel API on loopback, answering as the facts file says the real one does.
+"""A fake GoHighLevel API on loopback, answering as docs/ghl-credentials.md says the real one does.
 
 Reusable by tests and benchmarks:
 
@@ -43,7 +43,7 @@ def _v2_error(status: int, message: Any, error: str = "Unauthorized") -> Reply:
     return Reply(status, {"statusCode": status, "message": message, "error": error})
 
 
-# Answers documented in ../shared/ghl-credentials.md ("Liveness").
+# Answers documented in docs/ghl-credentials.md ("Reading the answer").
 LIVE_200 = Reply(200, {"contacts": [], "meta": {"total": 0}})
 LIVE_422 = _v2_error(422, ["locationId must be a string", "locationId should not be empty"], "Unprocessable Entity")
 SCOPE_401 = _v2_error(401, "The token is not authorized for this scope.")
