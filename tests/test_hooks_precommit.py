@@ -1,7 +1,9 @@
-"""Real pre-commit runs of the hooks in .pre-commit-hooks.yaml (`pre-commit try-repo`).
+"""Real pre-commit runs of the hooks in .pre-commit-hooks.yaml, as a user's repository runs them.
 
-pre-commit builds a virtualenv and pip-installs pit-guard into it (about 10 s, once per module:
-the hook repository is a committed snapshot of this tree, so pre-commit's cache is reused).
+The hook environment is built once per session: a committed copy of this tree is the hook
+repository, a config outside the work repositories points at it by path and commit, and every run
+shares one PRE_COMMIT_HOME, so pre-commit pip-installs pit-guard once (about 10 s) and reuses it.
+(`pre-commit try-repo` cannot share it: it makes a new store in a temp folder on every call.)
 """
 
 from __future__ import annotations
@@ -18,28 +20,53 @@ from git_helpers import Repo, git_env, new_pit
 ROOT = Path(__file__).resolve().parent.parent
 PRE_COMMIT = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
 pytestmark = pytest.mark.skipif(not os.path.exists(PRE_COMMIT), reason="pre-commit is not installed")
+NO_INDEX = ("Could not find a version", "Failed to establish a new connection")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hook_repo(tmp_path_factory):
-    """A committed copy of this project: pre-commit installs it once and reuses the env."""
+    """(config file, PRE_COMMIT_HOME): this project as a hook repository, its environment built once."""
     src = tmp_path_factory.mktemp("hook") / "pit-guard"
     ignore = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis")
     shutil.copytree(ROOT, src, ignore=ignore)
     repo = Repo(src)
-    repo.commit("snapshot")
-    return src, tmp_path_factory.mktemp("pre-commit-home")
+    rev = repo.commit("snapshot")
+    home = tmp_path_factory.mktemp("pre-commit-home")
+    config = tmp_path_factory.mktemp("pre-commit-config") / "pre-commit-config.yaml"
+    config.write_text(
+        f"repos:\n  - repo: {src.as_posix()}\n    rev: {rev}\n"
+        "    hooks:\n      - id: pit-guard\n      - id: pit-guard-push\n"
+    )
+    env = git_env({"PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"})
+    proc = subprocess.run(
+        [PRE_COMMIT, "install-hooks", "--config", str(config)],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if any(reason in proc.stdout + proc.stderr for reason in NO_INDEX):
+        pytest.skip("pre-commit could not install pit-guard's dependencies (no package index)")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return config, home
 
 
 def try_repo(hook_repo, cwd: Path, *args: str):
-    src, home = hook_repo
+    """`pre-commit run` in `cwd` with the session's hook repository: the environment is reused."""
+    config, home = hook_repo
     env = git_env({"PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"})
     proc = subprocess.run(
-        [PRE_COMMIT, "try-repo", str(src), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [PRE_COMMIT, "run", "--config", str(config), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    if "Could not find a version" in proc.stdout or "Failed to establish a new connection" in proc.stdout:
-        pytest.skip("pre-commit could not install pit-guard's dependencies (no package index)")
-    return proc.returncode, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "Installing environment" not in out, out  # built once, in the fixture
+    return proc.returncode, out
 
 
 def test_pre_commit_hook_reports_only_what_the_commit_adds(hook_repo, tmp_path):
