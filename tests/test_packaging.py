@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
@@ -117,3 +119,102 @@ def test_installed_wheel_runs_the_pre_commit_hook(installed: Path, tmp_path: Pat
     assert leak.returncode == 1, leak.stdout + leak.stderr
     assert "settings.env:1:" in leak.stdout + leak.stderr
     assert token not in leak.stdout + leak.stderr
+
+
+# --- The CI packaging runs what it says: the action's and the GitLab template's own scripts ----------
+
+
+def _leaky_repo(path: Path) -> Tuple[Repo, str, str, str]:
+    """A repository whose last commit adds a token: (repo, base, head, token)."""
+    repo = Repo(path)
+    repo.write("README.md", "hello\n")
+    base = repo.commit("base")
+    token = new_pit()
+    repo.write("deploy/app.env", f"GHL_TOKEN={token}\n")
+    return repo, base, repo.commit("leak"), token
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the action's steps run in bash")
+def test_github_action_scan_step_writes_the_report_and_its_outputs(installed: Path, tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert set(action["inputs"]) == {"args", "format", "baseline", "version"}
+    assert action["runs"]["using"] == "composite"
+    steps = {step.get("id"): step for step in action["runs"]["steps"]}
+    assert "${{ github.action_path }}" in str(action["runs"]["steps"][0]["env"])  # installs its own checkout
+    repo, base, head, token = _leaky_repo(tmp_path / "work")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"before": base, "after": head}))
+    runner_temp = tmp_path / "runner"
+    runner_temp.mkdir()
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    env = git_env(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": "push",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_SHA": head,
+            "GITHUB_OUTPUT": str(outputs),
+            "RUNNER_TEMP": str(runner_temp),
+            "PIT_GUARD_BIN": str(installed),  # what the install step leaves in GITHUB_ENV
+            # the inputs, as the step's env maps them
+            "PIT_GUARD_ARGS": "--fail-on-expired",
+            "PIT_GUARD_FORMAT": "sarif",
+            "PIT_GUARD_BASELINE": "",
+        }
+    )
+    # GitHub runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail {0}`.
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps["scan"]["run"]],
+        cwd=repo.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert written["exit-code"] == "1"
+    report = Path(written["report"])
+    assert report.parent == runner_temp and report.suffix == ".sarif"
+    text = report.read_text()
+    assert token not in text + outputs.read_text() + proc.stdout + proc.stderr
+    assert [r["ruleId"] for r in json.loads(text)["runs"][0]["results"]] == ["ghl-private-integration-token"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="GitLab's docker executor runs the script in a shell")
+def test_gitlab_template_job_publishes_a_secret_detection_report(installed: Path, tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    template = yaml.safe_load((ROOT / "ci" / "pit-guard.gitlab-ci.yml").read_text())
+    job = template["pit-guard"]
+    assert job["artifacts"]["reports"]["secret_detection"] == "gl-secret-detection-report.json"
+    assert str(job["variables"]["GIT_DEPTH"]) == "0"
+    repo, base, head, token = _leaky_repo(tmp_path / "work")
+    env = git_env(
+        {
+            **{name: str(value) for name, value in template["variables"].items()},
+            "GITLAB_CI": "true",
+            "CI_COMMIT_BEFORE_SHA": base,
+            "CI_COMMIT_SHA": head,
+            "PATH": f"{installed}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    # The template's install lines (apt-get, pip) are the runner image's business; run its script.
+    proc = subprocess.run(
+        ["sh", "-ec", "\n".join(job["script"])], cwd=repo.path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = (repo.path / "gl-secret-detection-report.json").read_text()
+    assert token not in text + proc.stdout + proc.stderr
+    assert len(json.loads(text)["vulnerabilities"]) == 1
+
+
+def test_dockerfile_is_pinned_and_runs_as_a_user() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
+    assert len(bases) == 1 and re.fullmatch(r"python:3\.12[.\d]*-slim-bookworm@sha256:[0-9a-f]{64}", bases[0])
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    assert 'ENTRYPOINT ["pit-guard"]' in text and "install -y --no-install-recommends git" in text
