@@ -15,8 +15,12 @@ import base64
 import hashlib
 import os
 import platform
+import random
 import re
-import tempfile
+import secrets
+import stat
+import sys
+import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 PIT = "pit"
@@ -122,10 +126,232 @@ def _python_families(data: bytes) -> FrozenSet[str]:
 _positions_db: Any = None
 _context_db: Any = None
 
+# --- The compiled-pattern cache -------------------------------------------------------------------
+#
+# A cache file decides what every later run can see, so nothing in it is trusted: the folder must be
+# the user's own and writable by nobody else, a file must be a regular file the user owns (opened
+# without following a symlink and without blocking on a FIFO), no larger than MAX_CACHE_BYTES, and
+# the database it holds must find a fresh random instance of every one of its patterns, placed in
+# random surroundings (a canary nobody can know in advance). Any doubt means compiling again.
 
-def _cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.environ.get("PIT_GUARD_CACHE_DIR") or os.path.join(base, "pit-guard")
+CACHE_ENV = "PIT_GUARD_CACHE_DIR"
+MAX_CACHE_BYTES = 16 * 1024 * 1024  # today's databases are about 60 KiB
+CANARY_ROUNDS = 2  # random instances of each pattern a loaded database must find
+_notices: Set[str] = set()
+
+
+def _notice(text: str) -> None:
+    if text not in _notices:  # once per process
+        _notices.add(text)
+        print(f"pit-guard: notice: {text}", file=sys.stderr)
+
+
+def _cache_dir() -> Optional[str]:
+    """The cache folder: PIT_GUARD_CACHE_DIR, else $XDG_CACHE_HOME/pit-guard, else ~/.cache/pit-guard.
+
+    Relative paths would put the cache in whatever folder a hook runs in (the repository being
+    committed): a relative XDG_CACHE_HOME is ignored, as the XDG spec says; a relative
+    PIT_GUARD_CACHE_DIR is refused with a notice and no cache is used. None: no cache.
+    """
+    chosen = os.environ.get(CACHE_ENV, "")
+    if chosen:
+        if not os.path.isabs(chosen):
+            _notice(f"{CACHE_ENV} must be an absolute path; the compiled-pattern cache is not used")
+            return None
+        return chosen
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pit-guard") if os.path.isabs(base) else None
+
+
+def _cache_supported() -> bool:
+    return (
+        hasattr(os, "geteuid")
+        and hasattr(os, "O_NOFOLLOW")
+        and hasattr(os, "O_NONBLOCK")
+        and hasattr(os, "O_DIRECTORY")
+        and hasattr(os, "O_CLOEXEC")
+        and os.open in os.supports_dir_fd
+        and os.rename in os.supports_dir_fd  # os.replace takes the same arguments
+    )
+
+
+def _open_cache_dir() -> Optional[int]:
+    """A descriptor of the cache folder, created 0700 if missing; None if it is not safe to use.
+
+    Every file operation is then relative to this descriptor, so the folder checked is the folder
+    used even if its path is swapped meanwhile.
+    """
+    path = _cache_dir()
+    if path is None or not _cache_supported():
+        return None
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:  # a read-only home: no cache, just compile
+        return None
+    try:
+        # A symlinked folder is followed: what counts is the folder it reaches, checked below.
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    info = os.fstat(fd)
+    why = None
+    if info.st_uid != os.geteuid():
+        why = f"owned by uid {info.st_uid}, not by this user"
+    elif info.st_mode & 0o022:
+        why = f"writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+    if why is not None:
+        os.close(fd)
+        _notice(f"the compiled-pattern cache {path} is {why}: not used (the patterns are compiled instead)")
+        return None
+    return fd
+
+
+def _read_cache_file(folder: int, name: str) -> Optional[bytes]:
+    """The file's bytes if it is a regular file of ours, of a sane size; None otherwise (never blocks)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:  # missing, or a symlink (ELOOP)
+        return None
+    try:
+        info = os.fstat(fd)
+        if (
+            not stat.S_ISREG(info.st_mode)  # a FIFO, a device, a socket, a folder
+            or info.st_uid != os.geteuid()
+            or info.st_mode & 0o022
+            or info.st_size > MAX_CACHE_BYTES
+        ):
+            return None
+        chunks = []
+        left = info.st_size + 1  # one byte more: a file that grows while read is refused
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) == info.st_size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_cache_file(folder: int, name: str, data: bytes) -> None:
+    """Replace `name` (whatever it is: a stale file, a FIFO, a symlink) with `data`, atomically."""
+    tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except OSError:  # a full disk must not stop a scan
+        try:
+            os.unlink(tmp, dir_fd=folder)
+        except OSError:
+            pass
+
+
+# --- The random canary: an instance of every pattern, made fresh each time a database is loaded ---
+
+Sample = Callable[[random.Random], bytes]
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_B64URL = _ALNUM + "_-"
+_FILLER = _ALNUM + " \t\n.,;:=\"'`/\\+-_()[]{}<>#%$&*!?|~@^"
+
+
+def _chars(rng: random.Random, alphabet: str, low: int, high: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
+
+
+def _mixed_case(rng: random.Random, text: str) -> str:
+    return "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in text)
+
+
+def _uuid(rng: random.Random) -> str:
+    text = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return text if rng.random() < 0.5 else _mixed_case(rng, text)
+
+
+def _sample_pit(rng: random.Random) -> bytes:
+    return (rng.choice(("pit", "PIT", "Pit")) + "-" + _uuid(rng)).encode()
+
+
+def _sample_jwt(rng: random.Random) -> bytes:
+    parts = ("eyJ" + _chars(rng, _B64URL, 8, 60), "eyJ" + _chars(rng, _B64URL, 8, 200), _chars(rng, _B64URL, 0, 43))
+    return ".".join(parts).encode()
+
+
+def _sample_webhook(rng: random.Random) -> bytes:
+    def sep() -> str:
+        return rng.choice(("/", "\\/", "%2F", "%2f"))
+
+    return (
+        "services.leadconnectorhq.com"
+        + sep()
+        + "hooks"
+        + sep()
+        + _chars(rng, _ALNUM, 8, 40)
+        + sep()
+        + "webhook-trigger"
+        + sep()
+        + _chars(rng, _ALNUM + "-", 8, 8)
+        + _chars(rng, _ALNUM + "-", 0, 28)
+    ).encode()
+
+
+def _sample_context(rng: random.Random) -> bytes:
+    def quote() -> str:
+        return rng.choice(("", "", '"', "'", "`", '\\"', "\\'", "%22", "%27"))
+
+    def space() -> str:
+        return _chars(rng, " \t", 0, 3)
+
+    key = _mixed_case(rng, rng.choice(("secret", "sso"))) + _chars(rng, _ALNUM + "_.-", 0, 40) + quote() + space()
+    if rng.random() < 0.2:  # n8n-style {"name": "clientSecret", "value": "..."}
+        key += "," + space() + rng.choice(('"', "'", '\\"')) + "value" + rng.choice(('"', "'", '\\"')) + space()
+    op = rng.choice((":", "=>", "=", "%3a", "%3A", "%3d", "%3D"))
+    value = _uuid(rng)
+    if rng.random() < 0.3:  # base64 of the UUID, with echo's newline or not
+        value = base64.b64encode((value + rng.choice(("", "\n"))).encode()).decode()
+    return (key + op + space() + quote() + space() + value).encode()
+
+
+def _base64_samples() -> Dict[bytes, Sample]:
+    """For each base64 anchor, a maker of real base64 text holding its literal at its alignment."""
+
+    def maker(literal: bytes, pad: int, urlsafe: bool) -> Sample:
+        def sample(rng: random.Random) -> bytes:
+            data = rng.randbytes(3 * rng.randint(0, 4) + pad) + literal + rng.randbytes(rng.randint(0, 12))
+            return (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data)
+
+        return sample
+
+    samples: Dict[bytes, Sample] = {}
+    for literal in _B64_LITERALS:
+        for pad in range(3):  # as in base64_forms
+            anchor = base64.b64encode(b"\0" * pad + literal)[-(-8 * pad // 6) : (8 * (pad + len(literal))) // 6]
+            samples.setdefault(anchor, maker(literal, pad, urlsafe=False))
+            urlsafe = anchor.replace(b"+", b"-").replace(b"/", b"_")
+            if urlsafe != anchor:
+                samples.setdefault(urlsafe, maker(literal, pad, urlsafe=True))
+    return samples
+
+
+_SHAPE_SAMPLES: Dict[str, Sample] = {
+    PIT: _sample_pit,
+    JWT: _sample_jwt,
+    WEBHOOK: _sample_webhook,
+    CONTEXT: _sample_context,
+}
 
 
 def _matched_ids(database: Any, data: bytes) -> Set[int]:
@@ -134,55 +360,69 @@ def _matched_ids(database: Any, data: bytes) -> Set[int]:
     return ids
 
 
-def _database(hyperscan: Any, expressions: List[bytes], canary: bytes, flags: int = 0) -> Any:
-    """A compiled hyperscan database, loaded from the on-disk cache when it is there.
+def _passes_canary(database: Any, samples: List[Sample], rng: random.Random) -> bool:
+    """Does `database` find pattern i in every fresh sample of it, each in random surroundings?"""
+    for pattern_id, sample in enumerate(samples):
+        for _ in range(CANARY_ROUNDS):
+            before = _chars(rng, _FILLER, 0, 40).encode()
+            after = _chars(rng, _FILLER, 0, 40).encode()
+            if pattern_id not in _matched_ids(database, before + sample(rng) + after):
+                return False
+    return True
 
-    Compiling all of pit-guard's patterns takes about 0.2 s, more than a pre-commit hook should
-    spend; loading a serialized database takes about a millisecond. The cache holds compiled
-    patterns only (never scanned data), keyed by the patterns, flags and hyperscan version, so a
-    stale or foreign file is never used; any cache trouble just means compiling again. A loaded
-    database must also find every one of its patterns in `canary`: a damaged or planted file that
-    would silently find nothing is thrown away.
-    """
+
+def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
     key = hashlib.sha256(
-        repr((expressions, flags, getattr(hyperscan, "__version__", ""), platform.machine())).encode()
+        repr((2, expressions, flags, getattr(hyperscan, "__version__", ""), platform.machine())).encode()
     ).hexdigest()[:32]
-    path = os.path.join(_cache_dir(), f"hyperscan-{key}.db")
-    everything = set(range(len(expressions)))
+    return f"hyperscan-{key}.db"
+
+
+def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int = 0) -> Any:
+    """A compiled hyperscan database, loaded from the on-disk cache when one there passes every check.
+
+    Compiling all of pit-guard's patterns takes 0.2 to 0.6 s, more than a pre-commit hook should
+    spend; loading a serialized database and checking it against a random canary takes about a
+    millisecond. The cache holds compiled patterns only (never scanned data), keyed by the
+    patterns, flags and hyperscan version; a file that fails any check is replaced.
+    """
+    expressions = [expression for expression, _ in patterns]
+    samples = [sample for _, sample in patterns]
+    rng = random.Random(secrets.randbits(128))  # unpredictable: a planted database cannot know the canary
+    name = _cache_name(hyperscan, expressions, flags)
+    folder = _open_cache_dir()
     try:
-        with open(path, "rb") as f:
-            loaded = hyperscan.loadb(f.read(), hyperscan.HS_MODE_BLOCK)
+        data = _read_cache_file(folder, name) if folder is not None else None
+        if data is not None:
+            loaded = _load(hyperscan, data)
+            if loaded is not None and _passes_canary(loaded, samples, rng):
+                return loaded
+            if loaded is not None:
+                _notice(f"a cached pattern database ({name}) failed its self-check: compiled again and replaced")
+        database = hyperscan.Database()
+        database.compile(
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=[flags] * len(expressions),
+        )
+        if not _passes_canary(database, samples, rng):
+            raise RuntimeError("pit-guard bug: the prefilter canary does not match its own patterns")
+        if folder is not None:
+            _write_cache_file(folder, name, hyperscan.dumpb(database))
+        return database
+    finally:
+        if folder is not None:
+            os.close(folder)
+
+
+def _load(hyperscan: Any, data: bytes) -> Any:
+    try:
+        loaded = hyperscan.loadb(data, hyperscan.HS_MODE_BLOCK)
         loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without one
-        if _matched_ids(loaded, canary) == everything:
-            return loaded
-    except Exception:  # missing, truncated or from another build: compile instead
-        pass
-    database = hyperscan.Database()
-    database.compile(
-        expressions=expressions, ids=list(everything), elements=len(expressions), flags=[flags] * len(expressions)
-    )
-    assert _matched_ids(database, canary) == everything, "prefilter canary does not cover every pattern"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(handle, "wb") as f:
-            f.write(hyperscan.dumpb(database))
-        os.replace(tmp, path)
-    except Exception:  # a read-only home or full disk must not stop a scan
-        pass
-    return database
-
-
-# One text holding a match of every prefilter pattern: what a loaded database must find.
-_CANARY = b"\n".join(
-    (
-        b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 PIT-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69",
-        b"eyJhbGciOiJIUzI1NiJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln",
-        b"https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d",
-        b'client_secret="3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"',
-        *ANCHORS[B64],
-    )
-)
+        return loaded
+    except Exception:  # truncated, damaged or from another build: compile instead
+        return None
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
@@ -191,15 +431,18 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
         import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
         return None
-    patterns: List[Tuple[str, bytes]] = [(family, shape) for family, shape in SHAPES.items()]
-    patterns += [(B64, re.escape(anchor)) for anchor in ANCHORS[B64]]
-    database = _database(hyperscan, [pattern for _, pattern in patterns], _CANARY, hyperscan.HS_FLAG_SINGLEMATCH)
-    family_of = [family for family, _ in patterns]
-    _positions_db = _database(hyperscan, [re.escape(a) for a in ANCHORS[B64]], _CANARY)
+    b64_samples = _base64_samples()
+    patterns: List[Tuple[str, bytes, Sample]] = [(family, SHAPES[family], _SHAPE_SAMPLES[family]) for family in SHAPES]
+    patterns += [(B64, re.escape(anchor), b64_samples[anchor]) for anchor in ANCHORS[B64]]
+    database = _database(
+        hyperscan, [(pattern, sample) for _, pattern, sample in patterns], hyperscan.HS_FLAG_SINGLEMATCH
+    )
+    family_of = [family for family, _, _ in patterns]
+    _positions_db = _database(hyperscan, [(re.escape(a), b64_samples[a]) for a in ANCHORS[B64]])
 
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
-    _context_db = _database(hyperscan, [SHAPES[CONTEXT]], _CANARY)
+    _context_db = _database(hyperscan, [(SHAPES[CONTEXT], _sample_context)])
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:

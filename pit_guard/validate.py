@@ -16,17 +16,17 @@ Safety rules kept here, not left to callers:
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
 import json
 import logging
 import os
+import queue
 import random
 import re
+import threading
 import time
 import urllib.parse
-import urllib.request
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from pit_guard import validate_http as http
@@ -42,6 +42,7 @@ LIVE, DEAD, EXPIRED, UNKNOWN, NOT_CHECKED = "live", "dead", "expired", "unknown"
 BUDGET_EXHAUSTED = "time budget exhausted"
 MAX_CONCURRENCY = 32
 BREAKER_THRESHOLD = 3  # consecutive connection failures before the network is declared down
+GRACE = 0.5  # seconds past the budget for an answer that arrived just in time to be read
 
 logger = logging.getLogger("pit_guard.validate")
 Log = Callable[[str], None]
@@ -266,7 +267,6 @@ def _htmlish(answer: http.Answer) -> bool:
 
 @dataclasses.dataclass
 class _Run:
-    opener: urllib.request.OpenerDirector
     limiter: http.RateLimiter
     breaker: http.CircuitBreaker
     budget: http.Budget
@@ -295,7 +295,7 @@ def _attempts(run: _Run, probe: _Probe, secret: str) -> Tuple[str, str]:
             return UNKNOWN, exhausted
         timeout = min(run.timeout, run.budget.remaining())
         try:
-            answer = http.get(run.opener, probe.url, secret, timeout, probe.v2)
+            answer = http.get(probe.url, secret, timeout, probe.v2)
         except http.NetError as failure:
             reason = scrub(failure.reason, secret)
             if failure.connection:
@@ -345,10 +345,11 @@ def validate_findings(
 ) -> List[Finding]:
     """The same findings, in the same order, each with `validation` set.
 
-    Identical secrets are checked once. Requests run on a pool of `concurrency` threads under one
-    client-side rate limit; each has `timeout` seconds, and whatever is still unchecked after
-    `total_timeout` seconds is unknown ("time budget exhausted"). Never raises for network trouble;
-    raises FatalError for bad arguments or a bad PIT_GUARD_*_API_URL.
+    Identical secrets are checked once. Requests run on `concurrency` threads under one client-side
+    rate limit; each has `timeout` seconds and the whole run `total_timeout` seconds, both wall-clock
+    deadlines: this returns by then (plus a short grace) whatever the network does, and whatever is
+    still unchecked is unknown ("time budget exhausted"). Never raises for network trouble; raises
+    FatalError for bad arguments or a bad PIT_GUARD_*_API_URL.
     """
     _check_arguments(concurrency, timeout, total_timeout, retries, backoff)
     v2, v1, _ = api_bases()
@@ -368,7 +369,6 @@ def validate_findings(
     if probes:
         budget = http.Budget(total_timeout)
         run = _Run(
-            http.build_opener(),
             http.RateLimiter(),
             http.CircuitBreaker(BREAKER_THRESHOLD),
             budget,
@@ -392,23 +392,49 @@ def _check_arguments(concurrency: int, timeout: float, total_timeout: float, ret
 def _run_pool(
     run: _Run, probes: Dict[str, Tuple[_Probe, str]], concurrency: int, log: Optional[Log]
 ) -> Dict[str, Validation]:
+    """Every probe's verdict by the budget's deadline (plus GRACE), whatever the workers are doing.
+
+    The workers are daemon threads, not a concurrent.futures pool (which joins its threads at
+    interpreter exit): one stuck in the network is abandoned and never holds up the exit.
+    """
+    tasks: "queue.SimpleQueue[Tuple[str, Tuple[_Probe, str]]]" = queue.SimpleQueue()
+    for task in probes.items():
+        tasks.put(task)
+    results: "queue.SimpleQueue[Optional[Tuple[str, Validation]]]" = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            while run.budget.remaining() > 0:
+                try:
+                    key, (probe, secret) = tasks.get_nowait()
+                except queue.Empty:
+                    return
+                results.put((key, _check(run, probe, secret)))
+        finally:
+            results.put(None)  # this worker is done
+
+    workers = min(concurrency, len(probes))
+    for number in range(workers):
+        threading.Thread(target=work, name=f"pit-guard-validate-{number}", daemon=True).start()
+    labels = {key: redact(secret) for key, (_, secret) in probes.items()}
+    # Each request's own deadline is cut to what is left of the budget, so workers finish by then.
+    end = time.monotonic() + run.budget.remaining() + GRACE
     verdicts: Dict[str, Validation] = {}
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pit-guard-validate")
-    futures = {
-        pool.submit(_check, run, probe, secret): (key, redact(secret)) for key, (probe, secret) in probes.items()
-    }
     try:
-        # Workers stop themselves at the deadline; the grace covers one request already in flight.
-        for future in concurrent.futures.as_completed(futures, timeout=run.budget.remaining() + 1.0):
-            key, label = futures[future]
-            verdicts[key] = future.result()
-            _report(log, label, verdicts[key])
-    except concurrent.futures.TimeoutError:
-        pass
+        while len(verdicts) < len(probes) and workers:
+            try:
+                item = results.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                workers -= 1
+                continue
+            key, verdict = item
+            verdicts[key] = verdict
+            _report(log, labels[key], verdict)
     finally:
-        run.budget.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
-    for key, label in futures.values():
+        run.budget.cancel()  # workers still running stop at their next step
+    for key, label in labels.items():
         if key not in verdicts:
             verdicts[key] = Validation(UNKNOWN, BUDGET_EXHAUSTED, _iso(time.time()))
             _report(log, label, verdicts[key])

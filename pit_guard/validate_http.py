@@ -1,6 +1,12 @@
 """Transport for the validator: one GET with urllib, a shared rate limiter, a circuit breaker and
 a time budget. Private to `pit_guard.validate`.
 
+A request's timeout is a wall-clock deadline on the whole request (DNS, connect, proxy tunnel, TLS,
+headers, body), not urllib's per-read socket timeout, which a server sending one byte a second
+never trips: the request runs on its own daemon thread, and at the deadline its sockets are shut
+down from outside (which wakes a blocked read) and the thread is abandoned (a DNS lookup cannot be
+interrupted; a daemon thread never holds up the interpreter's exit).
+
 Nothing here ever formats a token: errors are described by their kind (refused, DNS, timeout),
 never by `str()` of an object that might hold the request and its Authorization header.
 """
@@ -18,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from typing import Callable, Deque, Dict, Mapping, Optional
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Union
 
 from pit_guard import __version__
 
@@ -31,8 +37,15 @@ RETRY_AFTER_CAP = 30.0  # seconds: a larger Retry-After is not worth waiting for
 class Budget:
     """The deadline of a whole validation run, and a cancel switch for workers still running."""
 
-    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: float,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Optional[Callable[[float], None]] = None,
+    ) -> None:
+        """`clock` and `wait` (sleep that long on that clock) let tests run on a fake clock."""
         self._clock = clock
+        self._wait = wait
         self.deadline = clock() + total
         self._cancelled = threading.Event()
 
@@ -48,6 +61,9 @@ class Budget:
             return False
         if seconds <= 0:
             return True
+        if self._wait is not None:
+            self._wait(seconds)
+            return not self._cancelled.is_set()
         return not self._cancelled.wait(seconds)
 
 
@@ -173,25 +189,140 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def build_opener() -> urllib.request.OpenerDirector:
-    # build_opener keeps urllib's default ProxyHandler, so HTTPS_PROXY / NO_PROXY are honoured,
-    # and its default HTTPS handler, which verifies certificates.
-    return urllib.request.build_opener(_NoRedirect())
+class _Guard:
+    """The sockets one request opened, so that its deadline can shut them down from another thread.
+
+    It keeps a duplicate of each socket: TLS takes the original over (detaching it), and a shutdown
+    of either descriptor stops the one connection both refer to.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: List[socket.socket] = []
+        self._cut = False
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._cut:  # the deadline passed while connecting: this socket is cut at birth
+                _shutdown(sock)
+                return
+            self._sockets.append(sock.dup())
+
+    def cut(self) -> None:
+        """The deadline: every read or write blocked on these sockets returns at once."""
+        with self._lock:
+            self._cut = True
+            for sock in self._sockets:
+                _shutdown(sock)
+            self._close_all()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_all()
+
+    def _close_all(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
 
 
-def get(opener: urllib.request.OpenerDirector, url: str, secret: str, timeout: float, v2: bool) -> Answer:
-    """GET `url` with the token as a Bearer; an Answer for any HTTP status, NetError otherwise."""
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _guarded(http_class: Any, guard: _Guard) -> Callable[..., Any]:
+    """`http_class` (urllib's HTTP(S)Connection), with every socket it opens handed to `guard`."""
+
+    def connection(host: str, **kwargs: Any) -> Any:
+        conn = http_class(host, **kwargs)
+        create = conn._create_connection  # socket.create_connection, used for the server and proxies
+
+        def create_and_guard(*args: Any, **kw: Any) -> socket.socket:
+            sock: socket.socket = create(*args, **kw)
+            guard.add(sock)
+            return sock
+
+        conn._create_connection = create_and_guard
+        return conn
+
+    return connection
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self._guard = guard
+
+    def do_open(self, http_class: Any, req: Any, **http_conn_args: Any) -> Any:
+        return super().do_open(_guarded(http_class, self._guard), req, **http_conn_args)
+
+
+_tls_context: Optional[ssl.SSLContext] = None
+_tls_lock = threading.Lock()
+
+
+def _tls() -> ssl.SSLContext:
+    """urllib's default context (certificates verified), made once: loading the CAs costs CPU."""
+    global _tls_context
+    with _tls_lock:
+        if _tls_context is None:
+            _tls_context = ssl.create_default_context()
+        return _tls_context
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__(context=_tls())
+        self._guard = guard
+
+    def do_open(self, http_class: Any, req: Any, **http_conn_args: Any) -> Any:
+        return super().do_open(_guarded(http_class, self._guard), req, **http_conn_args)
+
+
+def build_opener(guard: Optional[_Guard] = None) -> urllib.request.OpenerDirector:
+    # build_opener keeps urllib's default ProxyHandler, so HTTPS_PROXY / NO_PROXY are honoured;
+    # our HTTP(S) handlers replace the default ones (the HTTPS one verifies certificates).
+    guard = guard or _Guard()
+    return urllib.request.build_opener(_NoRedirect(), _GuardedHTTPHandler(guard), _GuardedHTTPSHandler(guard))
+
+
+def get(url: str, secret: str, timeout: float, v2: bool) -> Answer:
+    """GET `url` with the token as a Bearer; an Answer for any HTTP status, NetError otherwise.
+
+    Returns or raises within `timeout` seconds of wall-clock time, whatever the network does.
+    """
     headers = {"Authorization": "Bearer " + secret, "Accept": "application/json", "User-Agent": USER_AGENT}
     if v2:
         headers["Version"] = API_VERSION
     request = urllib.request.Request(url, headers=headers, method="GET")
     del headers
-    try:
-        return _send(opener, request, timeout)
-    finally:
-        # Drop the only object holding the token before any exception travels further.
-        request.headers.clear()
-        request.unredirected_hdrs.clear()
+    guard = _Guard()
+    outcome: List[Union[Answer, Exception]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(_send(build_opener(guard), request, timeout))
+        except Exception as error:  # noqa: BLE001 - handed to the caller, never formatted here
+            outcome.append(error)
+        finally:
+            # Drop the only object holding the token, even when the caller has given up on us.
+            request.headers.clear()
+            request.unredirected_hdrs.clear()
+            guard.close()
+            done.set()
+
+    threading.Thread(target=run, name="pit-guard-request", daemon=True).start()
+    if not done.wait(timeout):
+        guard.cut()  # the request thread wakes with an error and ends; if it is in DNS, it is abandoned
+        raise NetError(f"timed out after {round(timeout, 1):g}s without a complete answer", connection=False)
+    result = outcome[0]
+    if isinstance(result, Answer):
+        return result
+    raise result
 
 
 def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float) -> Answer:
@@ -208,7 +339,7 @@ def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request
         # urllib wraps failures while connecting and sending; the server was not reached.
         error = NetError(_describe(failure.reason), connection=True)
     except (socket.timeout, TimeoutError):
-        error = NetError(f"timed out after {timeout:g}s waiting for the answer", connection=False)
+        error = NetError(f"timed out after {round(timeout, 1):g}s waiting for the answer", connection=False)
     except http.client.HTTPException as failure:
         error = NetError(f"bad HTTP answer ({type(failure).__name__})", connection=False)
     except OSError as failure:

@@ -256,3 +256,106 @@ def refused_base() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class StallServer:
+    """A loopback server that never finishes an answer: the network at its worst.
+
+    `mode` is one of:
+    - "headers": the status line, then one header byte every `interval` seconds, forever;
+    - "body": full headers (a long Content-Length), then one body byte every `interval` seconds;
+    - "silent": accepts the connection, reads the request, and never sends a byte;
+    - "tls": for an https:// base: takes the TLS ClientHello, then answers with a handshake record
+      that announces 16 KiB and sends it one byte every `interval` seconds.
+    Each byte arrives well within any per-read socket timeout, so only a deadline on the whole
+    request ends it. `connections` counts accepted connections.
+    """
+
+    MODES = ("headers", "body", "silent", "tls")
+
+    def __init__(self, mode: str, interval: float = 0.1) -> None:
+        assert mode in self.MODES, mode
+        self.mode = mode
+        self.interval = interval
+        self.connections = 0
+        self._stopping = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._open: List[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def base(self) -> str:
+        scheme = "https" if self.mode == "tls" else "http"
+        return f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    @property
+    def v1_base(self) -> str:
+        return self.base + "/v1"
+
+    def start(self) -> "StallServer":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._listener.close()
+        with self._lock:
+            for conn in self._open:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "StallServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self._open.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(5.0)
+            request = b""
+            if self.mode == "tls":
+                conn.recv(4096)  # the ClientHello
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # a 16 KiB handshake record follows...
+                while not self._stopping.wait(self.interval):
+                    conn.sendall(b"\x00")  # ...very slowly
+                return
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            if self.mode == "silent":
+                self._stopping.wait()
+                return
+            if self.mode == "headers":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+                tail = b"a"
+            else:
+                conn.sendall(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+                    b'{"message": "'
+                )
+                tail = b" "
+            while not self._stopping.wait(self.interval):
+                conn.sendall(tail)
+        except OSError:
+            pass  # the client hung up: that is the point
+        finally:
+            conn.close()

@@ -51,3 +51,42 @@ def test_a_planted_database_that_finds_nothing_is_thrown_away(tmp_path: pathlib.
     for f in cache.glob("hyperscan-*.db"):
         f.write_bytes(hyperscan.dumpb(decoy))  # valid, loadable, and blind
     assert run_probe(cache).split() == ["hyperscan", "1"]
+
+
+def test_the_random_canary_covers_every_pattern_and_always_matches_it() -> None:
+    """A fresh database must pass its own canary on every draw, or a scan would fail at random."""
+    import random
+    import re
+
+    import hyperscan
+
+    from pit_guard import prefilter
+
+    samples = prefilter._base64_samples()
+    assert set(samples) == set(prefilter.ANCHORS[prefilter.B64])
+    patterns = [(prefilter.SHAPES[f], prefilter._SHAPE_SAMPLES[f]) for f in prefilter.SHAPES]
+    patterns += [(re.escape(anchor), samples[anchor]) for anchor in prefilter.ANCHORS[prefilter.B64]]
+    database = hyperscan.Database()
+    database.compile(
+        expressions=[p for p, _ in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[0] * len(patterns),
+    )
+    for seed in range(200):
+        assert prefilter._passes_canary(database, [s for _, s in patterns], random.Random(seed)), seed
+    # Unpredictable: two draws of the same pattern (from unknown seeds) differ.
+    pit = prefilter._SHAPE_SAMPLES[prefilter.PIT]
+    assert len({pit(random.Random()) for _ in range(20)}) == 20
+
+
+def test_a_database_that_only_knows_one_fixed_token_fails_the_canary() -> None:
+    import random
+
+    import hyperscan
+
+    from pit_guard import prefilter
+
+    blind = hyperscan.Database()
+    blind.compile(expressions=[b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"], ids=[0], elements=1)
+    assert not prefilter._passes_canary(blind, [prefilter._sample_pit], random.Random())

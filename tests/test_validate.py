@@ -55,6 +55,7 @@ from pit_guard.validate import (
     validate_findings,
     validate_token,
 )
+from pit_guard.validate_http import Budget, RateLimiter
 
 FAST: Dict[str, Any] = {"timeout": 0.3, "total_timeout": 5.0, "backoff": 0.01}
 NOW = time.time()
@@ -340,32 +341,62 @@ def test_total_time_budget_turns_the_rest_unknown(ghl: FakeGHL) -> None:
     assert sum("time budget exhausted" in reason for reason in reasons) >= 6
 
 
-def test_client_side_rate_limit_follows_the_servers_headers(monkeypatch: pytest.MonkeyPatch) -> None:
-    with FakeGHL(burst=5, window=0.5, default=LIVE_422) as server:
-        monkeypatch.setenv(ENV_V2, server.base)
-        monkeypatch.setenv(ENV_V1, server.v1_base)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        started = time.monotonic()
-        results = check([pit_finding() for _ in range(12)], concurrency=3)
-        elapsed = time.monotonic() - started
-    assert [r.validation.status for r in results if r.validation] == ["live"] * 12
-    assert server.rate_limited == 0  # the limiter kept under the burst limit: no 429 at all
-    assert elapsed >= 0.9  # 12 requests at 5 per 0.5 s: sends at 0, 0.5 and 1.0 s
+class FakeClock:
+    """Time that moves only when something sleeps on it: the rate-limit tests never race."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_exhausted_remaining_holds_the_next_send(ghl: FakeGHL) -> None:
-    first, second = new_pit(), new_pit()
-    quota_gone = (
-        ("X-RateLimit-Max", "100"),
-        ("X-RateLimit-Remaining", "0"),
-        ("X-RateLimit-Interval-Milliseconds", "300"),
-    )
-    ghl.reply(first, Reply(200, {"contacts": []}, quota_gone))
-    ghl.reply(second, LIVE_200)
-    results = check([pit_finding(first), pit_finding(second)], concurrency=1)
-    assert [r.validation.status for r in results if r.validation] == ["live", "live"]
-    [a], [b] = ghl.requests_for(first), ghl.requests_for(second)
-    assert b.at - a.at >= 0.3
+def fake_budget(clock: FakeClock, total: float = 60.0) -> Budget:
+    return Budget(total, clock=clock, wait=clock.sleep)
+
+
+def test_client_side_rate_limit_follows_the_servers_headers() -> None:
+    # A server allowing 5 requests per 0.5 s says so in every answer; 12 sends must keep under it.
+    clock = FakeClock()
+    limiter, budget = RateLimiter(clock=clock), fake_budget(clock)
+    sends: List[float] = []
+    for _ in range(12):
+        assert limiter.acquire(budget)
+        sends.append(clock.now)
+        in_window = [t for t in sends if t > clock.now - 0.5]
+        assert len(in_window) <= 5, "the server would have answered 429"
+        headers = {
+            "x-ratelimit-max": "5",
+            "x-ratelimit-remaining": str(5 - len(in_window)),
+            "x-ratelimit-interval-milliseconds": "500",
+        }
+        limiter.observe(headers, 200)
+    start = sends[0]
+    # Sends at 0, 0.5 and 1.0 s (plus the limiter's small safety margin), never later than needed.
+    assert [round(t - start, 3) for t in sends] == [0.0] * 5 + [0.55] * 5 + [1.1] * 2
+    assert limiter.window == 0.5
+
+
+def test_exhausted_remaining_holds_the_next_send() -> None:
+    clock = FakeClock()
+    limiter, budget = RateLimiter(clock=clock), fake_budget(clock)
+    assert limiter.acquire(budget)
+    first = clock.now
+    quota_gone = {"x-ratelimit-max": "100", "x-ratelimit-remaining": "0", "x-ratelimit-interval-milliseconds": "300"}
+    limiter.observe(quota_gone, 200)
+    assert limiter.acquire(budget)
+    assert 0.3 <= clock.now - first <= 0.4
+
+
+def test_a_wait_past_the_budget_gives_up_at_once() -> None:
+    clock = FakeClock()
+    limiter, budget = RateLimiter(clock=clock), fake_budget(clock, total=1.0)
+    limiter.pause(5.0)  # a 429's Retry-After longer than what is left
+    assert not limiter.acquire(budget)
+    assert clock.now == 1000.0  # no time spent waiting for nothing
 
 
 # --- no token text anywhere -------------------------------------------------------------------------
