@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
@@ -177,11 +178,26 @@ def _worker_count(repo: git.Repo, workers: Optional[int]) -> int:
 class _Workers:
     """A pool of scanning processes, forked before the object list fills memory (a forked
     worker's RSS includes every page it shares with its parent) and after the hyperscan
-    database is compiled (so each worker reuses it instead of compiling its own)."""
+    database is compiled (so each worker reuses it instead of compiling its own).
+
+    Signals are the main process's business: a worker ignores Ctrl-C and dies quietly on SIGTERM
+    or SIGHUP (no traceback); the main process unwinds and terminates the pool on its way out.
+    PIT_GUARD_TEST_PAUSE=1 (tests only) makes two workers and stops before the scan, after saying
+    so on stderr, until a signal arrives: a deterministic "mid-audit" for the signal tests."""
+
+    _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, count: int) -> None:
-        self.count = count
+        self.pause = os.environ.get("PIT_GUARD_TEST_PAUSE") == "1"
+        self.count = max(count, 2) if self.pause else count
         self.pool: Optional[Any] = None  # a multiprocessing Pool when count > 1
+
+    @staticmethod
+    def _worker_start() -> None:
+        for signum in _Workers._SIGNALS:
+            signal.signal(signum, signal.SIG_IGN if signum == signal.SIGINT else signal.SIG_DFL)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _Workers._SIGNALS)
 
     def __enter__(self) -> "_Workers":
         if self.count > 1:
@@ -192,7 +208,16 @@ class _Workers:
             prefilter.families(b"")  # compile the prefilter once, here
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self.pool = context.Pool(self.count)
+            # Signals stay blocked while forking: a worker must not run the parent's handlers
+            # before its own start-up resets them (a pending signal reaches the parent after).
+            blocked = hasattr(signal, "pthread_sigmask")
+            if blocked:
+                old = signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS)
+            try:
+                self.pool = context.Pool(self.count, initializer=_Workers._worker_start)
+            finally:
+                if blocked:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,6 +226,11 @@ class _Workers:
             self.pool.join()
 
     def run(self, tasks: List[Tuple[git.Repo, List[str], int]]) -> Iterator[_ChunkResult]:
+        if self.pause:
+            sys.stderr.write(f"pit-guard: test: paused with {self.count} workers\n")
+            sys.stderr.flush()
+            while True:
+                signal.pause()  # until a signal's handler raises
         if self.pool is None or len(tasks) <= 1:
             for task in tasks:
                 yield _scan_chunk(task)
