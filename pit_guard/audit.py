@@ -220,10 +220,27 @@ class _Workers:
                     signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+    def __exit__(self, exc_type: Optional[type], *exc: object) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None or issubclass(exc_type, Exception):
             self.pool.terminate()
             self.pool.join()
+            return
+        # A signal or Ctrl-C (not an Exception): workers may already be dead, one of them holding the
+        # task queue's lock that Pool.terminate() waits for (it would hang): stop them directly.
+        import multiprocessing.pool
+
+        for owner in (self.pool, getattr(self.pool, "_worker_handler", None)):
+            if owner is not None:
+                owner._state = multiprocessing.pool.TERMINATE  # no replacement workers
+        for worker in list(getattr(self.pool, "_pool", [])):
+            if worker.exitcode is None:
+                worker.kill()
+            worker.join()
+        finalizer = getattr(self.pool, "_terminate", None)
+        if finalizer is not None:
+            finalizer.cancel()  # Pool.terminate() at interpreter exit would hang the same way
 
     def run(self, tasks: List[Tuple[git.Repo, List[str], int]]) -> Iterator[_ChunkResult]:
         if self.pause:
