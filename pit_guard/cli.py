@@ -301,12 +301,20 @@ def refuse_overwrite(output: Optional[str], inputs: Sequence[Tuple[str, Optional
 
 
 def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
-    """--max-file-size when given on the command line, else the config's, else the default."""
+    """--max-file-size when given on the command line, else the config's, else the default.
+
+    Every scanning command calls this first: it also refuses, before any scanning, a --config with
+    --no-config and an --output that is the baseline or config file (finish() checks again)."""
     from click.core import ParameterSource
 
     context = click.get_current_context()
     source = context.get_parameter_source("max_file_size")
-    configured = settings(config_file, bool(context.params.get("no_config"))).max_file_size
+    config = settings(config_file, bool(context.params.get("no_config")))
+    output = context.params.get("output")
+    baseline_file = context.params.get("baseline_file")
+    if context.info_name != "baseline":  # `baseline --output` is the baseline it writes
+        refuse_overwrite(output, [("baseline", baseline_file), ("config file", config.source)])
+    configured = config.max_file_size
     if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None) and configured is not None:
         return configured
     return given

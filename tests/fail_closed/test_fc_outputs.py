@@ -14,12 +14,13 @@ import resource
 import signal
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
 from pit_guard import cli
+from pit_guard import config as pg_config
 from pit_guard.finding import redact
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")
@@ -41,6 +42,30 @@ def run(
         timeout=timeout,
         **kwargs,
     )
+
+
+class Result(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Call = Callable[..., Result]
+
+
+@pytest.fixture
+def pg(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Call:
+    """pit-guard in this process (fast): the exit code main() returns, stdout and stderr."""
+
+    def call(args: Sequence[str], cwd: pathlib.Path) -> Result:
+        monkeypatch.chdir(cwd)
+        pg_config._load.cache_clear()  # one process, one run: settings are read once per run
+        capsys.readouterr()
+        code = cli.main(list(args))
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return call
 
 
 def hidden(tokens: Sequence[str], *texts: str) -> None:
@@ -67,9 +92,9 @@ def _project(tmp_path: pathlib.Path, config: str) -> Dict[str, str]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_exclude_everything_is_told_in_every_format(tmp_path: pathlib.Path, fmt: str) -> None:
+def test_exclude_everything_is_told_in_every_format(pg: Call, tmp_path: pathlib.Path, fmt: str) -> None:
     tokens = _project(tmp_path, "exclude = ['*']\n")
-    proc = run(["scan", "--format", fmt, "src", "vendor"], tmp_path)
+    proc = pg(["scan", "--format", fmt, "src", "vendor"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "2 findings suppressed: 2 by " in proc.stderr and ".pit-guard.toml exclude" in proc.stderr
     hidden(list(tokens.values()), proc.stdout, proc.stderr)
@@ -92,7 +117,7 @@ def _fingerprint(secret: str) -> str:
 
 
 @pytest.mark.parametrize("how", ["exclude", "disable-rules", "allow", "baseline", "allow-marker", "unread-excluded"])
-def test_each_suppression_is_counted_and_the_rest_reported(tmp_path: pathlib.Path, how: str) -> None:
+def test_each_suppression_is_counted_and_the_rest_reported(pg: Call, tmp_path: pathlib.Path, how: str) -> None:
     kept, hit = new_pit(), new_pit()
     (tmp_path / "keep.txt").write_text(f"TOKEN={kept}\n")
     target = tmp_path / "vendor" / "lib.txt"
@@ -107,14 +132,14 @@ def test_each_suppression_is_counted_and_the_rest_reported(tmp_path: pathlib.Pat
     elif how == "disable-rules":  # disabling the rule silences both: told as 2
         config = "disable-rules = ['ghl-private-integration-token']\n"
     elif how == "baseline":
-        assert run(["baseline", "vendor", "--output", "b.json"], tmp_path).returncode == 0
+        assert pg(["baseline", "vendor", "--output", "b.json"], tmp_path).returncode == 0
         args += ["--baseline", "b.json"]
     elif how == "unread-excluded":
         os.symlink("missing-target", tmp_path / "vendor" / "broken")
         config = "exclude = ['vendor']\n"
         args.append("vendor/broken")  # named: a broken symlink is an unread input
     (tmp_path / ".pit-guard.toml").write_text(config)
-    proc = run(args, tmp_path)
+    proc = pg(args, tmp_path)
     hidden([kept, hit], proc.stdout, proc.stderr)
     document = json.loads(proc.stdout)
     told = document["suppressed"]
@@ -132,7 +157,7 @@ def test_each_suppression_is_counted_and_the_rest_reported(tmp_path: pathlib.Pat
     assert document["complete"] is True
 
 
-def test_no_config_ignores_the_repository_settings(tmp_path: pathlib.Path) -> None:
+def test_no_config_ignores_the_repository_settings(pg: Call, tmp_path: pathlib.Path) -> None:
     repo = Repo(tmp_path / "r")
     secret = new_pit()
     repo.write("a.txt", f"T={secret}\n")
@@ -142,16 +167,16 @@ def test_no_config_ignores_the_repository_settings(tmp_path: pathlib.Path) -> No
         if args[0] == "hook" or "--staged" in args:
             repo.write("b.txt", f"T={secret}\n")
             repo.git("add", "b.txt")
-        with_config = run([*args], repo.path)
+        with_config = pg([*args], repo.path)
         assert with_config.returncode == 0, (args, with_config.stderr)
         assert "suppressed" in with_config.stderr or "skipped by --max-file-size" in with_config.stderr
-        proc = run([*args, "--no-config"], repo.path)
+        proc = pg([*args, "--no-config"], repo.path)
         assert proc.returncode == 1, (args, proc.stderr)
         assert redact(secret) in proc.stdout
         hidden([secret], proc.stdout, proc.stderr, with_config.stdout, with_config.stderr)
-    both = run(["scan", ".", "--no-config", "--config", ".pit-guard.toml"], repo.path)
+    both = pg(["scan", ".", "--no-config", "--config", ".pit-guard.toml"], repo.path)
     assert both.returncode == 2 and "Traceback" not in both.stderr
-    baseline = run(["baseline", ".", "--no-config", "--output", "b.json"], repo.path)
+    baseline = pg(["baseline", ".", "--no-config", "--output", "b.json"], repo.path)
     assert baseline.returncode == 0 and "1 entry" in baseline.stderr  # a.txt and b.txt: one secret
 
 
@@ -164,11 +189,11 @@ def test_every_scanning_command_has_no_config(command: List[str], capsys: pytest
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_an_incomplete_run_says_so_in_every_format(tmp_path: pathlib.Path, fmt: str) -> None:
+def test_an_incomplete_run_says_so_in_every_format(pg: Call, tmp_path: pathlib.Path, fmt: str) -> None:
     secret = new_pit()
     (tmp_path / "a.txt").write_text(f"T={secret}\n")
     os.symlink("nowhere", tmp_path / "broken")
-    proc = run(["scan", "--format", fmt, "a.txt", "broken"], tmp_path)
+    proc = pg(["scan", "--format", fmt, "a.txt", "broken"], tmp_path)
     assert proc.returncode == 2
     hidden([secret], proc.stdout, proc.stderr)
     if fmt == "json":
@@ -229,12 +254,12 @@ def test_baseline_output_over_a_huge_file_is_not_read(tmp_path: pathlib.Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "big.json"]  # no temp file left
 
 
-def test_report_output_through_a_symlink_keeps_the_link(tmp_path: pathlib.Path) -> None:
+def test_report_output_through_a_symlink_keeps_the_link(pg: Call, tmp_path: pathlib.Path) -> None:
     secret = _one_finding(tmp_path)
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "r.json").write_text("old")
     os.symlink("reports/r.json", tmp_path / "link.json")
-    proc = run(["scan", "a.txt", "--format", "json", "--output", "link.json"], tmp_path)
+    proc = pg(["scan", "a.txt", "--format", "json", "--output", "link.json"], tmp_path)
     assert proc.returncode == 1
     assert os.path.islink(tmp_path / "link.json")
     assert len(json.loads((tmp_path / "reports" / "r.json").read_text())["findings"]) == 1
@@ -247,10 +272,10 @@ def test_report_output_through_a_symlink_keeps_the_link(tmp_path: pathlib.Path) 
 
 @pytest.mark.parametrize("via", ["same", "symlink", "dotted"])
 @pytest.mark.parametrize("target", ["baseline", "config", "found-config"])
-def test_output_may_not_be_the_baseline_or_config(tmp_path: pathlib.Path, via: str, target: str) -> None:
+def test_output_may_not_be_the_baseline_or_config(pg: Call, tmp_path: pathlib.Path, via: str, target: str) -> None:
     accepted, fresh = new_pit(), new_pit()
     (tmp_path / "old.txt").write_text(f"T={accepted}\n")
-    assert run(["baseline", "old.txt", "--output", "b.json"], tmp_path).returncode == 0
+    assert pg(["baseline", "old.txt", "--output", "b.json"], tmp_path).returncode == 0
     (tmp_path / "new.txt").write_text(f"T={fresh}\n")
     (tmp_path / "c.toml").write_text("exclude = ['nothing']\n")
     (tmp_path / ".pit-guard.toml").write_text("exclude = ['nothing']\n")
@@ -262,21 +287,21 @@ def test_output_may_not_be_the_baseline_or_config(tmp_path: pathlib.Path, via: s
     args = ["scan", "old.txt", "new.txt", "--baseline", "b.json", "--output", output]
     if target == "config":
         args += ["--config", "c.toml"]
-    proc = run(args, tmp_path)
+    proc = pg(args, tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "refusing to overwrite" in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / name).read_bytes() == before
     hidden([accepted, fresh], proc.stdout, proc.stderr)
     if target != "baseline":  # `baseline --output` may not be the config it reads either
         args = ["baseline", "old.txt", "--output", output] + (["--config", "c.toml"] if target == "config" else [])
-        proc = run(args, tmp_path)
+        proc = pg(args, tmp_path)
         assert proc.returncode == 2 and (tmp_path / name).read_bytes() == before
 
 
 # --- item 10: every name that reaches output is redacted -----------------------------------------
 
 
-def test_tokens_in_every_name_are_redacted_in_every_format(tmp_path: pathlib.Path) -> None:
+def test_tokens_in_every_name_are_redacted_in_every_format(pg: Call, tmp_path: pathlib.Path) -> None:
     t = {
         k: new_pit()
         for k in (
@@ -301,23 +326,24 @@ def test_tokens_in_every_name_are_redacted_in_every_format(tmp_path: pathlib.Pat
     repo.write(f"{t['folder']}/{t['file']}.txt", f"T={t['secret']}\n")
     repo.write("old.txt", f"T={t['accepted']}\n")
     repo.write(f"{t['exclude']}/x.txt", f"T={t['excluded']}\n")
-    repo.commit("first")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "first", f"--author={t['author']} <a@example.com>")
     repo.git("update-index", "--add", "--cacheinfo", f"160000,{repo.head()},{t['submodule']}")
     repo.git("commit", "-q", "-m", "submodule")
     repo.git("branch", t["branch"])
     repo.git("tag", t["tag"])
     repo.git("update-ref", f"refs/remotes/origin/{t['remote']}", "HEAD")
     repo.write(f"{t['config']}.toml", f"exclude = ['{t['exclude']}']\n")
-    assert run(["baseline", "old.txt", "--output", f"{t['baseline']}.json"], repo.path).returncode == 0
+    assert pg(["baseline", "old.txt", "--output", f"{t['baseline']}.json"], repo.path).returncode == 0
     everything = list(t.values())
     for fmt in FORMATS:
         out = f"{t['output']}.{fmt}"
         common = ["--format", fmt, "--config", f"{t['config']}.toml", "--baseline", f"{t['baseline']}.json"]
-        audit = run(["audit", *common, "--output", out], repo.path, {"GIT_AUTHOR_NAME": t["author"]})
+        audit = pg(["audit", *common, "--output", out], repo.path)
         assert audit.returncode == 1, audit.stderr
         written = (repo.path / out).read_text()
         assert redact(t["secret"]) in written and "suppressed" in audit.stderr and "submodule" in audit.stderr
-        scan = run(["scan", ".", *common], repo.path)
+        scan = pg(["scan", ".", *common], repo.path)
         assert scan.returncode == 1 and redact(t["secret"]) in scan.stdout
         hidden(everything, audit.stdout, audit.stderr, written, scan.stdout, scan.stderr)
     # Error messages: a config value, paths given, click's own usage errors.
@@ -330,7 +356,7 @@ def test_tokens_in_every_name_are_redacted_in_every_format(tmp_path: pathlib.Pat
         ["scan", ".", "--baseline", f"{t['missing']}.json"],
         ["scan", ".", f"--{t['output']}"],
     ):
-        proc = run(args, repo.path)
+        proc = pg(args, repo.path)
         assert proc.returncode == 2, (args, proc.stderr)
         assert proc.stderr.strip() and "Traceback" not in proc.stderr
         hidden(everything, proc.stdout, proc.stderr)
@@ -444,10 +470,10 @@ def test_closed_pipe_is_no_traceback(tmp_path: pathlib.Path) -> None:
     hidden([secret], stderr)
 
 
-def test_deep_json_baseline_is_a_plain_error(tmp_path: pathlib.Path) -> None:
+def test_deep_json_baseline_is_a_plain_error(pg: Call, tmp_path: pathlib.Path) -> None:
     secret = _one_finding(tmp_path)
     (tmp_path / "deep.json").write_text("[" * 200000)
-    proc = run(["scan", "a.txt", "--baseline", "deep.json"], tmp_path)
+    proc = pg(["scan", "a.txt", "--baseline", "deep.json"], tmp_path)
     assert proc.returncode == 2 and "nested too deeply" in proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     hidden([secret], proc.stdout, proc.stderr)
