@@ -509,3 +509,13 @@ def test_debug_keeps_exit_2_and_prints_a_redacted_traceback(
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error" in err
     hidden([secret], err)
+
+
+def test_validate_output_may_not_be_the_report_it_reads(pg: Call, tmp_path: pathlib.Path) -> None:
+    secret = _one_finding(tmp_path)
+    assert pg(["scan", "a.txt", "--format", "json", "--output", "r.json"], tmp_path).returncode == 1
+    before = (tmp_path / "r.json").read_bytes()
+    proc = pg(["validate", "--report", "r.json", "--output", "./r.json"], tmp_path)
+    assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr
+    assert (tmp_path / "r.json").read_bytes() == before
+    hidden([secret], proc.stdout, proc.stderr, before.decode())
