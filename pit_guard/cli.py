@@ -327,7 +327,6 @@ def displayable(
 
     Done after suppression (exclude globs and baselines match the real paths). Every string from
     outside (paths, ref names, authors, reasons) reaches output through here or notice()."""
-    import dataclasses
 
     def provenance(p: Optional[Provenance]) -> Optional[Provenance]:
         if p is None:

@@ -402,3 +402,18 @@ def test_unwritable_output_is_an_error_exit_2(tmp_path: pathlib.Path, capsys: py
         main(["scan", "--output", str(tmp_path / "no such dir" / "r.sarif"), "--format", "sarif", str(tmp_path)]) == 2
     )
     assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_incomplete_and_suppressed_reports_stay_schema_valid() -> None:
+    """An unread input (not chosen) and suppression counts: SARIF says the run did not succeed,
+    GitLab says the scan failed, JSON says it is incomplete; both stay valid against their schemas."""
+    skipped = (*SKIPPED, Unread("<object 0123abcd>", "unreadable object (corrupt object file)"))
+    sarif = json.loads(report.format_sarif(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert not list(sarif_validator().iter_errors(sarif))
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    assert sarif["runs"][0]["properties"]["complete"] is False
+    gitlab = json.loads(report.format_gitlab(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert not list(gitlab_validator().iter_errors(gitlab))
+    assert gitlab["scan"]["status"] == "failure"
+    document = json.loads(report.format_json(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert document["complete"] is False and document["unread"] == 1 and document["suppressed"]["total"] == 14
