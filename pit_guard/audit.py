@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
@@ -177,11 +178,26 @@ def _worker_count(repo: git.Repo, workers: Optional[int]) -> int:
 class _Workers:
     """A pool of scanning processes, forked before the object list fills memory (a forked
     worker's RSS includes every page it shares with its parent) and after the hyperscan
-    database is compiled (so each worker reuses it instead of compiling its own)."""
+    database is compiled (so each worker reuses it instead of compiling its own).
+
+    Signals are the main process's business: a worker ignores Ctrl-C and dies quietly on SIGTERM
+    or SIGHUP (no traceback); the main process unwinds and terminates the pool on its way out.
+    PIT_GUARD_TEST_PAUSE=1 (tests only) makes two workers and stops before the scan, after saying
+    so on stderr, until a signal arrives: a deterministic "mid-audit" for the signal tests."""
+
+    _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, count: int) -> None:
-        self.count = count
+        self.pause = os.environ.get("PIT_GUARD_TEST_PAUSE") == "1"
+        self.count = max(count, 2) if self.pause else count
         self.pool: Optional[Any] = None  # a multiprocessing Pool when count > 1
+
+    @staticmethod
+    def _worker_start() -> None:
+        for signum in _Workers._SIGNALS:
+            signal.signal(signum, signal.SIG_IGN if signum == signal.SIGINT else signal.SIG_DFL)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _Workers._SIGNALS)
 
     def __enter__(self) -> "_Workers":
         if self.count > 1:
@@ -192,15 +208,46 @@ class _Workers:
             prefilter.families(b"")  # compile the prefilter once, here
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self.pool = context.Pool(self.count)
+            # Signals stay blocked while forking: a worker must not run the parent's handlers
+            # before its own start-up resets them (a pending signal reaches the parent after).
+            blocked = hasattr(signal, "pthread_sigmask")
+            if blocked:
+                old = signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS)
+            try:
+                self.pool = context.Pool(self.count, initializer=_Workers._worker_start)
+            finally:
+                if blocked:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+    def __exit__(self, exc_type: Optional[type], *exc: object) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None or issubclass(exc_type, Exception):
             self.pool.terminate()
             self.pool.join()
+            return
+        # A signal or Ctrl-C (not an Exception): workers may already be dead, one of them holding the
+        # task queue's lock that Pool.terminate() waits for (it would hang): stop them directly.
+        import multiprocessing.pool
+
+        for owner in (self.pool, getattr(self.pool, "_worker_handler", None)):
+            if owner is not None:
+                owner._state = multiprocessing.pool.TERMINATE  # no replacement workers
+        for worker in list(getattr(self.pool, "_pool", [])):
+            if worker.exitcode is None:
+                worker.kill()
+            worker.join()
+        finalizer = getattr(self.pool, "_terminate", None)
+        if finalizer is not None:
+            finalizer.cancel()  # Pool.terminate() at interpreter exit would hang the same way
 
     def run(self, tasks: List[Tuple[git.Repo, List[str], int]]) -> Iterator[_ChunkResult]:
+        if self.pause:
+            sys.stderr.write(f"pit-guard: test: paused with {self.count} workers\n")
+            sys.stderr.flush()
+            while True:
+                signal.pause()  # until a signal's handler raises
         if self.pool is None or len(tasks) <= 1:
             for task in tasks:
                 yield _scan_chunk(task)

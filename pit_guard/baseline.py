@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding
+from pit_guard.report import write_output
 
 BASELINE_VERSION = 1
 DEFAULT_BASELINE = ".pit-guard-baseline.json"
@@ -60,6 +60,8 @@ def read_entries(path: str) -> List[Entry]:
         raise FatalError(f"{path}: cannot read the baseline: {e.strerror or e}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise FatalError(f"{path}: not a pit-guard baseline (invalid JSON: {e})") from None
+    except RecursionError:
+        raise FatalError(f"{path}: not a pit-guard baseline (JSON nested too deeply)") from None
     if not isinstance(document, dict) or document.get("version") != BASELINE_VERSION:
         raise FatalError(f"{path}: not a pit-guard baseline of version {BASELINE_VERSION}")
     findings = document.get("findings")
@@ -92,23 +94,12 @@ def write_baseline(path: str, findings: Sequence[Finding], *, merge: bool = Fals
     """
     entries = entries_for(findings)
     if merge and os.path.exists(path):
+        if not os.path.isfile(path):
+            raise FatalError(f"{path}: --merge needs a regular baseline file to read")
         current = {e["fingerprint"] for e in entries}
         entries = sort_entries(entries + [e for e in read_entries(path) if e["fingerprint"] not in current])
     text = render(entries)
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            if f.read() == text:
-                return len(entries), False
-    except (OSError, UnicodeDecodeError):
-        pass  # absent or unreadable: write it
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        # Write beside it and rename: an interrupted run never leaves half a baseline.
-        fd, tmp = tempfile.mkstemp(prefix=".pit-guard-baseline.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a baseline is meant to be committed
-        os.replace(tmp, path)
-    except OSError as e:
-        raise FatalError(f"{path}: cannot write the baseline: {e.strerror or e}") from None
-    return len(entries), True
+    # Written beside it and renamed (an interrupted run never leaves half a baseline); a pipe or
+    # device is streamed to and never read.
+    changed = write_output(path, text, "baseline", skip_unchanged=True)
+    return len(entries), changed

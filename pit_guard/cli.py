@@ -5,15 +5,33 @@ Heavy modules are imported inside the commands that need them, so the hook path 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import signal
 import sys
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import click
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, NO_SIZE_LIMIT, Finding, Unread, redact_text
+from pit_guard.finding import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    NO_SIZE_LIMIT,
+    Finding,
+    Provenance,
+    Suppression,
+    Unread,
+    Validation,
+    describe_suppressed,
+    display_path,
+    redact_text,
+)
+
+if TYPE_CHECKING:
+    from pit_guard.config import Config
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = report.FORMATTERS (a test checks)
 # When this run started: GitLab reports carry the scan's start time.
@@ -40,22 +58,52 @@ def parse_size(text: str) -> int:
 
 
 def render(
-    findings: Sequence[Finding], skipped: Sequence[Unread], fmt: str, show_secrets: bool, output: Optional[str]
+    findings: Sequence[Finding],
+    skipped: Sequence[Unread],
+    fmt: str,
+    show_secrets: bool,
+    output: Optional[str],
+    suppressed: Sequence[Suppression] = (),
 ) -> None:
     """Write the report to --output or stdout (colour only for text on a terminal)."""
     from pit_guard import report
 
+    if output is None and sys.stdout is None:
+        raise FatalError("standard output is closed: nowhere to write the report (give --output FILE)")
     # NO_COLOR (no-color.org) turns colour off even on a terminal.
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = report.format_report(fmt, findings, skipped, show_secrets, color=color, started=_STARTED)
+    text = report.format_report(
+        fmt, findings, skipped, show_secrets, color=color, started=_STARTED, suppressed=suppressed
+    )
     if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as e:
-            raise FatalError(f"{output}: cannot write the report: {e.strerror or e}") from None
-    else:
+        report.write_output(output, text, "report")
+        return
+    try:
         click.echo(text, nl=False)
+        sys.stdout.flush()
+    except OSError as e:
+        silence_stdout()
+        if isinstance(e, BrokenPipeError):
+            raise FatalError("standard output was closed before the whole report was written") from None
+        raise FatalError(f"cannot write the report to standard output: {e.strerror or e}") from None
+
+
+def silence_stdout() -> None:
+    """After stdout failed (closed pipe, full disk): send what Python still holds to /dev/null, so
+    that its flush at exit prints no 'Exception ignored' traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no stdout, or not a real file (tests)
+        pass
+
+
+def notice(text: str) -> None:
+    """Every line pit-guard itself writes to stderr: a token in it (a path, a ref name, a config
+    value, an error message) redacted, control characters escaped. The one place notices go through."""
+    line = text if text.startswith("pit-guard") else f"pit-guard: {text}"
+    click.echo(display_path(line), err=True)
 
 
 # With --fail-on live, only these pass: a dead or expired token opens nothing any more.
@@ -76,9 +124,9 @@ def run_validation(
     """Opt-in liveness checks. Runs after suppression, so nothing suppressed is ever sent."""
     from pit_guard.validate import override_notice, validate_findings
 
-    notice = override_notice()
-    if notice:
-        click.echo(notice if notice.startswith("pit-guard") else f"pit-guard: {notice}", err=True)
+    told = override_notice()
+    if told:
+        notice(told)
     if not findings:
         return []
     return validate_findings(findings, concurrency=concurrency, timeout=timeout, total_timeout=total_timeout)
@@ -104,7 +152,7 @@ def summarize(findings: Sequence[Finding], skipped: Sequence[Unread]) -> None:
         parts.append(f"{unread} not scanned")
     if len(skipped) > unread:
         parts.append(f"{len(skipped) - unread} skipped by --max-file-size")
-    click.echo("pit-guard: " + ", ".join(parts), err=True)
+    notice(", ".join(parts))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,6 +200,21 @@ validate_options = [
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+config_options = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here "
+        "(CI: keep it outside the code under test, so a commit cannot change its own check).",
+    ),
+    click.option(
+        "--no-config",
+        is_flag=True,
+        help="Ignore .pit-guard.toml / pyproject.toml settings: report everything the rules find.",
+    ),
+]
+
 
 def report_options(f: _F) -> _F:
     """Options every scanning command shares (scan, audit, ci, hooks)."""
@@ -168,16 +231,22 @@ def report_options(f: _F) -> _F:
             type=click.Path(dir_okay=False),
             help="Report only findings not accepted in FILE (written by `pit-guard baseline`).",
         ),
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(dir_okay=False),
-            help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.",
-        ),
+        *config_options,
     ] + validate_options
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def settings(config_file: Optional[str], no_config: bool = False) -> "Config":
+    """This run's settings: none with --no-config, else --config FILE or the one found from here."""
+    from pit_guard.config import Config, load_config
+
+    if no_config:
+        if config_file:
+            raise click.UsageError("use either --config or --no-config, not both")
+        return Config()
+    return load_config(config_file)
 
 
 def suppress(
@@ -185,28 +254,67 @@ def suppress(
     skipped: Sequence[Unread],
     config_file: Optional[str],
     baseline_file: Optional[str],
-) -> Tuple[List[Finding], List[Unread]]:
-    """Config (disabled rules, excluded paths, allowed fingerprints), then the baseline: before
-    validation, so nothing suppressed is ever sent anywhere."""
-    from pit_guard.config import apply_config, load_config
+    no_config: bool = False,
+) -> Tuple[List[Finding], List[Unread], List[Suppression]]:
+    """Inline markers, config (disabled rules, excluded paths, allowed fingerprints), then the
+    baseline: before validation, so nothing suppressed is ever sent anywhere. Returns what is
+    kept and what each source suppressed (told on stderr and in every report, never silent)."""
+    from pit_guard.config import apply_config_counted
 
-    findings = [f for f in findings if not f.allowed]  # a `pit-guard: allow` line
-    kept, skipped = apply_config(findings, skipped, load_config(config_file))
+    told: List[Suppression] = []
+    marked = sum(1 for f in findings if f.allowed)  # a `pit-guard: allow` line
+    if marked:
+        told.append(Suppression("allow-marker", "", marked))
+    findings = [f for f in findings if not f.allowed]
+    kept, skipped, by_config = apply_config_counted(findings, skipped, settings(config_file, no_config))
+    told += by_config
     if baseline_file:
         from pit_guard.baseline import filter_baselined
 
+        before = len(kept)
         kept = filter_baselined(kept, baseline_file)
-    return kept, skipped
+        if before > len(kept):
+            told.append(Suppression("baseline", baseline_file, before - len(kept)))
+    return kept, skipped, told
+
+
+def tell_suppressed(suppressed: Sequence[Suppression]) -> None:
+    told = describe_suppressed(suppressed)
+    if told:
+        notice(told)
+
+
+def refuse_overwrite(output: Optional[str], inputs: Sequence[Tuple[str, Optional[str]]]) -> None:
+    """--output must not destroy a file this run reads (its baseline, its config), even via a symlink
+    or another spelling of the path."""
+    if not output:
+        return
+    for what, path in inputs:
+        if not path:
+            continue
+        try:
+            same = os.path.samefile(output, path)
+        except OSError:  # one of them does not exist (yet)
+            same = os.path.realpath(output) == os.path.realpath(path)
+        if same:
+            raise FatalError(f"--output {output} is the {what} this run reads: refusing to overwrite it")
 
 
 def max_file_size_setting(given: int, config_file: Optional[str]) -> int:
-    """--max-file-size when given on the command line, else the config's, else the default."""
+    """--max-file-size when given on the command line, else the config's, else the default.
+
+    Every scanning command calls this first: it also refuses, before any scanning, a --config with
+    --no-config and an --output that is the baseline or config file (finish() checks again)."""
     from click.core import ParameterSource
 
-    from pit_guard.config import load_config
-
-    source = click.get_current_context().get_parameter_source("max_file_size")
-    configured = load_config(config_file).max_file_size
+    context = click.get_current_context()
+    source = context.get_parameter_source("max_file_size")
+    config = settings(config_file, bool(context.params.get("no_config")))
+    output = context.params.get("output")
+    baseline_file = context.params.get("baseline_file")
+    if context.info_name != "baseline":  # `baseline --output` is the baseline it writes
+        refuse_overwrite(output, [("baseline", baseline_file), ("config file", config.source)])
+    configured = config.max_file_size
     if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None) and configured is not None:
         return configured
     return given
@@ -217,12 +325,29 @@ def displayable(
 ) -> Tuple[List[Finding], List[Unread]]:
     """Paths as every output shows them: printable, and with a token in a file name redacted.
 
-    Done after suppression (exclude globs and baselines match the real paths)."""
-    import dataclasses
+    Done after suppression (exclude globs and baselines match the real paths). Every string from
+    outside (paths, ref names, authors, reasons) reaches output through here or notice()."""
 
-    from pit_guard.finding import display_path
+    def provenance(p: Optional[Provenance]) -> Optional[Provenance]:
+        if p is None:
+            return None
+        branches = None if p.branches is None else tuple(display_path(b, show_secrets) for b in p.branches)
+        return dataclasses.replace(
+            p, author=display_path(p.author, show_secrets), date=display_path(p.date, show_secrets), branches=branches
+        )
 
-    shown = [dataclasses.replace(f, path=display_path(f.path, show_secrets)) for f in findings]
+    def validation(v: Optional[Validation]) -> Optional[Validation]:
+        return None if v is None else dataclasses.replace(v, reason=display_path(v.reason, show_secrets))
+
+    shown = [
+        dataclasses.replace(
+            f,
+            path=display_path(f.path, show_secrets),
+            provenance=provenance(f.provenance),
+            validation=validation(f.validation),
+        )
+        for f in findings
+    ]
     unread = [
         dataclasses.replace(u, path=display_path(u.path, show_secrets), reason=display_path(u.reason, show_secrets))
         for u in skipped
@@ -245,25 +370,31 @@ def finish(
     validate_timeout: float = 10.0,
     validate_total_timeout: float = 120.0,
     fail_on: str = "any",
+    no_config: bool = False,
     **_: object,
 ) -> int:
     """The one pipeline every scanning command ends with: notices, report, summary, exit code.
 
-    Filtering (config, baseline) and validation slot in here so that every mode gets them.
+    Filtering (config, baseline, inline markers: counted and told) and validation slot in here so
+    that every mode gets them.
     """
-    findings, skipped = suppress(findings, skipped, config_file, baseline_file)
+    config = settings(config_file, no_config)
+    refuse_overwrite(output, [("baseline", baseline_file), ("config file", config.source)])
+    findings, skipped, suppressed = suppress(findings, skipped, config_file, baseline_file, no_config)
     findings, skipped = displayable(findings, skipped, show_secrets)
+    suppressed = [dataclasses.replace(s, source=display_path(s.source)) for s in suppressed]
     tell_unread(skipped)
+    tell_suppressed(suppressed)
     if validate:
         findings = live_first(run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout))
-    render(findings, skipped, fmt, show_secrets, output)
+    render(findings, skipped, fmt, show_secrets, output, suppressed)
     summarize(findings, skipped)
     return incomplete_exit(skipped) or exit_code(findings, fail_on_expired, fail_on)
 
 
 def tell_unread(skipped: Sequence[Unread]) -> None:
     for u in skipped:
-        click.echo(f"pit-guard: {'skipped' if u.chosen else 'not scanned'} {u.path}: {u.reason}", err=True)
+        notice(f"{'skipped' if u.chosen else 'not scanned'} {u.path}: {u.reason}")
 
 
 def incomplete_exit(skipped: Sequence[Unread]) -> int:
@@ -272,10 +403,8 @@ def incomplete_exit(skipped: Sequence[Unread]) -> int:
     unread = sum(1 for u in skipped if not u.chosen)
     if not unread:
         return 0
-    click.echo(
-        f"pit-guard: {unread} input{'s' if unread != 1 else ''} could not be read (listed above): "
-        "the scan is incomplete, exit 2",
-        err=True,
+    notice(
+        f"{unread} input{'s' if unread != 1 else ''} could not be read (listed above): the scan is incomplete, exit 2"
     )
     return EXIT_ERROR
 
@@ -326,12 +455,8 @@ def scan(
     help="Baseline file to write.",
 )
 @click.option("--merge", is_flag=True, help="Keep entries already in the file that this scan does not find.")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here.",
-)
+@config_options[0]
+@config_options[1]
 @click.option(
     "--max-file-size",
     default=None,
@@ -344,7 +469,13 @@ def scan(
     help="Also accept every credential in the git history of the current repository (as `audit` finds them).",
 )
 def baseline(
-    paths: Sequence[str], output: str, merge: bool, config_file: Optional[str], max_file_size: int, history: bool
+    paths: Sequence[str],
+    output: str,
+    merge: bool,
+    config_file: Optional[str],
+    no_config: bool,
+    max_file_size: int,
+    history: bool,
 ) -> int:
     """Accept what PATHS hold today: write their findings' fingerprints to a baseline file.
 
@@ -353,6 +484,7 @@ def baseline(
     from pit_guard.baseline import write_baseline
     from pit_guard.scan import scan_paths
 
+    refuse_overwrite(output, [("config file", settings(config_file, no_config).source)])
     max_file_size = max_file_size_setting(max_file_size, config_file)
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=stdin_bytes())
     found, skipped = list(result.findings), list(result.skipped)
@@ -360,16 +492,17 @@ def baseline(
         from pit_guard.audit import audit
 
         past = audit(".", max_file_size=max_file_size)
-        for notice in past.notices:
-            click.echo(notice if notice.startswith("pit-guard") else f"pit-guard: {notice}", err=True)
+        for told in past.notices:
+            notice(told)
         found += past.findings
         skipped += past.skipped
-    findings, skipped = suppress(found, skipped, config_file, None)
+    findings, skipped, suppressed = suppress(found, skipped, config_file, None, no_config)
     findings, skipped = displayable(findings, skipped, False)  # a baseline never holds a token
     tell_unread(skipped)
+    tell_suppressed(suppressed)
     count, changed = write_baseline(output, findings, merge=merge)
     state = "written" if changed else "unchanged"
-    click.echo(f"pit-guard: baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})", err=True)
+    notice(f"baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})")
     return incomplete_exit(skipped) or EXIT_CLEAN
 
 
@@ -403,19 +536,18 @@ def validate_command(
     import json
 
     missing: List[Tuple[Dict[str, Any], str]] = []
+    refuse_overwrite(output, [("report", report_file)])
     if report_file:
-        from pit_guard.finding import display_path
         from pit_guard.validate_report import findings_from_report
 
         try:
             with open(report_file, encoding="utf-8") as f:
                 document = json.load(f)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
         findings, missing = findings_from_report(document, root=".", name=report_file)
         for entry, reason in missing:
-            where = display_path(f"{entry.get('path')}:{entry.get('line')}")
-            click.echo(f"pit-guard: not checked: {where}: {reason}", err=True)
+            notice(f"not checked: {entry.get('path')}:{entry.get('line')}: {reason}")
     else:
         from pit_guard.detect import scan_bytes
 
@@ -444,12 +576,108 @@ def validate_command(
 import pit_guard.git_cli  # noqa: E402,F401
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP (what `timeout`, CI cancellation and a closed terminal send): unwinds like
+    Ctrl-C, so that worker pools, git processes and temp files are cleaned up on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+# Exit codes for a run ended by a signal (the shell's 128 + signal number; documented in README).
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    for other in (*_SIGNALS, signal.SIGINT):  # a second signal must not interrupt the clean-up
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _catch_signals() -> Dict[int, Any]:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in _SIGNALS:
+        previous[signum] = signal.signal(signum, _on_signal)
+    previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+    return previous
+
+
+def _end_children() -> None:
+    """Stop every child process still running (git, pool workers) and reap it: an interrupted run
+    leaves nothing behind. Linux: children are found in /proc; elsewhere the pools' own clean-up is it."""
+    import time
+
+    me = os.getpid()
+    children = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and int(fields[1]) == me:
+            children.append(int(entry))
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 2.0
+    for pid in children:
+        try:
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
+        except OSError:  # already reaped (by its Popen or pool) or not ours
+            pass
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit codes: 0 clean, 1 findings, 2 usage or environment error or incomplete scan;
+    130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP (no traceback, no process or temp file left)."""
+    previous = _catch_signals()
+    try:
+        try:
+            return _main(argv)
+        except Interrupted as e:
+            code = e.code
+        except KeyboardInterrupt:
+            code = 130
+        for signum in previous:  # from here on, ignore further signals until we are out
+            signal.signal(signum, signal.SIG_IGN)
+        _end_children()
+        try:
+            click.echo(f"pit-guard: interrupted, exit {code}", err=True)
+        except (OSError, ValueError):
+            pass
+        return code
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     try:
         code = cli.main(args=argv, prog_name="pit-guard", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
         click.echo("pit-guard: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as e:
@@ -458,19 +686,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except FatalError as e:
         # Messages name paths and values the user gave: a token among them is redacted.
-        click.echo(f"pit-guard: error: {redact_text(str(e))}", err=True)
+        notice(f"error: {e}")
+        return EXIT_ERROR
+    # Environment errors: plain messages, exit 2 (not "internal error").
+    except RecursionError:
+        notice("error: an input is nested too deeply to read (e.g. a JSON file with thousands of levels)")
+        return EXIT_ERROR
+    except MemoryError:
+        notice("error: out of memory (an input too large for this machine?)")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        silence_stdout()
+        notice("error: standard output was closed before everything was written")
+        return EXIT_ERROR
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        notice(f"error: {where}{e.strerror or e}")
         return EXIT_ERROR
     except Exception as e:  # a bug must not look like a clean run, nor print a token in a traceback
         if os.environ.get("PIT_GUARD_DEBUG"):
-            raise
-        click.echo(
-            f"pit-guard: internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
-            "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)",
-            err=True,
+            import traceback
+
+            # The traceback, redacted, and still exit 2 (never 1, the findings code).
+            click.echo(redact_text(traceback.format_exc()), err=True, nl=False)
+        notice(
+            f"internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
+            "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)"
         )
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        return 130
     return code if isinstance(code, int) else EXIT_CLEAN
 
 

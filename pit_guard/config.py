@@ -22,7 +22,7 @@ import sys
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Unread
+from pit_guard.finding import Finding, Suppression, Unread
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -197,11 +197,29 @@ def apply_config(
     findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
 ) -> Tuple[List[Finding], List[Unread]]:
     """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
-    kept = [
-        f
-        for f in findings
-        if f.rule_id not in config.disable_rules
-        and f.fingerprint not in config.allow
-        and not is_excluded(f.path, config)
+    kept, unread, _ = apply_config_counted(findings, skipped, config)
+    return kept, unread
+
+
+def apply_config_counted(
+    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
+) -> Tuple[List[Finding], List[Unread], List[Suppression]]:
+    """apply_config, also counting what each setting dropped (each item counted once, by the first
+    setting that drops it: disable-rules, exclude, allow). An excluded unread input counts too."""
+    counts = {"disable-rules": 0, "exclude": 0, "allow": 0}
+    kept: List[Finding] = []
+    for f in findings:
+        if f.rule_id in config.disable_rules:
+            counts["disable-rules"] += 1
+        elif is_excluded(f.path, config):
+            counts["exclude"] += 1
+        elif f.fingerprint in config.allow:
+            counts["allow"] += 1
+        else:
+            kept.append(f)
+    unread = [u for u in skipped if not is_excluded(u.path, config)]
+    source = config.source or "config"
+    told = [
+        Suppression(how, source, n, len(skipped) - len(unread) if how == "exclude" else 0) for how, n in counts.items()
     ]
-    return kept, [u for u in skipped if not is_excluded(u.path, config)]
+    return kept, unread, [s for s in told if s.total]

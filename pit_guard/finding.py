@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from pit_guard.prefilter import JWT, SHAPES, UUID
 
@@ -67,6 +67,41 @@ class Unread:
     path: str
     reason: str
     chosen: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Suppression:
+    """What one suppression source silenced in a run: told on stderr and in every report format,
+    so a config or baseline can never make a scan look clean without a trace."""
+
+    how: str  # allow-marker | disable-rules | exclude | allow | baseline
+    source: str  # the file that asked for it ("" for inline `pit-guard: allow` markers)
+    findings: int = 0
+    unread: int = 0  # inputs that were not read but that the setting excludes (not failing the run)
+
+    @property
+    def total(self) -> int:
+        return self.findings + self.unread
+
+    def describe(self) -> str:
+        """`10 by .pit-guard.toml exclude (2 of them unread files)`, `2 by baseline b.json`."""
+        if self.how == "allow-marker":
+            where = "inline `pit-guard: allow` markers"
+        elif self.how == "baseline":
+            where = f"baseline {self.source}"
+        else:
+            where = f"{self.source} {self.how}"
+        extra = f" ({self.unread} of them unread input{'s' if self.unread != 1 else ''})" if self.unread else ""
+        return f"{self.total} by {where}{extra}"
+
+
+def describe_suppressed(suppressed: Sequence[Suppression]) -> str:
+    """One line for people, or "" when nothing was suppressed."""
+    total = sum(s.total for s in suppressed)
+    if not total:
+        return ""
+    parts = ", ".join(s.describe() for s in suppressed if s.total)
+    return f"{total} finding{'s' if total != 1 else ''} suppressed: {parts}"
 
 
 @dataclasses.dataclass(frozen=True)

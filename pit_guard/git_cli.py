@@ -13,12 +13,12 @@ from typing import Optional, Sequence
 import click
 
 from pit_guard import cli as _cli
-from pit_guard.finding import NO_SIZE_LIMIT, redact_text
+from pit_guard.finding import NO_SIZE_LIMIT
 
 
 def _notices(notices: Sequence[str]) -> None:
     for notice in notices:
-        click.echo(f"pit-guard: note: {redact_text(notice)}", err=True)
+        _cli.notice(f"note: {notice}")  # the one notice path: tokens redacted, control characters escaped
 
 
 def _size_option(f: _cli._F) -> _cli._F:
@@ -84,7 +84,7 @@ def ci(max_file_size: int, **options: object) -> int:
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     described, revs = ci_revs(".", os.environ)
-    click.echo(f"pit-guard: scanning {redact_text(described)}", err=True)
+    _cli.notice(f"scanning {described}")
     result = hooks.scan_range(".", revs, max_size=max_file_size)
     _notices(result.notices)
     return _cli.finish(result.findings, result.skipped, **options)  # type: ignore[arg-type]

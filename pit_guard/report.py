@@ -7,20 +7,43 @@ leaves through `Finding.shown(show_secrets)`, never by reading `finding.secret` 
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
+import stat
+import sys
+import tempfile
 import urllib.parse
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
-from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.finding import Finding, Provenance, Suppression, Unread, describe_suppressed
 from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"
 
 Skipped = Sequence[Unread]
+Suppressed = Sequence[Suppression]
+
+
+def incomplete(skipped: Skipped) -> bool:
+    """Whether something that could hold a credential was not read and the user did not choose it."""
+    return any(not u.chosen for u in skipped)
+
+
+def suppressed_dict(suppressed: Suppressed) -> Dict[str, Any]:
+    """What config, baseline and inline markers suppressed, for the machine formats."""
+    return {
+        "total": sum(s.total for s in suppressed),
+        "by": [
+            {"how": s.how, "source": s.source, "findings": s.findings, "unread": s.unread}
+            for s in suppressed
+            if s.total
+        ],
+    }
+
 
 # GitLab severity and the SARIF `security-severity` score (GitHub maps >= 9.0 to critical, >= 7.0
 # to high, >= 4.0 to medium). Keys that never expire and open a whole account rank highest; an
@@ -154,10 +177,17 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
     return out
 
 
-def format_json(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
+def format_json(
+    findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, *, suppressed: Suppressed = ()
+) -> str:
+    unread = sum(1 for u in skipped if not u.chosen)
     document = {
         "version": JSON_SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
+        # false when something that could hold a credential was not read: the run exits 2.
+        "complete": not unread,
+        "unread": unread,
+        "suppressed": suppressed_dict(suppressed),
         "findings": [finding_to_dict(f, show_secrets) for f in findings],
         "skipped": [{"path": u.path, "reason": u.reason, "fails": not u.chosen} for u in skipped],
     }
@@ -179,7 +209,14 @@ def _by_file(findings: Sequence[Finding]) -> List[List[Finding]]:
     return [sorted(group, key=lambda f: (f.line, f.column)) for group in groups.values()]
 
 
-def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, color: bool = False) -> str:
+def format_text(
+    findings: Sequence[Finding],
+    skipped: Skipped,
+    show_secrets: bool = False,
+    color: bool = False,
+    *,
+    suppressed: Suppressed = (),
+) -> str:
     """For people: one block per file; each finding's first line is `path:line:col: Name …`
     (the shape editors and terminals turn into links). ANSI colour only when `color`."""
     blocks: List[str] = []
@@ -207,6 +244,11 @@ def format_text(findings: Sequence[Finding], skipped: Skipped, show_secrets: boo
         blocks.append("\n".join(lines))
     if skipped:
         blocks.append("\n".join(f"{u.path}: {'skipped' if u.chosen else 'not scanned'}: {u.reason}" for u in skipped))
+    told = describe_suppressed(suppressed)
+    if told:
+        blocks.append(_style(f"pit-guard: {told}", "2", color))
+    if incomplete(skipped):
+        blocks.append(_style("pit-guard: INCOMPLETE SCAN: inputs listed above were not read", "1;31", color))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
@@ -297,7 +339,9 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
     return props
 
 
-def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
+def format_sarif(
+    findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, *, suppressed: Suppressed = ()
+) -> str:
     """SARIF 2.1.0 for GitHub code scanning (github/codeql-action/upload-sarif)."""
     rule_index = {rule.id: i for i, rule in enumerate(RULES)}
     results: List[Dict[str, Any]] = []
@@ -333,9 +377,11 @@ def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bo
         }
         for u in skipped
     ]
-    invocation: Dict[str, Any] = {"executionSuccessful": True}
+    # Not successful when something that could hold a credential was not read (the run exits 2).
+    invocation: Dict[str, Any] = {"executionSuccessful": not incomplete(skipped)}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
+    invocation["properties"] = {"unread": sum(1 for u in skipped if not u.chosen)}
     document = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -353,6 +399,7 @@ def format_sarif(findings: Sequence[Finding], skipped: Skipped, show_secrets: bo
                 # Finding columns count characters (code points), not UTF-16 units.
                 "columnKind": "unicodeCodePoints",
                 "results": results,
+                "properties": {"complete": not incomplete(skipped), "suppressed": suppressed_dict(suppressed)},
             }
         ],
     }
@@ -410,6 +457,7 @@ def format_gitlab(
     *,
     started: Optional[datetime.datetime] = None,
     finished: Optional[datetime.datetime] = None,
+    suppressed: Suppressed = (),
 ) -> str:
     """GitLab secret detection report (`artifacts: reports: secret_detection`)."""
     tool = {"id": TOOL_NAME, "name": TOOL_NAME, "version": __version__, "vendor": {"name": TOOL_NAME}}
@@ -419,13 +467,18 @@ def format_gitlab(
         "type": "secret_detection",
         "start_time": _gitlab_time(started),
         "end_time": _gitlab_time(finished),
-        "status": "success",
+        # A scan that could not read everything is not a success (the run exits 2).
+        "status": "failure" if incomplete(skipped) else "success",
         "primary_identifiers": [
             {"type": "pit_guard_rule_id", "name": f"pit-guard {rule.id}", "value": rule.id} for rule in RULES
         ],
     }
-    if skipped:
-        scan["messages"] = [{"level": "warn", "value": f"skipped {u.path}: {u.reason}"} for u in skipped]
+    messages = [{"level": "warn", "value": f"skipped {u.path}: {u.reason}"} for u in skipped]
+    told = describe_suppressed(suppressed)
+    if told:
+        messages.append({"level": "info", "value": told})
+    if messages:
+        scan["messages"] = messages
     document = {
         "version": GITLAB_SCHEMA_VERSION,
         "scan": scan,
@@ -472,7 +525,9 @@ def _place(f: Finding) -> str:
     return place
 
 
-def format_markdown(findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False) -> str:
+def format_markdown(
+    findings: Sequence[Finding], skipped: Skipped, show_secrets: bool = False, *, suppressed: Suppressed = ()
+) -> str:
     """A revocation checklist: one entry per credential (however many places hold it), grouped by
     the sub-account or agency it opens, in the order a person works through it."""
     rule_order = {rule.id: i for i, rule in enumerate(RULES)}
@@ -519,9 +574,14 @@ def format_markdown(findings: Sequence[Finding], skipped: Skipped, show_secrets:
                 out.append(f"- [ ] Revoke it: {rule.revoke}")
                 out.append("- [ ] Put the new credential where the integration reads it (secret store or environment)")
             out.append("- [ ] Remove it from every place listed above")
+    if incomplete(skipped):
+        out += ["", "**Incomplete scan:** inputs listed under *Not scanned* were not read."]
     if skipped:
         out += ["", "## Not scanned", ""]
         out += [f"- {_md_code(report_path(u.path))}: {_md_escape(u.reason)}" for u in skipped]
+    told = describe_suppressed(suppressed)
+    if told:
+        out += ["", "## Suppressed", "", _md_escape(told)]
     return "\n".join(out) + "\n"
 
 
@@ -544,9 +604,101 @@ def format_report(
     *,
     color: bool = False,
     started: Optional[datetime.datetime] = None,
+    suppressed: Suppressed = (),
 ) -> str:
     if fmt == "text":
-        return format_text(findings, skipped, show_secrets, color=color)
+        return format_text(findings, skipped, show_secrets, color=color, suppressed=suppressed)
     if fmt == "gitlab":
-        return format_gitlab(findings, skipped, show_secrets, started=started)
-    return FORMATTERS[fmt](findings, skipped, show_secrets)
+        return format_gitlab(findings, skipped, show_secrets, started=started, suppressed=suppressed)
+    return FORMATTERS[fmt](findings, skipped, show_secrets, suppressed=suppressed)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def _same_stream(st: os.stat_result) -> Optional[int]:
+    """The standard stream (1 or 2) that `st` is, or None (`--output /dev/stdout`, `/proc/self/fd/1`)."""
+    for fd in (1, 2):
+        try:
+            other = os.fstat(fd)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return fd
+    return None
+
+
+def write_output(path: str, text: str, what: str, *, skip_unchanged: bool = False) -> bool:
+    """Write `text` to `path`; returns False when `skip_unchanged` and the file already holds it.
+
+    A regular file (or a new one) is replaced atomically: written beside it and renamed, so an
+    interrupted or failed run never leaves half a report and a reader never sees one; a symlink
+    keeps pointing at the replaced file. Anything else (a pipe, /dev/stdout, a terminal,
+    /dev/full) is never read and gets the bytes streamed. Errors are FatalError (exit 2).
+    """
+    from pit_guard.errors import FatalError
+
+    data = text.encode("utf-8")
+    try:
+        st: Optional[os.stat_result] = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise FatalError(f"{path}: cannot write the {what}: {e.strerror or e}") from None
+    if st is not None and (not stat.S_ISREG(st.st_mode) or _same_stream(st) is not None):
+        _stream(path, data, what, _same_stream(st))
+        return True
+    target = os.path.realpath(path)
+    if skip_unchanged and st is not None and st.st_size == len(data):
+        try:
+            with open(target, "rb") as f:
+                if f.read(len(data) + 1) == data:  # bounded: never more than the new content and a byte
+                    return False
+        except OSError:
+            pass  # unreadable: write it
+    if st is not None:
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        umask = os.umask(0o22)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise FatalError(f"{path}: cannot write the {what}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:  # failed or interrupted (a signal): no temp file left behind
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return True
+
+
+def _stream(path: str, data: bytes, what: str, fd: Optional[int]) -> None:
+    from pit_guard.errors import FatalError
+
+    try:
+        if fd is not None:  # our own stdout or stderr: write through it, do not reopen (and truncate) it
+            stream = sys.stdout if fd == 1 else sys.stderr
+            if stream is None:
+                raise OSError(errno.EBADF, "the stream is closed")
+            stream.flush()
+            _write_all(fd, data)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+    except OSError as e:
+        raise FatalError(f"{path}: cannot write the {what}: {e.strerror or e}") from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

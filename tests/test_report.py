@@ -19,7 +19,7 @@ import pytest
 
 from pit_guard import cli, report
 from pit_guard.cli import main
-from pit_guard.finding import Finding, Provenance, Unread, Validation
+from pit_guard.finding import Finding, Provenance, Suppression, Unread, Validation
 from pit_guard.rules import RULES, RULES_BY_ID
 
 HERE = pathlib.Path(__file__).parent
@@ -137,6 +137,11 @@ FINDINGS: Tuple[Finding, ...] = (
         "ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION, issued_at=1654520133
     ),
 )
+SUPPRESSED = (
+    Suppression("allow-marker", "", 1),
+    Suppression("exclude", ".pit-guard.toml", 10, 1),
+    Suppression("baseline", ".pit-guard-baseline.json", 2),
+)
 SKIPPED = (Unread("assets/big.bin", "larger than --max-file-size (30000000 > 26214400 bytes)", chosen=True),)
 SECRETS = sorted({f.secret for f in FINDINGS})
 
@@ -149,10 +154,12 @@ def fixed_version(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def render(fmt: str, show_secrets: bool = False, color: bool = False, findings: Tuple[Finding, ...] = FINDINGS) -> str:
     if fmt == "gitlab":
-        return report.format_gitlab(findings, SKIPPED, show_secrets, started=STARTED, finished=FINISHED)
+        return report.format_gitlab(
+            findings, SKIPPED, show_secrets, started=STARTED, finished=FINISHED, suppressed=SUPPRESSED
+        )
     if fmt == "text":
-        return report.format_text(findings, SKIPPED, show_secrets, color=color)
-    return report.FORMATTERS[fmt](findings, SKIPPED, show_secrets)
+        return report.format_text(findings, SKIPPED, show_secrets, color=color, suppressed=SUPPRESSED)
+    return report.FORMATTERS[fmt](findings, SKIPPED, show_secrets, suppressed=SUPPRESSED)
 
 
 GOLDEN_CASES = [
@@ -314,6 +321,7 @@ def test_markdown_lists_each_credential_once_grouped_by_account() -> None:
         f"## Marketplace app `{CLIENT_ID}`",
         "## Account not known (find where the credential is configured)",
         "## Not scanned",
+        "## Suppressed",
     ]
     assert "- Status: **live**" in text and "- Status: **expired**" in text and "- Status: **unknown**" in text
     for rule in RULES:
@@ -394,3 +402,18 @@ def test_unwritable_output_is_an_error_exit_2(tmp_path: pathlib.Path, capsys: py
         main(["scan", "--output", str(tmp_path / "no such dir" / "r.sarif"), "--format", "sarif", str(tmp_path)]) == 2
     )
     assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_incomplete_and_suppressed_reports_stay_schema_valid() -> None:
+    """An unread input (not chosen) and suppression counts: SARIF says the run did not succeed,
+    GitLab says the scan failed, JSON says it is incomplete; both stay valid against their schemas."""
+    skipped = (*SKIPPED, Unread("<object 0123abcd>", "unreadable object (corrupt object file)"))
+    sarif = json.loads(report.format_sarif(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert not list(sarif_validator().iter_errors(sarif))
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    assert sarif["runs"][0]["properties"]["complete"] is False
+    gitlab = json.loads(report.format_gitlab(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert not list(gitlab_validator().iter_errors(gitlab))
+    assert gitlab["scan"]["status"] == "failure"
+    document = json.loads(report.format_json(FINDINGS, skipped, suppressed=SUPPRESSED))
+    assert document["complete"] is False and document["unread"] == 1 and document["suppressed"]["total"] == 14
