@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import re
 import time
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from pit_guard.finding import Finding
 from pit_guard.prefilter import (
@@ -99,6 +100,7 @@ _ASSIGN_RE = re.compile(
     rb"|(" + B64_UUID + rb")(?![A-Za-z0-9+/=]))"
 )
 _UUID_FULL_RE = re.compile(_UUID + rb"\s?\Z")
+_UUID_ID_RE = re.compile(_UUID + rb"\Z")
 _B64_TOKEN_RE = re.compile(rb"[A-Za-z0-9+/]{16,}={0,2}")
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _GHL_NAMES = (b"highlevel", b"leadconnector", b"msgsndr")
@@ -137,8 +139,60 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     """Every GoHighLevel credential in `data`, in order of position, without duplicates.
 
     Findings on a line holding `pit-guard: allow` are left out, or with `keep_allowed` returned
-    marked `allowed`."""
+    marked `allowed`. UTF-16 and UTF-32 text (see `wide_encoding`) is also scanned decoded, with
+    lines and columns in its decoded characters."""
     now = time.time() if now is None else now
+    findings = _scan_plain(data, path, now, keep_allowed)
+    encoding = wide_encoding(data[:_HEAD])
+    if encoding is not None:
+        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed)
+        findings = _merged_findings(findings)
+    return findings
+
+
+# --- UTF-16 / UTF-32 text -------------------------------------------------------------------------
+
+_HEAD = 4096  # what `wide_encoding` looks at: the same bytes for a whole input and for a stream
+
+
+def wide_encoding(head: bytes) -> Optional[str]:
+    """The codec of UTF-16 or UTF-32 text starting with `head`, or None (UTF-8, ASCII, binary).
+
+    A byte order mark says it (what Notepad writes); without one, UTF-16 is recognised as ASCII
+    text interleaved with NULs (what Windows PowerShell's `>` writes): at least 90% of the bytes
+    on one parity are NUL and at most 10% on the other. Plain text holds no NUL, so the common
+    case costs one `memchr` over the first 4 KB."""
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "utf-32"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    if b"\x00" not in head:
+        return None
+    pairs = len(head) // 2
+    if pairs < 4:
+        return None
+    even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    if odd * 10 >= pairs * 9 and even * 10 <= pairs:
+        return "utf-16-le"
+    if even * 10 >= pairs * 9 and odd * 10 <= pairs:
+        return "utf-16-be"
+    return None
+
+
+def _decode_wide(data: bytes, encoding: str) -> bytes:
+    """UTF-16/32 `data` as UTF-8 (undecodable units become U+FFFD), the byte order mark dropped."""
+    return data.decode(encoding, "replace").encode("utf-8", "replace")
+
+
+def _merged_findings(findings: List[Finding]) -> List[Finding]:
+    """Findings of the raw bytes and of the decoded text, in one order, without duplicates (a
+    text guessed to be UTF-16 is also scanned as bytes, so that a wrong guess loses nothing)."""
+    unique = list(dict.fromkeys(findings))
+    unique.sort(key=lambda f: (f.line, f.column, f.rule_id))
+    return unique
+
+
+def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool) -> List[Finding]:
     candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
     for rule_id, secret, start, encoding, extra in _candidates(data, 0, now):
         candidates.setdefault((rule_id, secret, start), (encoding, extra))
@@ -197,12 +251,18 @@ def _pits(data: bytes) -> Iterator[_Candidate]:
                 yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
 
 
+_HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}
+
+
 def is_placeholder_uuid(uuid: str) -> bool:
     """All-zero, one repeated digit, sequential or low-variety UUIDs are examples, not keys."""
     digits = uuid.replace("-", "").lower()
     if len(set(digits)) < 8:
         return True
-    ascending = sum(1 for a, b in zip(digits, digits[1:]) if (int(b, 16) - int(a, 16)) % 16 == 1)
+    values = [_HEX_VALUES.get(c, -1) for c in digits]
+    if -1 in values:
+        return True  # not hex, so not a UUID at all (`abcdefgh-ijkl-mnop-…`): never a key
+    ascending = sum(1 for a, b in zip(values, values[1:]) if (b - a) % 16 == 1)
     # A random UUID has about two ascending neighbours; `12345678-…-90ab…` has over a dozen.
     return ascending >= 10
 
@@ -266,14 +326,31 @@ def _epoch_seconds(value: Any) -> Optional[int]:
     return int(value / 1000) if value > 10_000_000_000 else int(value)
 
 
+_MAX_CLAIM_LENGTH = 128
+_MAX_SCOPES = 256
+
+
+def _claim_text(value: Any) -> Optional[str]:
+    """A claim as text for a report (an id, a class, a scope), or None when it is not one: only
+    short printable strings and plain integers, never a list, object, bool or null a crafted token
+    may carry (their text could be huge, deeply nested, or hold terminal escapes)."""
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_CLAIM_LENGTH and value.isprintable() else None
+    if isinstance(value, int) and not isinstance(value, bool) and -(10**40) < value < 10**40:
+        return str(value)
+    return None
+
+
 def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional[Tuple[str, Dict[str, Any]]]:
     """Which GoHighLevel credential a decoded JWT is, with what its payload tells, or None."""
     issued_at = _epoch_seconds(payload.get("iat"))
     if "authClass" in payload and "authClassId" in payload:
-        if str(payload.get("channel", "")).upper() != "OAUTH" and "oauthMeta" not in payload:
+        if (_claim_text(payload.get("channel")) or "").upper() != "OAUTH" and "oauthMeta" not in payload:
             return None
-        auth_class = str(payload["authClass"])
-        owner_id = str(payload["authClassId"])
+        auth_class = _claim_text(payload["authClass"])
+        owner_id = _claim_text(payload["authClassId"])
+        if auth_class is None or owner_id is None:
+            return None  # a list, object, null or kilobytes of text: not GoHighLevel's claims
         expires_at = _epoch_seconds(payload.get("exp"))
         lifetime = (expires_at - issued_at) if expires_at and issued_at else None
         refresh = "uniqueId" in payload or (lifetime is not None and lifetime > 30 * 86400)
@@ -281,12 +358,14 @@ def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional
         scopes: Any = meta.get("scopes", ()) if isinstance(meta, dict) else ()
         if isinstance(scopes, str):
             scopes = scopes.split()
+        if not isinstance(scopes, list):
+            scopes = []
         extra: Dict[str, Any] = {
             "auth_class": auth_class,
             "location_id": owner_id if auth_class.lower() == "location" else None,
-            "company_id": owner_id if auth_class.lower() != "location" else payload.get("companyId"),
-            "client_id": str(payload["sourceId"]) if "sourceId" in payload else None,
-            "scopes": tuple(str(s) for s in scopes) if isinstance(scopes, (list, tuple)) else (),
+            "company_id": owner_id if auth_class.lower() != "location" else _claim_text(payload.get("companyId")),
+            "client_id": _claim_text(payload.get("sourceId")),
+            "scopes": tuple(t for t in map(_claim_text, scopes[:_MAX_SCOPES]) if t is not None),
             "issued_at": issued_at,
             "expires_at": expires_at,
             "expired": expires_at is not None and expires_at < now,
@@ -321,7 +400,9 @@ def _webhooks(data: bytes) -> Iterator[_Candidate]:
         location_id, trigger_id = m.group(1), m.group(2)
         if _looks_like_placeholder(location_id) or _looks_like_placeholder(trigger_id):
             continue
-        if trigger_id.count(b"-") == 4 and is_placeholder_uuid(trigger_id.decode()):
+        # A trigger id is a UUID or a 20-character id. With dashes it must be a real, random UUID:
+        # `abcdefgh-ijkl-mnop-qrst-uvwxyz012345` has a UUID's shape but not its digits (made up).
+        if b"-" in trigger_id and (not _UUID_ID_RE.match(trigger_id) or is_placeholder_uuid(trigger_id.decode())):
             continue
         text = m.group(0)
         encoding = "json-escaped" if b"\\/" in text else "url" if b"%2" in text else "plain"
@@ -577,3 +658,186 @@ def _suppressed(data: bytes, offset: int) -> bool:
     line_start = data.rfind(b"\n", 0, offset) + 1
     line_end = data.find(b"\n", offset)
     return SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]
+
+
+# --- Streams: large inputs in bounded memory -----------------------------------------------------
+
+# The longest single token a window boundary is exact for (RS256 4096-bit JWTs are ~1.5 KB).
+_MAX_TOKEN = 64 * 1024
+STREAM_CHUNK = 32 << 20
+
+
+def stream_overlap() -> int:
+    """How many bytes each window of a stream reaches before and after the part it reports.
+
+    Every construct is local: a candidate depends on the bytes at most this far on either side.
+    A base64 run is decoded from at most _MAX_B64_RUN bytes before its anchor to as many after
+    it (so a candidate's anchor lies up to one run away, and the run a second); a context secret
+    looks _CONTEXT_WINDOW bytes around its value and an assignment is ASSIGN_MAX_LENGTH long; a
+    regex match is at most one token long (a match that began in the previous window may end
+    one token later). Doubling the sum covers each on both sides: 8 MB + 133 KB by default.
+    Lines, columns and `pit-guard: allow` markers are tracked over the whole stream, so they are
+    exact whatever the length of a line."""
+    return 2 * (_MAX_B64_RUN + _CONTEXT_WINDOW + ASSIGN_MAX_LENGTH + _MAX_TOKEN)
+
+
+_MARKER_TAIL = len(SUPPRESS_MARKER) - 1
+
+
+class _Lines:
+    """Line, column and suppression of candidates met in order of position, fed the stream's
+    bytes once, front to back: what scan_bytes computes from the whole input. Findings wait for
+    the end of their line, where a `pit-guard: allow` marker may still come."""
+
+    def __init__(self, path: str, keep_allowed: bool, skip: int) -> None:
+        self.path, self.keep_allowed, self.skip = path, keep_allowed, skip
+        self.fed = 0  # offset of the next byte to feed
+        self.line, self.chars = 1, 0  # chars: characters since the start of the line
+        self.marked, self.tail = False, b""  # marker seen on this line; its last bytes
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.pending: List[Tuple[str, str, int, int, str, Dict[str, Any]]] = []
+        self.findings: List[Finding] = []
+
+    def feed(self, data: bytes) -> None:
+        self.fed += len(data)
+        if self.skip:  # the UTF-8 byte order mark before line 1 is not a character
+            data, self.skip = data[self.skip :], max(0, self.skip - len(data))
+        if not data:
+            return
+        text = self.decoder.decode(data)
+        first = data.find(b"\n")
+        if first == -1:
+            self.marked = self.marked or SUPPRESS_MARKER in self.tail + data[:_MARKER_TAIL] or SUPPRESS_MARKER in data
+            self.tail = (self.tail + data[-_MARKER_TAIL:])[-_MARKER_TAIL:]
+            self.chars += len(text)
+            return
+        self._end_line(self.marked or SUPPRESS_MARKER in self.tail + data[:first])
+        last = data.rfind(b"\n")
+        self.line += data.count(b"\n", first, last + 1)
+        rest = data[last + 1 :]
+        self.marked, self.tail = SUPPRESS_MARKER in rest, rest[-_MARKER_TAIL:]
+        self.chars = len(text) - text.rfind("\n") - 1
+
+    def add(self, rule_id: str, secret: str, encoding: str, extra: Dict[str, Any]) -> None:
+        # Bytes of an unfinished character before a token (which starts with ASCII) count as
+        # one replacement character, as decoding the line up to the token does.
+        column = self.chars + (1 if self.decoder.getstate()[0] else 0) + 1
+        self.pending.append((rule_id, secret, self.line, column, encoding, extra))
+
+    def _end_line(self, marked: bool) -> None:
+        if not marked or self.keep_allowed:
+            for rule_id, secret, line, column, encoding, extra in self.pending:
+                self.findings.append(
+                    Finding(rule_id, secret, self.path, line, column, encoding, allowed=marked, **extra)
+                )
+        self.pending = []
+
+    def finish(self) -> List[Finding]:
+        self._end_line(self.marked)
+        self.findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
+        return self.findings
+
+
+class _Stream:
+    """scan_bytes over bytes pushed piece by piece, holding at most chunk + 2 overlaps of them.
+
+    Each window reports the candidates starting in [done, done + chunk) from a scan of the
+    bytes from `done - overlap` to `done + chunk + overlap` (see stream_overlap)."""
+
+    def __init__(self, path: str, chunk: int, now: float, keep_allowed: bool, skip: int) -> None:
+        self.chunk, self.now, self.overlap = max(1, chunk), now, stream_overlap()
+        self.buf, self.buf_start, self.done = bytearray(), 0, 0
+        self.lines = _Lines(path, keep_allowed, skip)
+
+    def push(self, piece: bytes) -> None:
+        self.buf += piece
+        while self.buf_start + len(self.buf) - self.done >= self.chunk + self.overlap:
+            self._window(self.done + self.chunk)
+
+    def finish(self) -> List[Finding]:
+        self._window(self.buf_start + len(self.buf))
+        return self.lines.finish()
+
+    def _window(self, high: int) -> None:
+        data, base = bytes(self.buf), self.buf_start
+        candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
+        for rule_id, secret, start, encoding, extra in _candidates(data, 0, self.now):
+            if self.done <= base + start < high:
+                candidates.setdefault((rule_id, secret, base + start), (encoding, extra))
+        lines = self.lines
+        for (rule_id, secret, start), (encoding, extra) in sorted(candidates.items(), key=lambda c: (c[0][2], c[0][0])):
+            lines.feed(data[lines.fed - base : start - base])
+            lines.add(rule_id, secret, encoding, extra)
+        lines.feed(data[lines.fed - base : high - base])
+        self.done = high
+        drop = max(0, high - self.overlap - base)
+        del self.buf[:drop]
+        self.buf_start += drop
+
+
+def scan_stream(
+    read: Callable[[int], bytes],
+    path: str = "",
+    *,
+    chunk_size: int = STREAM_CHUNK,
+    now: Optional[float] = None,
+    keep_allowed: bool = False,
+) -> List[Finding]:
+    """scan_bytes of everything `read(n)` returns until b"", in memory bounded by about
+    chunk_size + 2 * stream_overlap() (twice that for UTF-16/32 text, also scanned decoded).
+
+    The findings are exactly scan_bytes' on the whole content (rule ids, secrets, lines, columns,
+    encodings, allowed flags), for any chunk size, as long as no single token is longer than
+    64 KB (a JWT signature run beyond that may be cut at a window edge): base64 runs are decoded
+    up to 4 MB in both, lines and allow markers are exact at any length."""
+    now = time.time() if now is None else now
+    head = b""
+    while len(head) < _HEAD:
+        piece = read(max(chunk_size, _HEAD))
+        if not piece:
+            break
+        head += piece
+    encoding = wide_encoding(head[:_HEAD])
+    raw = _Stream(path, chunk_size, now, keep_allowed, _BOM_LENGTH if head.startswith(_BOM) else 0)
+    text = _Stream(path, chunk_size, now, keep_allowed, 0) if encoding else None
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
+    piece = head
+    while piece:
+        raw.push(piece)
+        if text is not None:
+            text.push(decoder.decode(piece).encode("utf-8", "replace"))
+        piece = read(chunk_size)
+    if text is None:
+        return raw.finish()
+    text.push(decoder.decode(b"", final=True).encode("utf-8", "replace"))
+    return _merged_findings(raw.finish() + text.finish())
+
+
+class _ReadError(Exception):
+    """An error raised by the caller's `read`: not the detector's, passed on as it was."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+def scan_stream_or_error(read: Callable[[int], bytes], path: str = "") -> Tuple[List[Finding], Optional[str]]:
+    """scan_or_error for a stream: its findings (allowed ones kept, marked), or why it could not
+    be scanned. Only a detector error becomes the message (naming its type only); an exception
+    raised by `read` itself (an I/O error) is re-raised unchanged, for the caller to report with
+    what it knows of the source."""
+
+    def guarded(size: int) -> bytes:
+        try:
+            return read(size)
+        except Exception as e:
+            raise _ReadError(e) from None
+
+    try:
+        return scan_stream(guarded, path, keep_allowed=True), None
+    except _ReadError as e:
+        raise e.error from None
+    except MemoryError:
+        return [], "out of memory while scanning it"
+    except Exception as e:  # noqa: BLE001 - any bug in detection is this input's error
+        return [], f"detector error ({type(e).__name__}); please report it"
