@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 
@@ -24,6 +24,12 @@ _COMMIT_MARK = b"\x01PGCOMMIT "
 # Commit header for `git log`: a marker no path token can be confused with (paths are read by
 # position, never by content), then parents, author, ISO date and committer timestamp.
 _LOG_FORMAT = "%x00%x01PGCOMMIT %H %P%x00%an <%ae>%x00%aI%x00%ct"
+# Blobs larger than this are streamed to the detector in chunks of STREAM_CHUNK, never held whole.
+STREAM_THRESHOLD = 32 * 1024 * 1024
+STREAM_CHUNK = 4 * 1024 * 1024
+# What a blob a partial clone never downloaded is told as (one entry for all of them).
+NOT_DOWNLOADED = "not downloaded (partial clone)"
+PARTIAL_CLONE_FIX = "fetch them (`git fetch --refetch`) or use a full clone"
 
 
 def is_null_sha(sha: bytes | str) -> bool:
@@ -222,9 +228,12 @@ def index_entries(repo: Repo) -> Dict[bytes, Tuple[bytes, str, int]]:
 @dataclasses.dataclass(frozen=True)
 class Blob:
     sha: str
-    data: Optional[bytes]  # None when missing, corrupt, too large or not a blob
-    problem: str = ""  # why data is None
+    data: Optional[bytes]  # None when missing, corrupt, too large, not a blob, or streamed
+    problem: str = ""  # why data is None (empty for a streamed blob)
     chosen: bool = False  # left out by the user's --max-file-size, not by a problem
+    # A blob larger than STREAM_THRESHOLD: read(n) gives its next bytes (b"" at the end). Valid only
+    # until the iterator moves on; if git dies part-way, the same sha comes again as unreadable.
+    stream: Optional[Callable[[int], bytes]] = None
 
 
 def _feed(stdin: IO[bytes], shas: Sequence[str]) -> None:
@@ -236,24 +245,74 @@ def _feed(stdin: IO[bytes], shas: Sequence[str]) -> None:
         pass  # cat-file died: the reader notices and restarts after the bad object
 
 
-def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]:
+def absent_objects(repo: Repo, shas: Sequence[str]) -> Set[str]:
+    """Those of `shas` this repository does not have, found without asking git for them (in a
+    partial clone asking could download them): one listing of every object that is here."""
+    proc = _popen(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname)", "--unordered"],
+        repo.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    wanted = set(shas)
+    present: Set[str] = set()
+    for line in proc.stdout:
+        sha = line.strip().decode("ascii", "replace")
+        if sha in wanted:
+            present.add(sha)
+    proc.stdout.close()
+    if proc.wait() != 0:
+        return set()  # cannot tell: cat-file below names each object it cannot read
+    return wanted - present
+
+
+class _Stream:
+    """read(n) over the next `left` bytes of a cat-file stream."""
+
+    def __init__(self, out: IO[bytes], size: int) -> None:
+        self.out, self.left, self.short = out, size, False
+
+    def read(self, n: int) -> bytes:
+        if self.left <= 0 or self.short:
+            return b""
+        data = self.out.read(max(1, min(n, self.left, STREAM_CHUNK)))
+        if not data:
+            self.short = True
+        self.left -= len(data)
+        return data
+
+
+def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int, listed: bool = False) -> Iterator[Blob]:
     """Stream the given objects through one `git cat-file --batch`, in order.
 
     A missing object is reported and skipped; if git dies on a corrupt object, that object is
-    reported and a fresh cat-file carries on with the rest.
+    reported and a fresh cat-file carries on with the rest. In a partial clone the objects it
+    does not have are reported as NOT_DOWNLOADED first, without asking git for them (unless
+    `listed`: the caller took the shas from the objects that are here). Blobs larger than
+    STREAM_THRESHOLD come as a stream, never whole.
     """
+    if not listed and shas and is_partial_clone(repo):
+        absent = absent_objects(repo, shas)
+        for sha in shas:
+            if sha in absent:
+                yield Blob(sha, None, NOT_DOWNLOADED)
+        shas = [sha for sha in shas if sha not in absent]
     done = 0
     while done < len(shas):
         todo = shas[done:]
+        # git's messages go to a file: a pipe nobody reads until the end could fill and stall it.
+        err_file = tempfile.TemporaryFile()
         proc = _popen(
             ["cat-file", "--batch"],
             repo.cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=err_file,
             bufsize=1 << 16,
         )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        assert proc.stdin is not None and proc.stdout is not None
         _widen_pipe(proc.stdout)
         writer = threading.Thread(target=_feed, args=(proc.stdin, todo), daemon=True)
         writer.start()
@@ -265,8 +324,10 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
             parts = header.split()
             if len(parts) == 2 and parts[1] == b"missing":
                 done += 1
-                yield Blob(sha, None, "missing object")
+                yield Blob(sha, None, "missing object (the repository is damaged: see `git fsck`)")
                 continue
+            if len(parts) != 3:
+                break
             kind, size = parts[1], int(parts[2])
             if kind != b"blob" or size > max_size:
                 _skip(out, size + 1)
@@ -280,6 +341,14 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
                     chosen=kind == b"blob",
                 )
                 continue
+            if size > STREAM_THRESHOLD:
+                stream = _Stream(out, size)
+                yield Blob(sha, None, stream=stream.read)
+                _skip(out, stream.left)
+                if stream.short or out.read(1) != b"\n":
+                    break
+                done += 1
+                continue
             data = out.read(size)
             out.read(1)
             if len(data) < size:
@@ -289,17 +358,22 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
         else:
             writer.join()
             proc.wait()
-            proc.stderr.close()
+            err_file.close()
             out.close()
             return
         # cat-file stopped early: the object it was on is corrupt. Name it and go on after it.
         proc.kill()
-        err = proc.stderr.read().decode("utf-8", "replace").strip().replace("fatal: ", "")
         proc.wait()
+        err_file.seek(0)
+        lines = [
+            line
+            for line in err_file.read().decode("utf-8", "replace").replace("fatal: ", "").splitlines()
+            if line.strip() and not line.startswith("warning: ")
+        ]
+        err_file.close()
         out.close()
-        proc.stderr.close()
         writer.join()
-        yield Blob(shas[done], None, f"unreadable object ({err.splitlines()[0] if err else 'git cat-file failed'})")
+        yield Blob(shas[done], None, f"unreadable object ({lines[0] if lines else 'git cat-file failed'})")
         done += 1
 
 

@@ -42,30 +42,55 @@ class _Target:
 def _scan_targets(
     repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan
 ) -> Dict[str, List[Finding]]:
-    """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs)."""
-    from pit_guard.detect import scan_or_error
+    """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs).
+
+    A wanted blob that cannot be read or scanned is Unread, named by path and sha (all the blobs a
+    partial clone never downloaded: one Unread). A `before` blob that cannot be read counts as
+    holding nothing, so a secret it might have held is reported as new, never hidden."""
+    from pit_guard.detect import scan_or_error, scan_stream_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
     found: Dict[str, List[Finding]] = {}
     wanted = {t.sha for t in targets}
-    lfs = 0
+    names: Dict[str, str] = {}
+    for t in targets:
+        name = git.show_path(t.path)
+        if t.sha not in names or name < names[t.sha]:
+            names[t.sha] = name
+    lfs = not_downloaded = old_unread = 0
     for blob in git.iter_blobs(repo, needed, max_size):
-        if blob.data is None:
-            if blob.sha in wanted:
-                names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
-                result.skipped.append(
-                    Unread(names[0] if names else blob.sha, f"{blob.problem} ({blob.sha})", chosen=blob.chosen)
-                )
+        name = names.get(blob.sha, blob.sha)
+        if blob.stream is not None:
+            found[blob.sha], error = scan_stream_or_error(blob.stream, name)
+        elif blob.data is None:
             found[blob.sha] = []
+            if blob.sha not in wanted:
+                old_unread += 1
+            elif blob.problem == git.NOT_DOWNLOADED:
+                not_downloaded += 1
+            else:
+                result.skipped.append(Unread(name, f"{blob.problem} ({blob.sha})", chosen=blob.chosen))
             continue
-        if git.lfs_pointer(blob.data):
+        elif git.lfs_pointer(blob.data):
             lfs += blob.sha in wanted
             found[blob.sha] = []
             continue
-        found[blob.sha], error = scan_or_error(blob.data)
+        else:
+            found[blob.sha], error = scan_or_error(blob.data, name)
         if error is not None and blob.sha in wanted:
-            names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
-            result.skipped.append(Unread(names[0] if names else blob.sha, f"{error} ({blob.sha})"))
+            result.skipped.append(Unread(name, f"{error} ({blob.sha})"))
+    if not_downloaded:
+        result.skipped.append(
+            Unread(
+                "<partial clone>",
+                f"{not_downloaded} blob(s) were never downloaded, so not scanned: {git.PARTIAL_CLONE_FIX}",
+            )
+        )
+    if old_unread:
+        result.notices.append(
+            f"{old_unread} earlier version(s) of changed files could not be read: "
+            "secrets in the changes are reported as new even if those versions had them"
+        )
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
@@ -152,19 +177,28 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
 def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.detect import scan_or_error
+    from pit_guard.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
+    name = git.show_path(p)
     if not os.path.isfile(full) or os.path.islink(full):
         return
-    if os.path.getsize(full) > max_size:
-        result.skipped.append(Unread(git.show_path(p), f"larger than --max-file-size ({max_size} bytes)", chosen=True))
+    try:
+        size = os.path.getsize(full)
+        if size > max_size:
+            result.skipped.append(Unread(name, f"larger than --max-file-size ({max_size} bytes)", chosen=True))
+            return
+        with open(full, "rb") as f:
+            if size > git.STREAM_THRESHOLD:
+                found, error = scan_stream_or_error(f.read, name)
+            else:
+                found, error = scan_or_error(f.read(), name)
+    except OSError as e:
+        result.skipped.append(Unread(name, f"cannot read it ({e.strerror or type(e).__name__})"))
         return
-    with open(full, "rb") as f:
-        found, error = scan_or_error(f.read(), git.show_path(p))
     result.findings += found
     if error is not None:
-        result.skipped.append(Unread(git.show_path(p), error))
+        result.skipped.append(Unread(name, error))
 
 
 # --- commit ranges: pre-push, CI, --since/--range --------------------------------------------------
