@@ -18,7 +18,7 @@ import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git
+from pit_guard import git, hooks
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
 
@@ -82,11 +82,18 @@ def audit(
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
+            messages = _Messages()
             result.findings, missing = _with_provenance(
-                repo, hits, head, include_unreachable, git.read_log_records(log_file), known, places
+                repo, hits, head, include_unreachable, messages.scan(git.read_log_records(log_file)), known, places
             )
             problems = [_placed(u, places) for u in problems]
+            result.findings += messages.findings
+            problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
+        tags = hooks.GitScan()
+        hooks.scan_tags(repo, tags)
+        result.findings += tags.findings
+        problems += tags.skipped
     result.blobs = len(blobs)
     result.skipped += problems
     result.incomplete = result.incomplete or any(not u.chosen for u in problems)
@@ -153,6 +160,28 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
         chunks[-1].append(sha)
         filled += size
     return [c for c in chunks if c]
+
+
+class _Messages:
+    """Scans each commit message as the history pass reads it (no second walk of history)."""
+
+    def __init__(self) -> None:
+        self.findings: List[Finding] = []
+        self.problems: List[Unread] = []
+
+    def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
+        part = hooks.GitScan()
+        for record in log:
+            sha, _parents, author, date, _timestamp, _entries, message = record
+            if message.strip():
+                found = hooks.scan_message(message, hooks.message_place(sha), part)
+                if found:
+                    prov = Provenance(
+                        sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None
+                    )
+                    self.findings += [dataclasses.replace(f, provenance=prov) for f in found]
+            yield record
+        self.problems += part.skipped
 
 
 _MISSING_LISTED = 20
@@ -378,7 +407,7 @@ def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[st
     history: Dict[str, FrozenSet[str]] = {}
     origins: Dict[str, _Origin] = {}
     missing: Dict[str, str] = {}
-    for sha, parents, author, date, timestamp, entries in log:
+    for sha, parents, author, date, timestamp, entries, _message in log:
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []

@@ -22,8 +22,10 @@ GITLINK_MODE = b"160000"  # a submodule commit inside a tree
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 _COMMIT_MARK = b"\x01PGCOMMIT "
 # Commit header for `git log`: a marker no path token can be confused with (paths are read by
-# position, never by content), then parents, author, ISO date and committer timestamp.
-_LOG_FORMAT = "%x00%x01PGCOMMIT %H %P%x00%an <%ae>%x00%aI%x00%ct"
+# position, never by content), then parents, author, ISO date, committer timestamp and the
+# message. The message is read by position too and starts with "M", so a message line that looks
+# like a header or a raw entry cannot start a record (a message holds no NUL).
+_LOG_FORMAT = "%x00%x01PGCOMMIT %H %P%x00%an <%ae>%x00%aI%x00%ct%x00M%B"
 # Blobs larger than this are streamed to the detector in chunks of STREAM_CHUNK, never held whole.
 STREAM_THRESHOLD = 32 * 1024 * 1024
 STREAM_CHUNK = 4 * 1024 * 1024
@@ -461,6 +463,7 @@ class Commit:
     date: str  # ISO 8601
     timestamp: int  # committer time, seconds
     entries: List[DiffEntry]
+    message: bytes = b""  # the raw message (%B)
 
 
 def iter_log(repo: Repo, revs: Sequence[str], *options: str, stdin: Optional[bytes] = None) -> Iterator[Commit]:
@@ -526,12 +529,12 @@ class LogJob:
 _ENTRY = re.compile(rb"\n?:\d+ (\d+) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\d*\x00([^\x00]*)\x00")
 _RECORD_SPLIT = b"\x00" + _COMMIT_MARK
 
-LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[Tuple[bytes, str, str, bytes]]]
+LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[Tuple[bytes, str, str, bytes]], bytes]
 
 
 def read_log_records(stream: IO[bytes]) -> Iterator[LogRecord]:
     """Fast reader for single-parent raw logs (`--diff-merges=first-parent`, no renames):
-    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path)]) per commit.
+    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path)], message) per commit.
 
     Records are cut at NUL + the commit marker; only a file name starting with that control
     character could fake one, and the header check below drops such a cut.
@@ -550,15 +553,15 @@ def read_log_records(stream: IO[bytes]) -> Iterator[LogRecord]:
 
 
 def _record(part: bytes) -> Optional[LogRecord]:
-    fields = part.split(b"\x00", 4)
-    if len(fields) < 4:
+    fields = part.split(b"\x00", 5)
+    if len(fields) < 5 or not fields[4].startswith(b"M"):
         return None
     ids = fields[0].decode("ascii", "replace").split()
     if not ids or len(ids[0]) < 40:
         return None
-    body = fields[4] if len(fields) > 4 else b""
+    body = fields[5] if len(fields) > 5 else b""
     entries = [(mode, old.decode(), new.decode(), path) for mode, old, new, path in _ENTRY.findall(body)]
-    return (ids[0], tuple(ids[1:]), fields[1], fields[2], int(fields[3] or 0), entries)
+    return (ids[0], tuple(ids[1:]), fields[1], fields[2], int(fields[3] or 0), entries, fields[4][1:])
 
 
 def _feed_bytes(stdin: IO[bytes], data: bytes) -> None:
@@ -591,14 +594,14 @@ def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
         if len(pending) == 1:
             head = token.lstrip(b"\n")
             if head.startswith(_COMMIT_MARK):
-                continue  # a header: wait for its author, date and timestamp
+                continue  # a header: wait for its author, date, timestamp and message
             if head.startswith(b":"):
                 continue  # a raw entry: wait for its path
             pending.clear()  # an empty separator
             continue
         head = pending[0].lstrip(b"\n")
         if head.startswith(_COMMIT_MARK):
-            if len(pending) < 4:
+            if len(pending) < 5:
                 continue
             if commit is not None:
                 yield commit
@@ -610,6 +613,7 @@ def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
                 pending[2].decode(),
                 int(pending[3] or 0),
                 [],
+                pending[4][1:],
             )
             pending.clear()
             continue
@@ -642,3 +646,36 @@ def gitlinks_at(repo: Repo, rev: str) -> List[bytes]:
 
 def lfs_pointer(data: bytes) -> bool:
     return len(data) < 1024 and data.startswith(LFS_POINTER_PREFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tag:
+    """An annotated tag object: its name, who made it and its message."""
+
+    sha: str
+    name: str
+    tagger: str
+    date: str
+    message: bytes
+
+
+def annotated_tags(repo: Repo) -> List[Tag]:
+    """Every annotated tag under refs/tags, with its message (read by position: a message holds no NUL)."""
+    fields = ("objecttype", "objectname", "refname:strip=2", "taggername", "taggeremail", "taggerdate:iso-strict")
+    fmt = "".join(f"%({f})%00" for f in fields) + "M%(contents)%00"
+    out = repo.run("for-each-ref", "--format=" + fmt, "refs/tags")
+    tokens = out.split(b"\0")
+    tags = []
+    for i in range(0, len(tokens) - 7, 7):
+        kind, sha, name, tagger, email, date, message = tokens[i : i + 7]
+        if kind.lstrip(b"\n") == b"tag":
+            tags.append(
+                Tag(
+                    sha.decode("ascii", "replace"),
+                    show_path(name),
+                    f"{tagger.decode('utf-8', 'replace')} {email.decode('utf-8', 'replace')}",
+                    date.decode("ascii", "replace"),
+                    message[1:],
+                )
+            )
+    return tags

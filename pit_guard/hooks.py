@@ -98,6 +98,27 @@ def _scan_targets(
     return found
 
 
+def scan_message(message: bytes, place: str, result: GitScan) -> List[Finding]:
+    """Findings in a commit or tag message, one per secret (the first place it appears)."""
+    from pit_guard.detect import scan_or_error
+
+    found, error = scan_or_error(message, place)
+    if error is not None:
+        result.skipped.append(Unread(place, error))
+    first: Dict[str, Finding] = {}
+    for f in found:
+        first.setdefault(f.fingerprint, dataclasses.replace(f, path=place))
+    return list(first.values())
+
+
+def message_place(commit: str) -> str:
+    return f"<commit {commit[:12]} message>"
+
+
+def tag_place(name: str) -> str:
+    return f"<tag {name} message>"
+
+
 def _new_findings(target: _Target, found: Dict[str, List[Finding]]) -> List[Finding]:
     old = {f.fingerprint for b in target.before for f in found.get(b, [])}
     path = git.show_path(target.path)
@@ -239,7 +260,13 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     targets: List[_Target] = []
     submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
+    messages: List[Finding] = []
     for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
+        prov = Provenance(commit.sha, commit.author, commit.date, 1)
+        messages += [
+            dataclasses.replace(f, provenance=prov)
+            for f in scan_message(commit.message, message_place(commit.sha), result)
+        ]
         before = tuple(dict.fromkeys(s for e in commit.entries for s in e.old_shas if not git.is_null_sha(s)))
         for e in commit.entries:
             if git.is_null_sha(e.new_sha):
@@ -263,7 +290,25 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     for key, (f, c) in first.items():
         prov = Provenance(c.sha, c.author, c.date, adds[key])
         result.findings.append(dataclasses.replace(f, provenance=prov))
+    result.findings += messages
     return result
+
+
+def scan_tags(repo: git.Repo, result: GitScan, only: Optional[Set[str]] = None) -> None:
+    """The messages of annotated tags (a token pasted in release notes is pushed with the tag):
+    all of them, or those whose tag object is in `only`."""
+    try:
+        tags = git.annotated_tags(repo)
+    except FatalError as e:
+        result.skipped.append(Unread("<tag messages>", f"could not read them: {e}"))
+        return
+    for tag in tags:
+        if only is not None and tag.sha not in only:
+            continue
+        prov = Provenance(tag.sha, tag.tagger, tag.date, 1)
+        result.findings += [
+            dataclasses.replace(f, provenance=prov) for f in scan_message(tag.message, tag_place(tag.name), result)
+        ]
 
 
 def since_revs(repo_path: str, ref: str) -> List[str]:
@@ -302,11 +347,13 @@ def scan_push(
     env = dict(os.environ) if env is None else env
     repo = git.open_repo(path)
     selections: List[List[str]] = []
+    pushed_shas: Set[str] = set()
     given = True
     to_ref, from_ref = env.get("PRE_COMMIT_TO_REF"), env.get("PRE_COMMIT_FROM_REF")
     if to_ref:
         pushed = push_revs(repo, check_rev(to_ref), check_rev(from_ref) if from_ref else ZERO)
         selections += [pushed] if pushed else []
+        pushed_shas.add(to_ref)
     elif env.get("PRE_COMMIT_LOCAL_BRANCH") or env.get("PRE_COMMIT_REMOTE_BRANCH"):
         selections.append([check_rev(env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"), "--not", "--remotes"])
     else:
@@ -315,6 +362,7 @@ def scan_push(
         lines = parse_push_lines(stdin_text)
         given = bool(lines)  # deletions are lines too: they push no commits
         for _local_ref, local_sha, _remote_ref, remote_sha in lines:
+            pushed_shas.add(local_sha)
             pushed = push_revs(repo, check_rev(local_sha), check_rev(remote_sha))
             selections += [pushed] if pushed else []
     result = GitScan()
@@ -331,4 +379,6 @@ def scan_push(
         seen.update((f.fingerprint, f.path) for f in part.findings)
         result.skipped += part.skipped
         result.notices += [n for n in part.notices if n not in result.notices]
+    if pushed_shas:
+        scan_tags(repo, result, only=pushed_shas)  # a pushed annotated tag sends its message too
     return result

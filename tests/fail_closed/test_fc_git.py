@@ -298,3 +298,115 @@ def test_streamed_blob_finds_what_a_whole_read_finds(tmp_path, monkeypatch, caps
     code, report, output = _run(capsys, ["audit"])
     assert code == 1 and sorted(f["line"] for f in report["findings"]) == [2, 4, 6]  # type: ignore[index]
     assert all(t not in output for t in tokens)
+
+
+# --- commit and tag messages ------------------------------------------------------------------
+
+
+def _message_repo(tmp_path: Path, message: str) -> Tuple[Repo, str, str]:
+    repo = Repo(tmp_path / "r")
+    repo.write("a.txt", "clean\n")
+    base = repo.commit("base")
+    repo.write("a.txt", "still clean\n")
+    head = repo.commit(message)
+    return repo, base, head
+
+
+def _tricky_message(token: str) -> str:
+    # lines that look like the log format must not confuse the parsers
+    return (
+        f"fix login\n\n\x01PGCOMMIT {'0' * 40}\n:100644 100644 {'1' * 40} {'2' * 40} M\n"
+        f"token was {token}\nand again {token}\n"
+    )
+
+
+@pytest.mark.parametrize("mode", ["range", "ci", "pre-push", "audit"])
+def test_token_in_commit_message_is_found(mode, tmp_path, monkeypatch, capsys):
+    token = new_pit()
+    repo, base, head = _message_repo(tmp_path, _tricky_message(token))
+    monkeypatch.chdir(repo.path)
+    if mode == "range":
+        args = ["scan", "--range", f"{base}..{head}"]
+    elif mode == "ci":
+        for name, value in {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": base}.items():
+            monkeypatch.setenv(name, value)
+        args = ["ci"]
+    elif mode == "pre-push":
+        monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+        monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
+        args = ["hook", "pre-push"]
+    else:
+        args = ["audit"]
+    code, report, output = _run(capsys, args)
+    assert code == 1, output
+    findings = report["findings"]
+    assert [f["path"] for f in findings] == [f"<commit {head[:12]} message>"]  # type: ignore[index]
+    assert findings[0]["provenance"]["commit"] == head  # type: ignore[index]
+    assert findings[0]["line"] == 5  # type: ignore[index]
+    assert token not in output
+
+
+def test_message_findings_are_one_per_commit_and_files_still_parse(tmp_path, monkeypatch, capsys):
+    token, in_file = new_pit(), new_pit()
+    repo = Repo(tmp_path / "r")
+    repo.write("a.txt", "clean\n")
+    base = repo.commit("base")
+    repo.write("b.env", f"B={in_file}\n")
+    first = repo.commit(_tricky_message(token))
+    repo.write("c.txt", "c\n")
+    second = repo.commit(f"again {token}")
+    monkeypatch.chdir(repo.path)
+    for args in (["scan", "--range", f"{base}..{second}"], ["audit"]):
+        code, report, output = _run(capsys, args)
+        paths = sorted(f["path"] for f in report["findings"])  # type: ignore[index]
+        assert code == 1 and paths == sorted(
+            ["b.env", f"<commit {first[:12]} message>", f"<commit {second[:12]} message>"]
+        )
+        assert token not in output and in_file not in output
+
+
+@pytest.mark.parametrize("mode", ["range", "audit"])
+def test_detector_error_in_a_commit_message_is_unread(mode, tmp_path, monkeypatch, capsys):
+    other = new_pit()
+    repo = Repo(tmp_path / "r")
+    repo.write("a.txt", "clean\n")
+    base = repo.commit("base")
+    repo.write("o.env", f"O={other}\n")
+    head = repo.commit(f"boom {MARKER.decode()} {new_pit()}")
+    _arm_detector(monkeypatch)
+    monkeypatch.chdir(repo.path)
+    code, report, output = _run(capsys, ["audit"] if mode == "audit" else ["scan", "--range", f"{base}..{head}"])
+    assert code == 2 and [s["path"] for s in report["skipped"]] == [f"<commit {head[:12]} message>"]  # type: ignore[union-attr]
+    assert [f["path"] for f in report["findings"]] == ["o.env"] and other not in output  # type: ignore[index]
+
+
+def test_annotated_tag_message_audit_and_pre_push(tmp_path, monkeypatch, capsys):
+    token = new_pit()
+    repo, base, head = _message_repo(tmp_path, "clean message")
+    name = f"rel-{new_pit()}"  # a token in a tag name is redacted like any name
+    repo.git("tag", "-a", name, "-m", f"release notes\nkey {token}\n")
+    monkeypatch.chdir(repo.path)
+    code, report, output = _run(capsys, ["audit"])
+    assert code == 1 and len(report["findings"]) == 1  # type: ignore[arg-type]
+    path = report["findings"][0]["path"]  # type: ignore[index]
+    assert path.startswith("<tag rel-pit-") and path.endswith(" message>") and name not in output
+    assert token not in output
+    tag_sha = repo.git("rev-parse", name).strip()
+    code, report, output = _run_push(capsys, f"refs/tags/{name} {tag_sha} refs/tags/{name} {'0' * 40}\n")
+    assert code == 1 and [f["path"] for f in report["findings"]] == [path]  # type: ignore[index]
+    assert token not in output and name not in output
+
+
+def _run_push(capsys, stdin_text: str) -> Tuple[int, Dict[str, object], str]:
+    from pit_guard import hooks
+
+    real = hooks.scan_push
+
+    def scan_push(path, **kwargs):  # type: ignore[no-untyped-def]
+        return real(path, **{**kwargs, "stdin_text": stdin_text})
+
+    hooks.scan_push = scan_push  # type: ignore[assignment]
+    try:
+        return _run(capsys, ["hook", "pre-push"])
+    finally:
+        hooks.scan_push = real  # type: ignore[assignment]
