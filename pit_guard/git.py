@@ -58,11 +58,14 @@ def _env() -> Dict[str, str]:
 # up to 96 MB and packs are mapped in 1 GB windows, so RSS grows with the pack (measured on the
 # 20k-commit bench repository: `git log --raw` 190 MB -> 82 MB, no slower).
 _BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
+# No transport at all: a git too old for GIT_NO_LAZY_FETCH would otherwise fetch a partial clone's
+# missing objects from its remote when a command needs them (the fetch inherits this setting).
+_NO_NETWORK = ("-c", "protocol.allow=never")
 
 
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
+        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:

@@ -179,6 +179,37 @@ def test_partial_clone_never_fetches_and_is_one_entry(tmp_path, monkeypatch, cap
     assert clone.git("count-objects", "-v") == before  # nothing was downloaded
 
 
+def test_no_lazy_fetch_even_where_git_ignores_GIT_NO_LAZY_FETCH(tmp_path, monkeypatch):
+    from pit_guard import git
+
+    src = Repo(tmp_path / "src")
+    src.write("gone.txt", "never downloaded\n")
+    src.commit("a")
+    gone = src.git("rev-parse", "HEAD:gone.txt").strip()
+    src.git("rm", "-q", "gone.txt")
+    src.commit("b")
+    clone = _clone_partial(src, tmp_path / "clone")
+    real_env = git._env
+
+    def env_allowing_lazy_fetch():  # type: ignore[no-untyped-def]
+        env = real_env()
+        env.pop("GIT_NO_LAZY_FETCH")
+        return env
+
+    def have(sha: str) -> bool:  # asked without fetching
+        check = ["git", "cat-file", "-e", sha]
+        return subprocess.run(check, cwd=clone.path, env=git_env({"GIT_NO_LAZY_FETCH": "1"})).returncode == 0
+
+    monkeypatch.delenv("GIT_NO_LAZY_FETCH")
+    monkeypatch.setattr(git, "_env", env_allowing_lazy_fetch)
+    assert git.run(["cat-file", "-e", gone], str(clone.path), check=False) == b""
+    assert not have(gone)
+    # without the guard the same call downloads it (the test can fail)
+    monkeypatch.setattr(git, "_NO_NETWORK", ())
+    git.run(["cat-file", "-e", gone], str(clone.path), check=False)
+    assert have(gone)
+
+
 def test_missing_before_side_does_not_hide_a_new_secret(tmp_path, monkeypatch, capsys):
     """The old version of an edited file is gone: its secrets cannot count as old ones."""
     repo = Repo(tmp_path / "r")
