@@ -147,7 +147,12 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
         raise FatalError(f"{path}: a bare repository has no index to scan: use `pit-guard audit` instead")
     result = GitScan()
     head = git.resolve(repo, "HEAD")
-    changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
+    try:
+        changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
+    except FatalError:
+        # Rename detection reads blobs: in a partial clone a deleted file's may never have been
+        # downloaded. Without it nothing is lost: every old side still counts as "before".
+        changes = git.diff_raw(repo, "--cached", "--no-renames", *([head] if head else []))
     before = [s for e in changes for s in e.old_shas if not git.is_null_sha(s)]
     from_other: Set[bytes] = set()
     for other in git.merge_heads(repo):

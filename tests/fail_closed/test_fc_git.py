@@ -210,6 +210,23 @@ def test_no_lazy_fetch_even_where_git_ignores_GIT_NO_LAZY_FETCH(tmp_path, monkey
     assert have(gone)
 
 
+def test_partial_clone_commit_that_deletes_an_undownloaded_file(tmp_path, monkeypatch, capsys):
+    """Rename detection would need the deleted file's blob: the new secret is still reported."""
+    src = Repo(tmp_path / "src")
+    src.write("old.txt", "".join(f"{i}\n" for i in range(200)))
+    src.commit("a")
+    clone = _clone_partial(src, tmp_path / "clone", "--no-checkout")
+    clone.git("read-tree", "HEAD")
+    clone.git("rm", "-q", "--cached", "old.txt")
+    token = new_pit()
+    clone.write("new.txt", "".join(f"{i}\n" for i in range(199)) + f"K={token}\n")
+    clone.git("add", "new.txt")
+    monkeypatch.chdir(clone.path)
+    code, report, output = _run(capsys, ["hook", "pre-commit"])
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["new.txt"], output  # type: ignore[index]
+    assert "earlier version" in output and token not in output
+
+
 def test_missing_before_side_does_not_hide_a_new_secret(tmp_path, monkeypatch, capsys):
     """The old version of an edited file is gone: its secrets cannot count as old ones."""
     repo = Repo(tmp_path / "r")
