@@ -72,6 +72,19 @@ def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen
         raise FatalError(f"{cwd}: not a directory") from None
 
 
+def git_error(err: bytes, code: int) -> str:
+    """git's first error line (not its warnings), with how to fix a partial clone's missing objects."""
+    lines = [
+        line.strip().replace("fatal: ", "").replace("error: ", "")
+        for line in err.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.startswith("warning: ")
+    ]
+    message = lines[0] if lines else f"exit {code}"
+    if any("promisor remote" in line or "lazy fetch" in line for line in lines):
+        message += f" (objects a partial clone never downloaded: {PARTIAL_CLONE_FIX})"
+    return message
+
+
 def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> bytes:
     """Run git and return stdout; on failure raise FatalError carrying git's own message."""
     proc = _popen(
@@ -83,8 +96,7 @@ def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: boo
     )
     out, err = proc.communicate(input)
     if check and proc.returncode != 0:
-        message = err.decode("utf-8", "replace").strip().replace("fatal: ", "") or f"exit {proc.returncode}"
-        raise FatalError(f"git {args[0]} failed: {message}")
+        raise FatalError(f"git {args[0]} failed: {git_error(err, proc.returncode)}")
     return out
 
 
@@ -370,15 +382,11 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int, listed: bool = Fa
         proc.kill()
         proc.wait()
         err_file.seek(0)
-        lines = [
-            line
-            for line in err_file.read().decode("utf-8", "replace").replace("fatal: ", "").splitlines()
-            if line.strip() and not line.startswith("warning: ")
-        ]
+        message = git_error(err_file.read(), proc.returncode or 1)
         err_file.close()
         out.close()
         writer.join()
-        yield Blob(shas[done], None, f"unreadable object ({lines[0] if lines else 'git cat-file failed'})")
+        yield Blob(shas[done], None, f"unreadable object ({message})")
         done += 1
 
 
@@ -522,10 +530,7 @@ class LogJob:
         err = self._err_file.read()
         self._err_file.close()
         if code != 0:
-            message = err.decode("utf-8", "replace").strip().replace("fatal: ", "")
-            raise FatalError(
-                f"git log failed: {message.splitlines()[0] if message else 'exit ' + str(self.proc.returncode)}"
-            )
+            raise FatalError(f"git log failed: {git_error(err, code)}")
 
 
 # One first-parent raw entry: `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`.

@@ -62,13 +62,12 @@ def _arm_detector(monkeypatch) -> None:
     monkeypatch.setattr(detect, "scan_bytes", scan_bytes)
 
 
-def _clone_partial(src: Repo, dest: Path, *extra: str) -> Repo:
+def _clone_partial(src: Repo, dest: Path, *extra: str, filter: str = "blob:none") -> Repo:
     src.git("config", "uploadpack.allowFilter", "true")
     env = git_env()
     env.pop("GIT_NO_LAZY_FETCH", None)  # the checkout downloads what it checks out
-    subprocess.run(
-        ["git", "clone", "-q", "--filter=blob:none", *extra, f"file://{src.path}", str(dest)], check=True, env=env
-    )
+    args = ["git", "clone", "-q", f"--filter={filter}", *extra, f"file://{src.path}", str(dest)]
+    subprocess.run(args, check=True, env=env)
     return Repo(dest, init=False)
 
 
@@ -177,6 +176,22 @@ def test_partial_clone_never_fetches_and_is_one_entry(tmp_path, monkeypatch, cap
     assert code == 2 and [s["path"] for s in report["skipped"]] == ["<partial clone>"]  # type: ignore[union-attr]
     assert "30 blob" in output
     assert clone.git("count-objects", "-v") == before  # nothing was downloaded
+
+
+def test_tree_filtered_clone_says_how_to_fix(tmp_path, monkeypatch, capsys):
+    """Without trees git cannot even list what a commit changed: exit 2 with the fix, no traceback."""
+    src = Repo(tmp_path / "src")
+    src.write("a.txt", "clean\n")
+    base = src.commit("base")
+    src.write("b.env", f"K={new_pit()}\n")
+    src.commit("leak")
+    src.git("rm", "-q", "b.env")
+    head = src.commit("drop")
+    clone = _clone_partial(src, tmp_path / "clone", filter="tree:0")
+    monkeypatch.chdir(clone.path)
+    code = main(["scan", "--range", f"{base}..{head}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "git fetch --refetch" in err and "Traceback" not in err
 
 
 def test_no_lazy_fetch_even_where_git_ignores_GIT_NO_LAZY_FETCH(tmp_path, monkeypatch):
