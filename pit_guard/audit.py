@@ -19,7 +19,7 @@ import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git
+from pit_guard import git, hooks
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
 
@@ -67,6 +67,9 @@ def audit(
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, revs, log_options, stdin, log_file)
         hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool)
+        problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
+        # blobs that could not be read or scanned: the history pass tells where they are
+        places = {u.path[len("<object ") : -1]: "" for u in problems if u.path.startswith("<object ")}
         try:
             job.finish()
         except FatalError as e:
@@ -80,12 +83,19 @@ def audit(
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
+            messages = _Messages()
             result.findings, missing = _with_provenance(
-                repo, hits, head, include_unreachable, git.read_log_records(log_file), known
+                repo, hits, head, include_unreachable, messages.scan(git.read_log_records(log_file)), known, places
             )
+            problems = [_placed(u, places) for u in problems]
+            result.findings += messages.findings
+            problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
+        tags = hooks.GitScan()
+        hooks.scan_tags(repo, tags)
+        result.findings += tags.findings
+        problems += tags.skipped
     result.blobs = len(blobs)
-    problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
     result.skipped += problems
     result.incomplete = result.incomplete or any(not u.chosen for u in problems)
     if lfs:
@@ -108,14 +118,21 @@ _ChunkResult = Tuple[_Hits, int, List[Unread], int, int]
 
 def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
     """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
-    from pit_guard.detect import scan_or_error
+    from pit_guard.detect import scan_or_error, scan_stream_or_error
 
     repo, shas, max_size = task
     hits: _Hits = []
     lfs = 0
     problems: List[Unread] = []
     nbytes = 0
-    for blob in git.iter_blobs(repo, shas, max_size):
+    for blob in git.iter_blobs(repo, shas, max_size, listed=True):
+        if blob.stream is not None:
+            found, error = scan_stream_or_error(blob.stream)
+            if error is not None:
+                problems.append(Unread(f"<object {blob.sha}>", error))
+            if found:
+                hits.append((blob.sha, found))
+            continue
         if blob.data is None:
             problems.append(Unread(f"<object {blob.sha}>", blob.problem, blob.chosen))
             continue
@@ -144,6 +161,28 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
         chunks[-1].append(sha)
         filled += size
     return [c for c in chunks if c]
+
+
+class _Messages:
+    """Scans each commit message as the history pass reads it (no second walk of history)."""
+
+    def __init__(self) -> None:
+        self.findings: List[Finding] = []
+        self.problems: List[Unread] = []
+
+    def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
+        part = hooks.GitScan()
+        for record in log:
+            sha, _parents, author, date, _timestamp, _entries, message = record
+            if message.strip():
+                found = hooks.scan_message(message, hooks.message_place(sha), part)
+                if found:
+                    prov = Provenance(
+                        sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None
+                    )
+                    self.findings += [dataclasses.replace(f, provenance=prov) for f in found]
+            yield record
+        self.problems += part.skipped
 
 
 _MISSING_LISTED = 20
@@ -320,6 +359,12 @@ def _without_provenance(hits: _Hits) -> List[Finding]:
     return [dataclasses.replace(f, path=f"<blob {sha}>") for sha, found in hits for f in found]
 
 
+def _placed(unread: Unread, places: Dict[str, str]) -> Unread:
+    """`<object SHA>` -> `<object SHA> PATH in commit C`: where history first has that blob."""
+    place = places.get(unread.path[len("<object ") : -1]) if unread.path.startswith("<object ") else None
+    return dataclasses.replace(unread, path=f"{unread.path} {place}") if place else unread
+
+
 def _with_provenance(
     repo: git.Repo,
     hits: _Hits,
@@ -327,10 +372,12 @@ def _with_provenance(
     include_unreachable: bool,
     log: Iterator[git.LogRecord],
     known: Set[str],
+    places: Optional[Dict[str, str]] = None,
 ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
-    """Findings placed in history, and the blobs commits name that the repository lacks."""
+    """Findings placed in history, and the blobs commits name that the repository lacks. `places`
+    (blob sha -> "") is filled with where history first adds each of those blobs."""
     targets = {sha for sha, _ in hits}
-    origins, present, history, missing = _walk_history(log, targets, known)
+    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places)
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
     tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
@@ -395,7 +442,7 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
     return targets.intersection(listed)
 
 
-def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[str]):  # type: ignore[no-untyped-def]
+def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]):  # type: ignore[no-untyped-def]
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
@@ -407,13 +454,15 @@ def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[st
     history: Dict[str, FrozenSet[str]] = {}
     origins: Dict[str, _Origin] = {}
     missing: Dict[str, str] = {}
-    for sha, parents, author, date, timestamp, entries in log:
+    for sha, parents, author, date, timestamp, entries, _message in log:
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []
         for new_mode, old_sha, new_sha, path in entries:
             if new_sha in targets or old_sha in targets:
                 changed.append((new_mode, new_sha, path))
+            if new_sha in places and not places[new_sha]:
+                places[new_sha] = f"{git.show_path(path)} in commit {sha[:12]}"
             if new_sha not in known and new_mode != git.GITLINK_MODE and not git.is_null_sha(new_sha):
                 missing.setdefault(new_sha, f"missing object ({git.show_path(path)} in commit {sha[:12]})")
         if changed:

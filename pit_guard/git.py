@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 
@@ -22,8 +22,16 @@ GITLINK_MODE = b"160000"  # a submodule commit inside a tree
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 _COMMIT_MARK = b"\x01PGCOMMIT "
 # Commit header for `git log`: a marker no path token can be confused with (paths are read by
-# position, never by content), then parents, author, ISO date and committer timestamp.
-_LOG_FORMAT = "%x00%x01PGCOMMIT %H %P%x00%an <%ae>%x00%aI%x00%ct"
+# position, never by content), then parents, author, ISO date, committer timestamp and the
+# message. The message is read by position too and starts with "M", so a message line that looks
+# like a header or a raw entry cannot start a record (a message holds no NUL).
+_LOG_FORMAT = "%x00%x01PGCOMMIT %H %P%x00%an <%ae>%x00%aI%x00%ct%x00M%B"
+# Blobs larger than this are streamed to the detector in chunks of STREAM_CHUNK, never held whole.
+STREAM_THRESHOLD = 32 * 1024 * 1024
+STREAM_CHUNK = 4 * 1024 * 1024
+# What a blob a partial clone never downloaded is told as (one entry for all of them).
+NOT_DOWNLOADED = "not downloaded (partial clone)"
+PARTIAL_CLONE_FIX = "fetch them (`git fetch --refetch`) or use a full clone"
 
 
 def is_null_sha(sha: bytes | str) -> bool:
@@ -50,15 +58,31 @@ def _env() -> Dict[str, str]:
 # up to 96 MB and packs are mapped in 1 GB windows, so RSS grows with the pack (measured on the
 # 20k-commit bench repository: `git log --raw` 190 MB -> 82 MB, no slower).
 _BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
+# No transport at all: a git too old for GIT_NO_LAZY_FETCH would otherwise fetch a partial clone's
+# missing objects from its remote when a command needs them (the fetch inherits this setting).
+_NO_NETWORK = ("-c", "protocol.allow=never")
 
 
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
+        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:
         raise FatalError(f"{cwd}: not a directory") from None
+
+
+def git_error(err: bytes, code: int) -> str:
+    """git's first error line (not its warnings), with how to fix a partial clone's missing objects."""
+    lines = [
+        line.strip().replace("fatal: ", "").replace("error: ", "")
+        for line in err.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.startswith("warning: ")
+    ]
+    message = lines[0] if lines else f"exit {code}"
+    if any("promisor remote" in line or "lazy fetch" in line for line in lines):
+        message += f" (objects a partial clone never downloaded: {PARTIAL_CLONE_FIX})"
+    return message
 
 
 def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> bytes:
@@ -72,8 +96,7 @@ def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: boo
     )
     out, err = proc.communicate(input)
     if check and proc.returncode != 0:
-        message = err.decode("utf-8", "replace").strip().replace("fatal: ", "") or f"exit {proc.returncode}"
-        raise FatalError(f"git {args[0]} failed: {message}")
+        raise FatalError(f"git {args[0]} failed: {git_error(err, proc.returncode)}")
     return out
 
 
@@ -222,9 +245,12 @@ def index_entries(repo: Repo) -> Dict[bytes, Tuple[bytes, str, int]]:
 @dataclasses.dataclass(frozen=True)
 class Blob:
     sha: str
-    data: Optional[bytes]  # None when missing, corrupt, too large or not a blob
-    problem: str = ""  # why data is None
+    data: Optional[bytes]  # None when missing, corrupt, too large, not a blob, or streamed
+    problem: str = ""  # why data is None (empty for a streamed blob)
     chosen: bool = False  # left out by the user's --max-file-size, not by a problem
+    # A blob larger than STREAM_THRESHOLD: read(n) gives its next bytes (b"" at the end). Valid only
+    # until the iterator moves on; if git dies part-way, the same sha comes again as unreadable.
+    stream: Optional[Callable[[int], bytes]] = None
 
 
 def _feed(stdin: IO[bytes], shas: Sequence[str]) -> None:
@@ -236,24 +262,74 @@ def _feed(stdin: IO[bytes], shas: Sequence[str]) -> None:
         pass  # cat-file died: the reader notices and restarts after the bad object
 
 
-def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]:
+def absent_objects(repo: Repo, shas: Sequence[str]) -> Set[str]:
+    """Those of `shas` this repository does not have, found without asking git for them (in a
+    partial clone asking could download them): one listing of every object that is here."""
+    proc = _popen(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname)", "--unordered"],
+        repo.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    wanted = set(shas)
+    present: Set[str] = set()
+    for line in proc.stdout:
+        sha = line.strip().decode("ascii", "replace")
+        if sha in wanted:
+            present.add(sha)
+    proc.stdout.close()
+    if proc.wait() != 0:
+        return set()  # cannot tell: cat-file below names each object it cannot read
+    return wanted - present
+
+
+class _Stream:
+    """read(n) over the next `left` bytes of a cat-file stream."""
+
+    def __init__(self, out: IO[bytes], size: int) -> None:
+        self.out, self.left, self.short = out, size, False
+
+    def read(self, n: int) -> bytes:
+        if self.left <= 0 or self.short:
+            return b""
+        data = self.out.read(max(1, min(n, self.left, STREAM_CHUNK)))
+        if not data:
+            self.short = True
+        self.left -= len(data)
+        return data
+
+
+def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int, listed: bool = False) -> Iterator[Blob]:
     """Stream the given objects through one `git cat-file --batch`, in order.
 
     A missing object is reported and skipped; if git dies on a corrupt object, that object is
-    reported and a fresh cat-file carries on with the rest.
+    reported and a fresh cat-file carries on with the rest. In a partial clone the objects it
+    does not have are reported as NOT_DOWNLOADED first, without asking git for them (unless
+    `listed`: the caller took the shas from the objects that are here). Blobs larger than
+    STREAM_THRESHOLD come as a stream, never whole.
     """
+    if not listed and shas and is_partial_clone(repo):
+        absent = absent_objects(repo, shas)
+        for sha in shas:
+            if sha in absent:
+                yield Blob(sha, None, NOT_DOWNLOADED)
+        shas = [sha for sha in shas if sha not in absent]
     done = 0
     while done < len(shas):
         todo = shas[done:]
+        # git's messages go to a file: a pipe nobody reads until the end could fill and stall it.
+        err_file = tempfile.TemporaryFile()
         proc = _popen(
             ["cat-file", "--batch"],
             repo.cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=err_file,
             bufsize=1 << 16,
         )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        assert proc.stdin is not None and proc.stdout is not None
         _widen_pipe(proc.stdout)
         writer = threading.Thread(target=_feed, args=(proc.stdin, todo), daemon=True)
         writer.start()
@@ -265,8 +341,10 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
             parts = header.split()
             if len(parts) == 2 and parts[1] == b"missing":
                 done += 1
-                yield Blob(sha, None, "missing object")
+                yield Blob(sha, None, "missing object (the repository is damaged: see `git fsck`)")
                 continue
+            if len(parts) != 3:
+                break
             kind, size = parts[1], int(parts[2])
             if kind != b"blob" or size > max_size:
                 _skip(out, size + 1)
@@ -280,6 +358,14 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
                     chosen=kind == b"blob",
                 )
                 continue
+            if size > STREAM_THRESHOLD:
+                stream = _Stream(out, size)
+                yield Blob(sha, None, stream=stream.read)
+                _skip(out, stream.left)
+                if stream.short or out.read(1) != b"\n":
+                    break
+                done += 1
+                continue
             data = out.read(size)
             out.read(1)
             if len(data) < size:
@@ -289,17 +375,18 @@ def iter_blobs(repo: Repo, shas: Sequence[str], max_size: int) -> Iterator[Blob]
         else:
             writer.join()
             proc.wait()
-            proc.stderr.close()
+            err_file.close()
             out.close()
             return
         # cat-file stopped early: the object it was on is corrupt. Name it and go on after it.
         proc.kill()
-        err = proc.stderr.read().decode("utf-8", "replace").strip().replace("fatal: ", "")
         proc.wait()
+        err_file.seek(0)
+        message = git_error(err_file.read(), proc.returncode or 1)
+        err_file.close()
         out.close()
-        proc.stderr.close()
         writer.join()
-        yield Blob(shas[done], None, f"unreadable object ({err.splitlines()[0] if err else 'git cat-file failed'})")
+        yield Blob(shas[done], None, f"unreadable object ({message})")
         done += 1
 
 
@@ -387,6 +474,7 @@ class Commit:
     date: str  # ISO 8601
     timestamp: int  # committer time, seconds
     entries: List[DiffEntry]
+    message: bytes = b""  # the raw message (%B)
 
 
 def iter_log(repo: Repo, revs: Sequence[str], *options: str, stdin: Optional[bytes] = None) -> Iterator[Commit]:
@@ -442,22 +530,19 @@ class LogJob:
         err = self._err_file.read()
         self._err_file.close()
         if code != 0:
-            message = err.decode("utf-8", "replace").strip().replace("fatal: ", "")
-            raise FatalError(
-                f"git log failed: {message.splitlines()[0] if message else 'exit ' + str(self.proc.returncode)}"
-            )
+            raise FatalError(f"git log failed: {git_error(err, code)}")
 
 
 # One first-parent raw entry: `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`.
 _ENTRY = re.compile(rb"\n?:\d+ (\d+) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\d*\x00([^\x00]*)\x00")
 _RECORD_SPLIT = b"\x00" + _COMMIT_MARK
 
-LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[Tuple[bytes, str, str, bytes]]]
+LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[Tuple[bytes, str, str, bytes]], bytes]
 
 
 def read_log_records(stream: IO[bytes]) -> Iterator[LogRecord]:
     """Fast reader for single-parent raw logs (`--diff-merges=first-parent`, no renames):
-    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path)]) per commit.
+    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path)], message) per commit.
 
     Records are cut at NUL + the commit marker; only a file name starting with that control
     character could fake one, and the header check below drops such a cut.
@@ -476,15 +561,15 @@ def read_log_records(stream: IO[bytes]) -> Iterator[LogRecord]:
 
 
 def _record(part: bytes) -> Optional[LogRecord]:
-    fields = part.split(b"\x00", 4)
-    if len(fields) < 4:
+    fields = part.split(b"\x00", 5)
+    if len(fields) < 5 or not fields[4].startswith(b"M"):
         return None
     ids = fields[0].decode("ascii", "replace").split()
     if not ids or len(ids[0]) < 40:
         return None
-    body = fields[4] if len(fields) > 4 else b""
+    body = fields[5] if len(fields) > 5 else b""
     entries = [(mode, old.decode(), new.decode(), path) for mode, old, new, path in _ENTRY.findall(body)]
-    return (ids[0], tuple(ids[1:]), fields[1], fields[2], int(fields[3] or 0), entries)
+    return (ids[0], tuple(ids[1:]), fields[1], fields[2], int(fields[3] or 0), entries, fields[4][1:])
 
 
 def _feed_bytes(stdin: IO[bytes], data: bytes) -> None:
@@ -517,14 +602,14 @@ def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
         if len(pending) == 1:
             head = token.lstrip(b"\n")
             if head.startswith(_COMMIT_MARK):
-                continue  # a header: wait for its author, date and timestamp
+                continue  # a header: wait for its author, date, timestamp and message
             if head.startswith(b":"):
                 continue  # a raw entry: wait for its path
             pending.clear()  # an empty separator
             continue
         head = pending[0].lstrip(b"\n")
         if head.startswith(_COMMIT_MARK):
-            if len(pending) < 4:
+            if len(pending) < 5:
                 continue
             if commit is not None:
                 yield commit
@@ -536,6 +621,7 @@ def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
                 pending[2].decode(),
                 int(pending[3] or 0),
                 [],
+                pending[4][1:],
             )
             pending.clear()
             continue
@@ -568,3 +654,36 @@ def gitlinks_at(repo: Repo, rev: str) -> List[bytes]:
 
 def lfs_pointer(data: bytes) -> bool:
     return len(data) < 1024 and data.startswith(LFS_POINTER_PREFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tag:
+    """An annotated tag object: its name, who made it and its message."""
+
+    sha: str
+    name: str
+    tagger: str
+    date: str
+    message: bytes
+
+
+def annotated_tags(repo: Repo) -> List[Tag]:
+    """Every annotated tag under refs/tags, with its message (read by position: a message holds no NUL)."""
+    fields = ("objecttype", "objectname", "refname:strip=2", "taggername", "taggeremail", "taggerdate:iso-strict")
+    fmt = "".join(f"%({f})%00" for f in fields) + "M%(contents)%00"
+    out = repo.run("for-each-ref", "--format=" + fmt, "refs/tags")
+    tokens = out.split(b"\0")
+    tags = []
+    for i in range(0, len(tokens) - 7, 7):
+        kind, sha, name, tagger, email, date, message = tokens[i : i + 7]
+        if kind.lstrip(b"\n") == b"tag":
+            tags.append(
+                Tag(
+                    sha.decode("ascii", "replace"),
+                    show_path(name),
+                    f"{tagger.decode('utf-8', 'replace')} {email.decode('utf-8', 'replace')}",
+                    date.decode("ascii", "replace"),
+                    message[1:],
+                )
+            )
+    return tags

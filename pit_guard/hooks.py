@@ -42,35 +42,81 @@ class _Target:
 def _scan_targets(
     repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan
 ) -> Dict[str, List[Finding]]:
-    """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs)."""
-    from pit_guard.detect import scan_or_error
+    """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs).
+
+    A wanted blob that cannot be read or scanned is Unread, named by path and sha (all the blobs a
+    partial clone never downloaded: one Unread). A `before` blob that cannot be read counts as
+    holding nothing, so a secret it might have held is reported as new, never hidden."""
+    from pit_guard.detect import scan_or_error, scan_stream_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
     found: Dict[str, List[Finding]] = {}
     wanted = {t.sha for t in targets}
-    lfs = 0
+    names: Dict[str, str] = {}
+    for t in targets:
+        name = git.show_path(t.path)
+        if t.sha not in names or name < names[t.sha]:
+            names[t.sha] = name
+    lfs = not_downloaded = old_unread = 0
     for blob in git.iter_blobs(repo, needed, max_size):
-        if blob.data is None:
-            if blob.sha in wanted:
-                names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
-                result.skipped.append(
-                    Unread(names[0] if names else blob.sha, f"{blob.problem} ({blob.sha})", chosen=blob.chosen)
-                )
+        name = names.get(blob.sha, blob.sha)
+        if blob.stream is not None:
+            found[blob.sha], error = scan_stream_or_error(blob.stream, name)
+        elif blob.data is None:
             found[blob.sha] = []
+            if blob.sha not in wanted:
+                old_unread += 1
+            elif blob.problem == git.NOT_DOWNLOADED:
+                not_downloaded += 1
+            else:
+                result.skipped.append(Unread(name, f"{blob.problem} ({blob.sha})", chosen=blob.chosen))
             continue
-        if git.lfs_pointer(blob.data):
+        elif git.lfs_pointer(blob.data):
             lfs += blob.sha in wanted
             found[blob.sha] = []
             continue
-        found[blob.sha], error = scan_or_error(blob.data)
+        else:
+            found[blob.sha], error = scan_or_error(blob.data, name)
         if error is not None and blob.sha in wanted:
-            names = sorted({git.show_path(t.path) for t in targets if t.sha == blob.sha})
-            result.skipped.append(Unread(names[0] if names else blob.sha, f"{error} ({blob.sha})"))
+            result.skipped.append(Unread(name, f"{error} ({blob.sha})"))
+    if not_downloaded:
+        result.skipped.append(
+            Unread(
+                "<partial clone>",
+                f"{not_downloaded} blob(s) were never downloaded, so not scanned: {git.PARTIAL_CLONE_FIX}",
+            )
+        )
+    if old_unread:
+        result.notices.append(
+            f"{old_unread} earlier version(s) of changed files could not be read: "
+            "secrets in the changes are reported as new even if those versions had them"
+        )
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
         )
     return found
+
+
+def scan_message(message: bytes, place: str, result: GitScan) -> List[Finding]:
+    """Findings in a commit or tag message, one per secret (the first place it appears)."""
+    from pit_guard.detect import scan_or_error
+
+    found, error = scan_or_error(message, place)
+    if error is not None:
+        result.skipped.append(Unread(place, error))
+    first: Dict[str, Finding] = {}
+    for f in found:
+        first.setdefault(f.fingerprint, dataclasses.replace(f, path=place))
+    return list(first.values())
+
+
+def message_place(commit: str) -> str:
+    return f"<commit {commit[:12]} message>"
+
+
+def tag_place(name: str) -> str:
+    return f"<tag {name} message>"
 
 
 def _new_findings(target: _Target, found: Dict[str, List[Finding]]) -> List[Finding]:
@@ -101,7 +147,12 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
         raise FatalError(f"{path}: a bare repository has no index to scan: use `pit-guard audit` instead")
     result = GitScan()
     head = git.resolve(repo, "HEAD")
-    changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
+    try:
+        changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
+    except FatalError:
+        # Rename detection reads blobs: in a partial clone a deleted file's may never have been
+        # downloaded. Without it nothing is lost: every old side still counts as "before".
+        changes = git.diff_raw(repo, "--cached", "--no-renames", *([head] if head else []))
     before = [s for e in changes for s in e.old_shas if not git.is_null_sha(s)]
     from_other: Set[bytes] = set()
     for other in git.merge_heads(repo):
@@ -152,19 +203,28 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
 def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.detect import scan_or_error
+    from pit_guard.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
+    name = git.show_path(p)
     if not os.path.isfile(full) or os.path.islink(full):
         return
-    if os.path.getsize(full) > max_size:
-        result.skipped.append(Unread(git.show_path(p), f"larger than --max-file-size ({max_size} bytes)", chosen=True))
+    try:
+        size = os.path.getsize(full)
+        if size > max_size:
+            result.skipped.append(Unread(name, f"larger than --max-file-size ({max_size} bytes)", chosen=True))
+            return
+        with open(full, "rb") as f:
+            if size > git.STREAM_THRESHOLD:
+                found, error = scan_stream_or_error(f.read, name)
+            else:
+                found, error = scan_or_error(f.read(), name)
+    except OSError as e:
+        result.skipped.append(Unread(name, f"cannot read it ({e.strerror or type(e).__name__})"))
         return
-    with open(full, "rb") as f:
-        found, error = scan_or_error(f.read(), git.show_path(p))
     result.findings += found
     if error is not None:
-        result.skipped.append(Unread(git.show_path(p), error))
+        result.skipped.append(Unread(name, error))
 
 
 # --- commit ranges: pre-push, CI, --since/--range --------------------------------------------------
@@ -205,7 +265,13 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     targets: List[_Target] = []
     submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
+    messages: List[Finding] = []
     for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
+        prov = Provenance(commit.sha, commit.author, commit.date, 1)
+        messages += [
+            dataclasses.replace(f, provenance=prov)
+            for f in scan_message(commit.message, message_place(commit.sha), result)
+        ]
         before = tuple(dict.fromkeys(s for e in commit.entries for s in e.old_shas if not git.is_null_sha(s)))
         for e in commit.entries:
             if git.is_null_sha(e.new_sha):
@@ -229,7 +295,25 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     for key, (f, c) in first.items():
         prov = Provenance(c.sha, c.author, c.date, adds[key])
         result.findings.append(dataclasses.replace(f, provenance=prov))
+    result.findings += messages
     return result
+
+
+def scan_tags(repo: git.Repo, result: GitScan, only: Optional[Set[str]] = None) -> None:
+    """The messages of annotated tags (a token pasted in release notes is pushed with the tag):
+    all of them, or those whose tag object is in `only`."""
+    try:
+        tags = git.annotated_tags(repo)
+    except FatalError as e:
+        result.skipped.append(Unread("<tag messages>", f"could not read them: {e}"))
+        return
+    for tag in tags:
+        if only is not None and tag.sha not in only:
+            continue
+        prov = Provenance(tag.sha, tag.tagger, tag.date, 1)
+        result.findings += [
+            dataclasses.replace(f, provenance=prov) for f in scan_message(tag.message, tag_place(tag.name), result)
+        ]
 
 
 def since_revs(repo_path: str, ref: str) -> List[str]:
@@ -268,11 +352,13 @@ def scan_push(
     env = dict(os.environ) if env is None else env
     repo = git.open_repo(path)
     selections: List[List[str]] = []
+    pushed_shas: Set[str] = set()
     given = True
     to_ref, from_ref = env.get("PRE_COMMIT_TO_REF"), env.get("PRE_COMMIT_FROM_REF")
     if to_ref:
         pushed = push_revs(repo, check_rev(to_ref), check_rev(from_ref) if from_ref else ZERO)
         selections += [pushed] if pushed else []
+        pushed_shas.add(to_ref)
     elif env.get("PRE_COMMIT_LOCAL_BRANCH") or env.get("PRE_COMMIT_REMOTE_BRANCH"):
         selections.append([check_rev(env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"), "--not", "--remotes"])
     else:
@@ -281,6 +367,7 @@ def scan_push(
         lines = parse_push_lines(stdin_text)
         given = bool(lines)  # deletions are lines too: they push no commits
         for _local_ref, local_sha, _remote_ref, remote_sha in lines:
+            pushed_shas.add(local_sha)
             pushed = push_revs(repo, check_rev(local_sha), check_rev(remote_sha))
             selections += [pushed] if pushed else []
     result = GitScan()
@@ -297,4 +384,6 @@ def scan_push(
         seen.update((f.fingerprint, f.path) for f in part.findings)
         result.skipped += part.skipped
         result.notices += [n for n in part.notices if n not in result.notices]
+    if pushed_shas:
+        scan_tags(repo, result, only=pushed_shas)  # a pushed annotated tag sends its message too
     return result
