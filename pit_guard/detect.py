@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 import time
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from pit_guard.finding import Finding
 from pit_guard.prefilter import (
@@ -577,3 +577,18 @@ def _suppressed(data: bytes, offset: int) -> bool:
     line_start = data.rfind(b"\n", 0, offset) + 1
     line_end = data.find(b"\n", offset)
     return SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]
+
+
+# TEMP stand-in for scan_stream_or_error (the detector's streaming scan lands from another branch
+# and replaces this whole block): reads everything, then scans it whole, so memory is NOT bounded.
+_SCAN_STREAM_STAND_IN = True
+
+
+def scan_stream_or_error(read: Callable[[int], bytes], path: str = "") -> Tuple[List[Finding], Optional[str]]:
+    parts = []
+    while True:
+        part = read(1 << 20)
+        if not part:
+            break
+        parts.append(part)
+    return scan_or_error(b"".join(parts), path)
