@@ -23,10 +23,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import errno
+import functools
 import os
 import stat
 from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence
 
+from pit_guard import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
 
 STDIN_PATH = "<stdin>"
@@ -146,27 +148,27 @@ def _open_error(error: OSError, follow: bool) -> str:
 
 
 def _scan_file(result: ScanResult, path: str, max_file_size: int, follow: bool) -> None:
-    """One file found as a regular file: opened without blocking, checked to still be one, then read."""
+    """One file found as a regular file: opened without blocking, checked to still be one, then read.
+
+    (O_NONBLOCK changes nothing for a regular file: reads wait for the disk as usual.)"""
     try:
         fd = os.open(path, _OPEN_FLAGS | (0 if follow else _NO_FOLLOW))
     except OSError as e:
         result.skipped.append(Unread(path, _open_error(e, follow)))
         return
     try:
-        with open(fd, "rb") as f:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                result.skipped.append(Unread(path, f"turned into {_kind(info.st_mode)} before it could be read"))
-                return
-            if hasattr(os, "set_blocking"):
-                os.set_blocking(fd, True)  # a regular file: reads wait for the disk, never return "no data yet"
-            if info.st_size > max_file_size:
-                reason = f"larger than --max-file-size ({info.st_size} > {max_file_size} bytes)"
-                result.skipped.append(Unread(path, reason, chosen=True))
-                return
-            _scan_input(result, path, f.read, max_file_size, info.st_size)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            result.skipped.append(Unread(path, f"turned into {_kind(info.st_mode)} before it could be read"))
+        elif info.st_size > max_file_size:
+            reason = f"larger than --max-file-size ({info.st_size} > {max_file_size} bytes)"
+            result.skipped.append(Unread(path, reason, chosen=True))
+        else:
+            _scan_input(result, path, functools.partial(os.read, fd), max_file_size, info.st_size)
     except OSError as e:
         result.skipped.append(Unread(path, f"cannot read: {e.strerror or e}"))
+    finally:
+        os.close(fd)
 
 
 def _scan_stdin(result: ScanResult, stdin: Optional[BinaryIO], max_file_size: int) -> None:
@@ -199,20 +201,28 @@ class _ReadError(Exception):
         self.error = error
 
 
-def _reader(read: Callable[[int], Optional[bytes]]) -> Callable[[int], bytes]:
-    """`read` with its failures made distinct from a detector error (and a non-blocking input with
-    nothing ready made a failure, not an end)."""
+def _filled(read: Callable[[int], Optional[bytes]]) -> Callable[[int], bytes]:
+    """`read` made to return `n` bytes unless the input ends (so a short read means the end), with
+    its failures told apart from a detector error (and a non-blocking input with nothing ready made
+    a failure, not an end)."""
 
     def reading(n: int) -> bytes:
-        try:
-            data = read(n)
-        except (OSError, ValueError) as e:  # ValueError: read from a closed file
-            raise _ReadError(e) from None
-        except MemoryError:
-            raise _ReadError(MemoryError("out of memory while reading it")) from None
-        if data is None:
-            raise _ReadError(BlockingIOError(errno.EAGAIN, "non-blocking input with no data ready"))
-        return data
+        parts: List[bytes] = []
+        got = 0
+        while got < n:
+            try:
+                data = read(n - got)
+            except (OSError, ValueError) as e:  # ValueError: read from a closed file
+                raise _ReadError(e) from None
+            except MemoryError:
+                raise _ReadError(MemoryError("out of memory while reading it")) from None
+            if data is None:
+                raise _ReadError(BlockingIOError(errno.EAGAIN, "non-blocking input with no data ready"))
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     return reading
 
@@ -223,32 +233,27 @@ def _scan_input(
     """An input up to STREAM_THRESHOLD bytes is read and scanned whole; a larger one is streamed
     through the detector (`size`, when known, says which up front; else the first bytes read are
     streamed first, then the rest). Never reads more than --max-file-size + 1 bytes."""
-    from pit_guard import detect
-
-    reading = _reader(read)
-    over = Unread(path, f"larger than --max-file-size ({max_file_size} bytes)", chosen=True)
+    reading = _filled(read)
     want = min(STREAM_THRESHOLD, max_file_size) + 1
+    stream: Optional[_Stream] = None
     try:
         head: List[bytes] = []
         if size is None or size <= STREAM_THRESHOLD:
             head = _read_head(reading, want, size)
-            got = sum(len(part) for part in head)
-            if got > max_file_size:
-                result.skipped.append(over)
-                return
-            if got < want:  # the whole input
+            if sum(len(part) for part in head) < want:  # the whole input
                 _add(result, path, *detect.scan_or_error(b"".join(head), path))
                 return
-        stream = _Stream(head, reading, max_file_size)
-        del head
-        findings, error = detect.scan_stream_or_error(stream.read, path)
-        if stream.failure is not None:  # raised inside the detector, which may have caught it
-            raise stream.failure
+        if want <= max_file_size:
+            stream = _Stream(head, reading, max_file_size)
+            del head
+            findings, error = detect.scan_stream_or_error(stream.read, path)
+            if stream.failure is not None:  # raised inside the detector, which may have caught it
+                raise stream.failure
     except _ReadError as e:
         result.skipped.append(Unread(path, f"cannot read: {getattr(e.error, 'strerror', None) or e.error}"))
         return
-    if stream.over:
-        result.skipped.append(over)
+    if stream is None or stream.over:
+        result.skipped.append(Unread(path, f"larger than --max-file-size ({max_file_size} bytes)", chosen=True))
         return
     _add(result, path, findings, error)
 
@@ -259,11 +264,13 @@ def _read_head(reading: Callable[[int], bytes], want: int, size: Optional[int]) 
     parts: List[bytes] = []
     got, step = 0, _PART if size is None else size + 1
     while got < want:
-        part = reading(min(step, want - got))
-        if not part:
+        ask = min(step, want - got)
+        part = reading(ask)
+        if part:
+            parts.append(part)
+            got += len(part)
+        if len(part) < ask:  # the end
             break
-        parts.append(part)
-        got += len(part)
         step = _PART
     return parts
 
