@@ -457,6 +457,67 @@ def test_odd_file_names_are_scanned(tmp_path: pathlib.Path, capsys: pytest.Captu
     assert paths == ["-dash.env", "bad\\xffutf8.env", "new\\x0aline.env", "tab\\x09and space.env"]
 
 
+class FailingInput(io.RawIOBase):
+    """Standard input that gives `good` bytes, then fails (EIO)."""
+
+    def __init__(self, good: bytes) -> None:
+        self.left = good
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.left:
+            raise OSError(5, "Input/output error")
+        n = min(len(buffer), len(self.left))
+        buffer[:n], self.left = self.left[:n], self.left[n:]
+        return n
+
+
+@pytest.mark.parametrize(
+    "case", ["small file", "large file", "large file, detector catches", "stdin", "large stdin, detector catches"]
+)
+def test_read_error_is_that_inputs_error(
+    case: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read that fails part-way (EIO) is `cannot read`, not a detector error and not a short input,
+    whether or not the streaming detector catches the exception itself."""
+    good = plant(tmp_path / "ok", "a.env")
+    bad = tmp_path / "bad.bin"
+    hidden = write_large(bad, 40 * MB) if "large" in case else plant(tmp_path, "bad.bin")
+    if "catches" in case:
+        real = detect.scan_stream_or_error
+
+        def catching(read: Callable[[int], bytes], path: str = "") -> Any:
+            try:
+                return real(read, path)
+            except Exception as e:  # noqa: BLE001 - as a detector that turns any error into a message
+                return [], f"detector error ({type(e).__name__})"
+
+        monkeypatch.setattr(detect, "scan_stream_or_error", catching)
+    if "stdin" in case:
+        data = bad.read_bytes()
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(FailingInput(data[: len(data) - 100]))))
+        argv, name = ["-", str(tmp_path / "ok")], "<stdin>"
+    else:
+        real_read, inode = os.read, bad.stat().st_ino
+        fail_at = bad.stat().st_size // 2 if case == "small file" else bad.stat().st_size - 100
+
+        def os_read(fd: int, n: int) -> bytes:
+            if os.fstat(fd).st_ino != inode:
+                return real_read(fd, n)
+            at = os.lseek(fd, 0, os.SEEK_CUR)
+            if at >= fail_at:
+                raise OSError(5, "Input/output error")
+            return real_read(fd, min(n, fail_at - at))
+
+        monkeypatch.setattr(os, "read", os_read)
+        argv, name = [str(bad), str(tmp_path / "ok")], "bad.bin"
+    code, report, output = run(argv, capsys)
+    check(code, report, output, exit_code=2, found=good, hidden=hidden, not_scanned=name)
+    assert "cannot read: Input/output error" in output and "detector error" not in output
+
+
 def test_folder_deeper_than_path_max_is_not_passed_over(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
