@@ -76,7 +76,8 @@ def scan_paths(
         elif stat.S_ISREG(mode):
             _scan_file(result, path, max_file_size, follow=True)
         else:
-            result.skipped.append(Unread(path, f"{_kind(mode)}: not read (a named path must be a file or folder)"))
+            hint = "give what it carries on stdin: `- < PATH`" if stat.S_ISFIFO(mode) else "name a file or folder"
+            result.skipped.append(Unread(path, f"{_kind(mode)}: not read ({hint})"))
     return result
 
 
