@@ -151,7 +151,7 @@ def summarize(findings: Sequence[Finding], skipped: Sequence[Unread]) -> None:
     if unread:
         parts.append(f"{unread} not scanned")
     if len(skipped) > unread:
-        parts.append(f"{len(skipped) - unread} skipped by --max-file-size")
+        parts.append(f"{len(skipped) - unread} skipped (not failing)")
     notice(", ".join(parts))
 
 

@@ -46,8 +46,8 @@ def test_huge_file_is_skipped_with_notice(tmp_path, capsys):
     out = capsys.readouterr()
     report = json.loads(out.out)
     assert report["findings"] == []
-    assert report["skipped"][0]["path"].endswith("big.txt")
-    assert "skipped" in out.err
+    assert report["skipped"][0]["path"].endswith("big.txt") and report["skipped"][0]["fails"] is False
+    assert "skipped" in out.err and "1 skipped (not failing)" in out.err
 
 
 def test_stdin_via_console_script(tmp_path):
