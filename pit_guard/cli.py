@@ -266,7 +266,8 @@ def suppress(
     if marked:
         told.append(Suppression("allow-marker", "", marked))
     findings = [f for f in findings if not f.allowed]
-    kept, skipped, by_config = apply_config_counted(findings, skipped, settings(config_file, no_config))
+    config = settings(config_file, no_config)
+    kept, skipped, by_config = apply_config_counted(findings, skipped, config, _size_limit_from(config))
     told += by_config
     if baseline_file:
         from pit_guard.baseline import filter_baselined
@@ -276,6 +277,16 @@ def suppress(
         if before > len(kept):
             told.append(Suppression("baseline", baseline_file, before - len(kept)))
     return kept, skipped, told
+
+
+def _size_limit_from(config: "Config") -> bool:
+    """Whether the config's max-file-size is the limit in force (no --max-file-size was given)."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context(silent=True)
+    if context is None or config.max_file_size is None or "max_file_size" not in context.params:
+        return False
+    return context.get_parameter_source("max_file_size") in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def tell_suppressed(suppressed: Sequence[Suppression]) -> None:

@@ -202,10 +202,11 @@ def apply_config(
 
 
 def apply_config_counted(
-    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
+    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config, size_limit_from_config: bool = False
 ) -> Tuple[List[Finding], List[Unread], List[Suppression]]:
     """apply_config, also counting what each setting dropped (each item counted once, by the first
-    setting that drops it: disable-rules, exclude, allow). An excluded unread input counts too."""
+    setting that drops it: disable-rules, exclude, allow). An excluded unread input counts too, and
+    so does an input the config's max-file-size left out (`size_limit_from_config`: it was in force)."""
     counts = {"disable-rules": 0, "exclude": 0, "allow": 0}
     kept: List[Finding] = []
     for f in findings:
@@ -222,4 +223,7 @@ def apply_config_counted(
     told = [
         Suppression(how, source, n, len(skipped) - len(unread) if how == "exclude" else 0) for how, n in counts.items()
     ]
+    if size_limit_from_config:
+        too_big = sum(1 for u in unread if u.chosen and "max-file-size" in u.reason)
+        told.append(Suppression("max-file-size", source, 0, too_big))
     return kept, unread, [s for s in told if s.total]

@@ -74,7 +74,7 @@ class Suppression:
     """What one suppression source silenced in a run: told on stderr and in every report format,
     so a config or baseline can never make a scan look clean without a trace."""
 
-    how: str  # allow-marker | disable-rules | exclude | allow | baseline
+    how: str  # allow-marker | disable-rules | exclude | allow | max-file-size | baseline
     source: str  # the file that asked for it ("" for inline `pit-guard: allow` markers)
     findings: int = 0
     unread: int = 0  # inputs that were not read but that the setting excludes (not failing the run)
