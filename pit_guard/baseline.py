@@ -51,9 +51,10 @@ def render(entries: Sequence[Entry]) -> str:
 def read_entries(path: str) -> List[Entry]:
     """Entries of a baseline file; a missing or malformed file is an error, never 'no baseline'
     (silently reporting everything, or nothing, would both be wrong)."""
+    from pit_guard.small_files import read_small_file
+
     try:
-        with open(path, encoding="utf-8") as f:
-            document = json.load(f)
+        document = json.loads(read_small_file(path).decode("utf-8"))
     except FileNotFoundError:
         raise FatalError(f"{path}: baseline file not found (create it with `pit-guard baseline`)") from None
     except OSError as e:

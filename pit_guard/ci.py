@@ -24,11 +24,12 @@ def _github(env: Mapping[str, str]) -> Tuple[str, str]:
     event: Dict[str, object] = {}
     path = env.get("GITHUB_EVENT_PATH")
     if path:
+        from pit_guard.small_files import read_small_file
+
         try:
-            with open(path, encoding="utf-8") as f:
-                loaded = json.load(f)
+            loaded = json.loads(read_small_file(path).decode("utf-8"))
             event = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise FatalError(f"cannot read the GitHub event file {path}: {e}") from None
     name = env.get("GITHUB_EVENT_NAME", "")
     pr = event.get("pull_request")

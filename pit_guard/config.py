@@ -54,7 +54,7 @@ def _parse_size(value: Any, where: str) -> int:
         match = _SIZE.fullmatch(value.strip())
         if match:
             size = float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
-            if 0 < size < 2**63:
+            if 1 <= size < 2**63:  # `0.0001K` is not a size: never a limit of 0 bytes
                 return int(size)
     raise FatalError(f"{where}: max-file-size must be a number of bytes or a size such as 25M, not {value!r}")
 
@@ -95,9 +95,10 @@ def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
+    from pit_guard.small_files import read_small_file
+
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_small_file(path).decode("utf-8"))
     except OSError as e:
         raise FatalError(f"{path}: cannot read the config file: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
@@ -107,11 +108,13 @@ def _read_toml(path: str) -> Dict[str, Any]:
 
 
 def _table_in(folder: str) -> Optional[Tuple[str, Dict[str, Any]]]:
+    # A settings file that exists but cannot be read (a FIFO, a dangling link) is an error, never
+    # skipped for the next candidate: that would silently change what the run reports.
     candidate = os.path.join(folder, CONFIG_FILE)
-    if os.path.isfile(candidate):
+    if os.path.lexists(candidate):
         return candidate, _read_toml(candidate)
     candidate = os.path.join(folder, PYPROJECT)
-    if os.path.isfile(candidate):
+    if os.path.lexists(candidate):
         tool = _read_toml(candidate).get("tool", {})
         if isinstance(tool, dict) and "pit-guard" in tool:
             table = tool["pit-guard"]
@@ -138,7 +141,7 @@ def _search_folders(start: str) -> List[str]:
 @functools.lru_cache(maxsize=8)
 def _load(explicit: Optional[str], cwd: str) -> Config:
     if explicit is not None:
-        if not os.path.isfile(explicit):
+        if not os.path.lexists(explicit):
             raise FatalError(f"{explicit}: config file not found")
         data = _read_toml(explicit)
         if os.path.basename(explicit) == PYPROJECT:

@@ -72,10 +72,11 @@ def _source(entry: Dict[str, Any], root: str) -> Optional[bytes]:
 
         data = blob_at(root, commit, path)
         return data[:MAX_READ] if data is not None else None
+    from pit_guard.small_files import read_small_file
+
     for candidate in (path, os.path.join(root, path)):
-        try:
-            with open(candidate, "rb") as handle:
-                return handle.read(MAX_READ)
+        try:  # a crafted report may name a FIFO or a device: only regular files are read
+            return read_small_file(candidate, MAX_READ)
         except OSError:
             continue
     return None
