@@ -142,10 +142,10 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     marked `allowed`. UTF-16 and UTF-32 text (see `wide_encoding`) is also scanned decoded, with
     lines and columns in its decoded characters."""
     now = time.time() if now is None else now
-    findings = _scan_plain(data, path, now, keep_allowed)
     encoding = wide_encoding(data[:_HEAD])
+    findings = _scan_plain(data, path, now, keep_allowed, embedded=encoding is None)
     if encoding is not None:
-        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed)
+        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed, embedded=False)
         findings = _merged_findings(findings)
     return findings
 
@@ -192,9 +192,9 @@ def _merged_findings(findings: List[Finding]) -> List[Finding]:
     return unique
 
 
-def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool) -> List[Finding]:
+def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool, embedded: bool = True) -> List[Finding]:
     candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
-    for rule_id, secret, start, encoding, extra in _candidates(data, 0, now):
+    for rule_id, secret, start, encoding, extra in _all_candidates(data, now, embedded):
         candidates.setdefault((rule_id, secret, start), (encoding, extra))
     findings = []
     # Lines are counted from one candidate to the next (in order of position), so that many
@@ -222,6 +222,39 @@ def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool) -> List[
 
 
 _Candidate = Tuple[str, str, int, str, Dict[str, Any]]
+
+
+def _all_candidates(data: bytes, now: float, embedded: bool) -> Iterator[_Candidate]:
+    yield from _candidates(data, 0, now)
+    if embedded and b"\x00" in data:
+        yield from _embedded_wide(data, now)
+
+
+# UTF-16 strings inside a binary file (resources, a registry hive, a Windows executable's strings):
+# printable ASCII interleaved with NULs, little- or big-endian, at least 12 characters.
+_WIDE_RUN_RES = (
+    re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){12,}"),
+    re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]){12,}"),
+)
+
+
+def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
+    """Credentials written as UTF-16 inside otherwise binary data, at the offset of their first
+    code unit. Cheap when there are none: the data without its NULs holds every such token as
+    plain text, so unless the prefilter finds a family there, no run is looked for."""
+    if not families(data.replace(b"\x00", b"")):
+        return
+    runs = sorted(
+        (m.start(), m.end(), big) for big, pattern in enumerate(_WIDE_RUN_RES) for m in pattern.finditer(data)
+    )
+    kept_until = -1
+    for start, end, big in runs:
+        if start < kept_until:
+            continue  # the same run seen one byte off, in the other byte order
+        kept_until = end
+        text = data[start + big : end : 2]
+        for rule_id, secret, at, encoding, extra in _candidates(text, 0, now):
+            yield rule_id, secret, start + 2 * at, encoding, extra
 
 
 def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
@@ -758,8 +791,8 @@ class _Stream:
     Each window reports the candidates starting in [done, done + chunk) from a scan of the
     bytes from `done - overlap` to `done + chunk + overlap` (see stream_overlap)."""
 
-    def __init__(self, path: str, chunk: int, now: float, keep_allowed: bool, skip: int) -> None:
-        self.chunk, self.now, self.overlap = max(1, chunk), now, stream_overlap()
+    def __init__(self, path: str, chunk: int, now: float, keep_allowed: bool, skip: int, embedded: bool) -> None:
+        self.chunk, self.now, self.overlap, self.embedded = max(1, chunk), now, stream_overlap(), embedded
         self.buf, self.buf_start, self.done = bytearray(), 0, 0
         self.lines = _Lines(path, keep_allowed, skip)
 
@@ -775,7 +808,7 @@ class _Stream:
     def _window(self, high: int) -> None:
         data, base = bytes(self.buf), self.buf_start
         candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
-        for rule_id, secret, start, encoding, extra in _candidates(data, 0, self.now):
+        for rule_id, secret, start, encoding, extra in _all_candidates(data, self.now, self.embedded):
             if self.done <= base + start < high:
                 candidates.setdefault((rule_id, secret, base + start), (encoding, extra))
         lines = self.lines
@@ -812,8 +845,8 @@ def scan_stream(
             break
         head += piece
     encoding = wide_encoding(head[:_HEAD])
-    raw = _Stream(path, chunk_size, now, keep_allowed, _BOM_LENGTH if head.startswith(_BOM) else 0)
-    text = _Stream(path, chunk_size, now, keep_allowed, 0) if encoding else None
+    raw = _Stream(path, chunk_size, now, keep_allowed, _BOM_LENGTH if head.startswith(_BOM) else 0, not encoding)
+    text = _Stream(path, chunk_size, now, keep_allowed, 0, False) if encoding else None
     decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
     piece = head
     while piece:
