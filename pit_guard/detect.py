@@ -142,8 +142,8 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     marked `allowed`. UTF-16 and UTF-32 text (see `wide_encoding`) is also scanned decoded, with
     lines and columns in its decoded characters."""
     now = time.time() if now is None else now
-    encoding = wide_encoding(data[:_HEAD])
-    findings = _scan_plain(data, path, now, keep_allowed, embedded=encoding is None)
+    encoding, binary = _kind(data)
+    findings = _scan_plain(data, path, now, keep_allowed, embedded=binary)
     if encoding is not None:
         findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed, embedded=False)
         findings = _merged_findings(findings)
@@ -155,16 +155,28 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
 _HEAD = 4096  # what `wide_encoding` looks at: the same bytes for a whole input and for a stream
 
 
+def _kind(data: bytes) -> Tuple[Optional[str], bool]:
+    """(wide_encoding of the data, whether to look for UTF-16 strings inside it), from its first
+    4 KB. Plain text (no NUL there, no UTF-16 byte order mark) costs one bounded `memchr`."""
+    if data.find(b"\x00", 0, _HEAD) == -1 and data[:2] not in _WIDE_BOMS:
+        return None, False
+    encoding = wide_encoding(data[:_HEAD])
+    # Binary data (a NUL in the first 4 KB, git's own test) may hold UTF-16 strings.
+    return encoding, encoding is None and b"\x00" in data[:_HEAD]
+
+
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def wide_encoding(head: bytes) -> Optional[str]:
     """The codec of UTF-16 or UTF-32 text starting with `head`, or None (UTF-8, ASCII, binary).
 
     A byte order mark says it (what Notepad writes); without one, UTF-16 is recognised as ASCII
     text interleaved with NULs (what Windows PowerShell's `>` writes): at least 90% of the bytes
-    on one parity are NUL and at most 10% on the other. Plain text holds no NUL, so the common
-    case costs one `memchr` over the first 4 KB."""
+    on one parity are NUL and at most 10% on the other."""
     if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
         return "utf-32"
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if head[:2] in _WIDE_BOMS:
         return "utf-16"
     if b"\x00" not in head:
         return None
@@ -226,7 +238,7 @@ _Candidate = Tuple[str, str, int, str, Dict[str, Any]]
 
 def _all_candidates(data: bytes, now: float, embedded: bool) -> Iterator[_Candidate]:
     yield from _candidates(data, 0, now)
-    if embedded and b"\x00" in data:
+    if embedded:
         yield from _embedded_wide(data, now)
 
 
@@ -844,8 +856,9 @@ def scan_stream(
         if not piece:
             break
         head += piece
-    encoding = wide_encoding(head[:_HEAD])
-    raw = _Stream(path, chunk_size, now, keep_allowed, _BOM_LENGTH if head.startswith(_BOM) else 0, not encoding)
+    encoding, binary = _kind(head)
+    skip = _BOM_LENGTH if head.startswith(_BOM) else 0
+    raw = _Stream(path, chunk_size, now, keep_allowed, skip, binary)
     text = _Stream(path, chunk_size, now, keep_allowed, 0, False) if encoding else None
     decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
     piece = head
