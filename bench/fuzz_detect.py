@@ -150,7 +150,7 @@ def main() -> int:
         data, steps = make_input(args.replay)
         print("steps:", " ".join(steps), f"({len(data)} bytes)")
         detect.scan_bytes(data, "f", now=NOW)
-        print("stream checkable:", stream_checkable(data), "matches:", stream_matches(data, 64 + args.replay % 4000))
+        print("stream checkable:", stream_checkable(data), "matches:", stream_matches(data, 256 + args.replay % 4000))
         return 0
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     deadline = time.monotonic() + args.minutes * 60
@@ -169,7 +169,7 @@ def main() -> int:
                 len(data) <= 16 * 1024
                 and seed % 4 == 0
                 and stream_checkable(data)
-                and not stream_matches(data, 64 + seed % 4000)
+                and not stream_matches(data, 256 + seed % 4000)
             ):
                 problem = "scan_stream differs from scan_bytes"
         except Exception:  # noqa: BLE001 - what the fuzzer is looking for

@@ -165,6 +165,11 @@ ADVERSARIAL = {
     "base64-blob": _random_base64,
     "base64-anchors": lambda n: (b"cGl0LT" + b"QUJD" * 10) * (n // 46),
     "real-pits": _real_pits,
+    # Binary (a NUL up front) holding UTF-16 tokens: the NUL-interleaved runs are decoded.
+    "utf16-in-binary": lambda n: (
+        (b"\x00\x01" + "t=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 ".encode("utf-16-le")) * (n // 88)
+    ),
+    "utf16-short-runs": lambda n: (b"\x00\x01" + "pit-secret=".encode("utf-16-le")) * (n // 24),
     "context-secrets": _context_lines,
 }
 # Sizes are calibrated per case: doubled from 16 KB until one scan takes at least _MIN_TIME, so
