@@ -142,10 +142,10 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     marked `allowed`. UTF-16 and UTF-32 text (see `wide_encoding`) is also scanned decoded, with
     lines and columns in its decoded characters."""
     now = time.time() if now is None else now
-    findings = _scan_plain(data, path, now, keep_allowed)
-    encoding = wide_encoding(data[:_HEAD])
+    encoding, binary = _kind(data)
+    findings = _scan_plain(data, path, now, keep_allowed, embedded=binary)
     if encoding is not None:
-        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed)
+        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed, embedded=False)
         findings = _merged_findings(findings)
     return findings
 
@@ -155,16 +155,28 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
 _HEAD = 4096  # what `wide_encoding` looks at: the same bytes for a whole input and for a stream
 
 
+def _kind(data: bytes) -> Tuple[Optional[str], bool]:
+    """(wide_encoding of the data, whether to look for UTF-16 strings inside it), from its first
+    4 KB. Plain text (no NUL there, no UTF-16 byte order mark) costs one bounded `memchr`."""
+    if data.find(b"\x00", 0, _HEAD) == -1 and data[:2] not in _WIDE_BOMS:
+        return None, False
+    encoding = wide_encoding(data[:_HEAD])
+    # Binary data (a NUL in the first 4 KB, git's own test) may hold UTF-16 strings.
+    return encoding, encoding is None and b"\x00" in data[:_HEAD]
+
+
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def wide_encoding(head: bytes) -> Optional[str]:
     """The codec of UTF-16 or UTF-32 text starting with `head`, or None (UTF-8, ASCII, binary).
 
     A byte order mark says it (what Notepad writes); without one, UTF-16 is recognised as ASCII
     text interleaved with NULs (what Windows PowerShell's `>` writes): at least 90% of the bytes
-    on one parity are NUL and at most 10% on the other. Plain text holds no NUL, so the common
-    case costs one `memchr` over the first 4 KB."""
+    on one parity are NUL and at most 10% on the other."""
     if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
         return "utf-32"
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if head[:2] in _WIDE_BOMS:
         return "utf-16"
     if b"\x00" not in head:
         return None
@@ -192,9 +204,9 @@ def _merged_findings(findings: List[Finding]) -> List[Finding]:
     return unique
 
 
-def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool) -> List[Finding]:
+def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool, embedded: bool = True) -> List[Finding]:
     candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
-    for rule_id, secret, start, encoding, extra in _candidates(data, 0, now):
+    for rule_id, secret, start, encoding, extra in _all_candidates(data, now, embedded):
         candidates.setdefault((rule_id, secret, start), (encoding, extra))
     findings = []
     # Lines are counted from one candidate to the next (in order of position), so that many
@@ -222,6 +234,39 @@ def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool) -> List[
 
 
 _Candidate = Tuple[str, str, int, str, Dict[str, Any]]
+
+
+def _all_candidates(data: bytes, now: float, embedded: bool) -> Iterator[_Candidate]:
+    yield from _candidates(data, 0, now)
+    if embedded:
+        yield from _embedded_wide(data, now)
+
+
+# UTF-16 strings inside a binary file (resources, a registry hive, a Windows executable's strings):
+# printable ASCII interleaved with NULs, little- or big-endian, at least 12 characters.
+_WIDE_RUN_RES = (
+    re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){12,}"),
+    re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]){12,}"),
+)
+
+
+def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
+    """Credentials written as UTF-16 inside otherwise binary data, at the offset of their first
+    code unit. Cheap when there are none: the data without its NULs holds every such token as
+    plain text, so unless the prefilter finds a family there, no run is looked for."""
+    if not families(data.replace(b"\x00", b"")):
+        return
+    runs = sorted(
+        (m.start(), m.end(), big) for big, pattern in enumerate(_WIDE_RUN_RES) for m in pattern.finditer(data)
+    )
+    kept_until = -1
+    for start, end, big in runs:
+        if start < kept_until:
+            continue  # the same run seen one byte off, in the other byte order
+        kept_until = end
+        text = data[start + big : end : 2]
+        for rule_id, secret, at, encoding, extra in _candidates(text, 0, now):
+            yield rule_id, secret, start + 2 * at, encoding, extra
 
 
 def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
@@ -295,8 +340,19 @@ def _is_id(value: Any) -> bool:
 
 
 def _jwt_matches(data: bytes) -> Iterator["re.Match[bytes]"]:
-    yield from _JWT_RE.finditer(data)
-    yield from _GLUED_JWT_RE.finditer(data)
+    yield from _each_start(_JWT_RE, data)
+    yield from _each_start(_GLUED_JWT_RE, data)
+
+
+def _each_start(pattern: "re.Pattern[bytes]", data: bytes) -> Iterator["re.Match[bytes]"]:
+    """A match at every position the pattern can start, also inside an earlier match: JWTs glued
+    together (`…sig1eyJhbGci…`) end in the next one's header, and finditer, which resumes after
+    a match, found every other one, depending on where it began (so a stream window, starting
+    elsewhere, found others). Still linear: a JWT can only start after a `.` inside another."""
+    m = pattern.search(data)
+    while m is not None:
+        yield m
+        m = pattern.search(data, m.start() + 1)
 
 
 def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
@@ -607,29 +663,32 @@ def _base64_wrapped(data: bytes, depth: int, now: float) -> Iterator[_Candidate]
 _RUN_BACK = bytes(97 if c in _B64_CHARS and c != 61 else 32 for c in range(256))
 _RUN_FORWARD = bytes(97 if c in _B64_CHARS else 32 for c in range(256))
 _RUN_CHUNK = 64 * 1024
+# Most runs are short (a `KEY: cGl0…` value): the chunk starts small and doubles, so that each
+# anchor costs about its run's length, not 64 KB (1231 short runs once cost 160 MB of translate).
+_RUN_FIRST_CHUNK = 256
 
 
 def _run_start(data: bytes, position: int) -> int:
     low = max(0, position - _MAX_B64_RUN)
-    at = position
+    at, size = position, _RUN_FIRST_CHUNK
     while at > low:
-        chunk_start = max(low, at - _RUN_CHUNK)
+        chunk_start = max(low, at - size)
         stop = data[chunk_start:at].translate(_RUN_BACK).rfind(b" ")
         if stop != -1:
             return chunk_start + stop + 1
-        at = chunk_start
+        at, size = chunk_start, min(2 * size, _RUN_CHUNK)
     return low
 
 
 def _run_end(data: bytes, position: int) -> int:
     high = min(len(data), position + _MAX_B64_RUN)
-    at = position
+    at, size = position, _RUN_FIRST_CHUNK
     while at < high:
-        chunk_end = min(high, at + _RUN_CHUNK)
+        chunk_end = min(high, at + size)
         stop = data[at:chunk_end].translate(_RUN_FORWARD).find(b" ")
         if stop != -1:
             return at + stop
-        at = chunk_end
+        at, size = chunk_end, min(2 * size, _RUN_CHUNK)
     return high
 
 
@@ -744,8 +803,8 @@ class _Stream:
     Each window reports the candidates starting in [done, done + chunk) from a scan of the
     bytes from `done - overlap` to `done + chunk + overlap` (see stream_overlap)."""
 
-    def __init__(self, path: str, chunk: int, now: float, keep_allowed: bool, skip: int) -> None:
-        self.chunk, self.now, self.overlap = max(1, chunk), now, stream_overlap()
+    def __init__(self, path: str, chunk: int, now: float, keep_allowed: bool, skip: int, embedded: bool) -> None:
+        self.chunk, self.now, self.overlap, self.embedded = max(1, chunk), now, stream_overlap(), embedded
         self.buf, self.buf_start, self.done = bytearray(), 0, 0
         self.lines = _Lines(path, keep_allowed, skip)
 
@@ -761,7 +820,7 @@ class _Stream:
     def _window(self, high: int) -> None:
         data, base = bytes(self.buf), self.buf_start
         candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
-        for rule_id, secret, start, encoding, extra in _candidates(data, 0, self.now):
+        for rule_id, secret, start, encoding, extra in _all_candidates(data, self.now, self.embedded):
             if self.done <= base + start < high:
                 candidates.setdefault((rule_id, secret, base + start), (encoding, extra))
         lines = self.lines
@@ -797,9 +856,10 @@ def scan_stream(
         if not piece:
             break
         head += piece
-    encoding = wide_encoding(head[:_HEAD])
-    raw = _Stream(path, chunk_size, now, keep_allowed, _BOM_LENGTH if head.startswith(_BOM) else 0)
-    text = _Stream(path, chunk_size, now, keep_allowed, 0) if encoding else None
+    encoding, binary = _kind(head)
+    skip = _BOM_LENGTH if head.startswith(_BOM) else 0
+    raw = _Stream(path, chunk_size, now, keep_allowed, skip, binary)
+    text = _Stream(path, chunk_size, now, keep_allowed, 0, False) if encoding else None
     decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
     piece = head
     while piece:

@@ -80,6 +80,8 @@ CRAFTED: Dict[str, Callable[[], bytes]] = {
     "jwt-header-is-a-list": lambda: _jwt(_oauth(), header=b'["RS256"]').encode(),
     "jwt-payload-is-null": lambda: _jwt(b"null").encode(),
     "jwt-payload-too-deep-for-json": lambda: _jwt(b"[" * 100_000 + b"]" * 100_000).encode(),
+    # Glued JWTs: each signature runs into the next header; finditer found every other one.
+    "jwt-glued-chain": lambda: (RULES_BY_ID["ghl-v1-location-api-key"].positives[0].value * 7).encode(),
     "jwt-payload-not-utf8": lambda: _jwt(b'{"authClass": "\xff\xfe"}').encode(),
     "jwt-exp-infinity-and-nan": lambda: _jwt(
         b'{"authClass": "Location", "authClassId": "Ab3dE5gH7jK9mN1pQ3sT", "channel": "OAUTH", "exp": Infinity,'
@@ -90,6 +92,7 @@ CRAFTED: Dict[str, Callable[[], bytes]] = {
 }
 # What each crafted input is, as a finding (None: nothing at all).
 EXPECTED_RULE: Dict[str, object] = {
+    "jwt-glued-chain": ["ghl-v1-location-api-key"] * 7,
     "jwt-exp-infinity-and-nan": "ghl-oauth-access-token",
     "jwt-scopes-nested": "ghl-oauth-access-token",  # the token is real; only the odd scope is dropped
 }
@@ -100,7 +103,8 @@ def test_crafted_input_never_raises_and_the_other_credential_is_reported(tmp_pat
     crafted = CRAFTED[name]()
     found, error = scan_or_error(crafted, "crafted.txt")
     assert error is None
-    assert [f.rule_id for f in found] == ([EXPECTED_RULE[name]] if name in EXPECTED_RULE else [])
+    expected = EXPECTED_RULE.get(name, [])
+    assert [f.rule_id for f in found] == (expected if isinstance(expected, list) else [expected])
     for f in found:  # what reaches a report is text, short and printable
         for value in (f.auth_class, f.location_id, f.company_id, f.client_id, *f.scopes):
             assert value is None or (isinstance(value, str) and value.isprintable() and len(value) <= 128)
@@ -172,6 +176,19 @@ def test_wide_text_is_scanned_decoded_with_lines_and_columns_in_characters(tmp_p
     assert (row["line"], row["column"]) == (2, 19)
 
 
+@pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
+def test_utf16_token_inside_a_binary_file_is_found(tmp_path, capsys, order: str) -> None:
+    secret = new_pit()
+    blob = bytes(range(256)) * 40  # a NUL in the first 4 KB: binary, as git tells it
+    crafted = blob + b"\x00\x00" + f"GHL_TOKEN={secret}".encode(order) + b"\x00\x00" + blob
+    (found,) = scan_bytes(crafted, "app.exe", now=NOW)
+    assert found.secret == secret
+    assert scan_stream(io.BytesIO(crafted).read, "app.exe", chunk_size=64, now=NOW) == [found]
+    report = _run(tmp_path, capsys, crafted)
+    assert report["exit"] == 1 and secret not in report["output"]
+    assert [f["rule_id"] for f in report["findings"] if f["path"].endswith("crafted.txt")] == [found.rule_id]
+
+
 def test_plain_ascii_with_a_few_nuls_is_not_taken_for_utf16() -> None:
     assert detect.wide_encoding(b"abc\x00def\x00" * 10) is None
     assert detect.wide_encoding(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10) is None
@@ -185,9 +202,9 @@ def test_plain_ascii_with_a_few_nuls_is_not_taken_for_utf16() -> None:
 def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink the reaches the stream overlap is made of (the same module constants that
     scan_bytes uses), so that windows of 64..4096 bytes are exercised in kilobytes of data."""
-    monkeypatch.setattr(detect, "_MAX_B64_RUN", 200)
+    monkeypatch.setattr(detect, "_MAX_B64_RUN", 400)
     monkeypatch.setattr(detect, "_CONTEXT_WINDOW", 120)
-    monkeypatch.setattr(detect, "_MAX_TOKEN", 400)
+    monkeypatch.setattr(detect, "_MAX_TOKEN", 1024)
 
 
 _PIT = "pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"
@@ -211,7 +228,9 @@ _STREAM_PIECES = [
     RULES_BY_ID["ghl-oauth-access-token"].positives[0].value.encode(),
     RULES_BY_ID["ghl-inbound-webhook-url"].positives[0].value.encode(),
 ]
-_stream_data = st.lists(st.one_of(st.sampled_from(_STREAM_PIECES), st.binary(max_size=8)), max_size=120).map(b"".join)
+# Pieces joined by spaces: scan_stream is exact for tokens up to _MAX_TOKEN and base64 runs up to
+# _MAX_B64_RUN (see stream_overlap); glued pieces would make longer ones (JWTs glued into one run).
+_stream_data = st.lists(st.one_of(st.sampled_from(_STREAM_PIECES), st.binary(max_size=8)), max_size=100).map(b" ".join)
 
 
 def _chunked(data: bytes, sizes: List[int]) -> Callable[[int], bytes]:
@@ -226,8 +245,15 @@ def _chunked(data: bytes, sizes: List[int]) -> Callable[[int], bytes]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=_stream_data, chunk=st.integers(64, 4096), reads=st.lists(st.integers(1, 5000), min_size=1, max_size=4))
-def test_scan_stream_equals_scan_bytes(small_windows, data: bytes, chunk: int, reads: List[int]) -> None:
+@given(
+    data=_stream_data,
+    chunk=st.integers(64, 4096),
+    reads=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+    wide=st.sampled_from([None, None, None, "utf-16", "utf-16-le", "utf-16-be", "utf-32"]),
+)
+def test_scan_stream_equals_scan_bytes(small_windows, data: bytes, chunk: int, reads: List[int], wide) -> None:
+    if wide:  # the same text as UTF-16/32: decoded across window edges and odd-sized reads
+        data = data.decode("utf-8", "replace").encode(wide)
     whole = scan_bytes(data, "p", now=NOW, keep_allowed=True)
     assert scan_stream(_chunked(data, reads), "p", chunk_size=chunk, now=NOW, keep_allowed=True) == whole
     assert scan_stream(io.BytesIO(data).read, "p", chunk_size=chunk, now=NOW) == [f for f in whole if not f.allowed]
