@@ -723,7 +723,10 @@ def _suppressed(data: bytes, offset: int) -> bool:
 
 # The longest single token a window boundary is exact for (RS256 4096-bit JWTs are ~1.5 KB).
 _MAX_TOKEN = 64 * 1024
-STREAM_CHUNK = 32 << 20
+# A window reports STREAM_CHUNK bytes from a scan of that plus an overlap on each side (~8 MB):
+# 16 MB keeps a stream's peak memory near 150 MB for twice the scanning work of a whole read.
+STREAM_CHUNK = 16 << 20
+_STREAM_READ = 4 << 20  # bytes asked of `read` at a time: the buffer never grows by more
 
 
 def stream_overlap() -> int:
@@ -866,7 +869,7 @@ def scan_stream(
         raw.push(piece)
         if text is not None:
             text.push(decoder.decode(piece).encode("utf-8", "replace"))
-        piece = read(chunk_size)
+        piece = read(min(chunk_size, _STREAM_READ))
     if text is None:
         return raw.finish()
     text.push(decoder.decode(b"", final=True).encode("utf-8", "replace"))
