@@ -158,9 +158,8 @@ def test_detector_error_while_writing_a_baseline(
 
 
 def chunk_size() -> int:
-    """The detector's streaming chunk (its documented default), 32 MB until it lands."""
-    stream = getattr(detect, "scan_stream", None)
-    return int(inspect.signature(stream).parameters["chunk_size"].default) if stream else 32 * MB
+    """The detector's streaming chunk (its documented default)."""
+    return int(inspect.signature(detect.scan_stream).parameters["chunk_size"].default)
 
 
 def rss_bound() -> int:
@@ -201,19 +200,13 @@ def run_measured(
     return proc.returncode, (tmp_path / "out").read_text(), (tmp_path / "err").read_text(), usage.ru_maxrss * 1024
 
 
-_STAND_IN = bool(getattr(detect, "_SCAN_STREAM_STAND_IN", False))
-
-
 @pytest.mark.parametrize("source", ["file", "stdin"])
 @pytest.mark.parametrize(
     "size",
     [
         pytest.param(40 * MB, id="40MB"),
-        pytest.param(
-            0,  # the bound + 64 MB: a file read whole cannot pass the memory check, so this shows streaming
-            id="over-the-memory-bound",
-            marks=pytest.mark.xfail(_STAND_IN, reason="TEMP stand-in reads whole", strict=True),
-        ),
+        # the bound + 64 MB: a file read whole cannot pass the memory check, so this shows streaming
+        pytest.param(0, id="over-the-memory-bound"),
     ],
 )
 def test_large_input_is_streamed_in_bounded_memory(source: str, size: int, tmp_path: pathlib.Path) -> None:

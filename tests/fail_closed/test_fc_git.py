@@ -312,14 +312,7 @@ _RSS_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
-@pytest.mark.xfail(
-    getattr(detect, "TEMP_STREAM_STAND_IN", False),
-    reason="the temporary scan_stream_or_error stand-in reads the whole blob",
-    strict=True,
-)
 def test_large_staged_blob_is_streamed_with_bounded_memory(tmp_path):
-    from pit_guard import git
-
     repo = Repo(tmp_path / "r")
     repo.write("a.txt", "clean\n")
     repo.commit("base")
