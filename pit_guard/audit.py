@@ -100,7 +100,7 @@ def audit(
     result.incomplete = result.incomplete or any(not u.chosen for u in problems)
     if lfs:
         result.notices.append(
-            f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
+            f"{lfs} Git LFS pointer file(s): the content they point to lives on the LFS server and was not scanned"
         )
     if head is not None:
         subs = git.gitlinks_at(repo, head)
@@ -137,9 +137,7 @@ def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
             problems.append(Unread(f"<object {blob.sha}>", blob.problem, blob.chosen))
             continue
         nbytes += len(blob.data)
-        if git.lfs_pointer(blob.data):
-            lfs += 1
-            continue
+        lfs += git.lfs_pointer(blob.data)  # told, and scanned: a file can merely start like a pointer
         found, error = scan_or_error(blob.data)
         if error is not None:
             problems.append(Unread(f"<object {blob.sha}>", error))

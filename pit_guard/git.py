@@ -34,6 +34,26 @@ NOT_DOWNLOADED = "not downloaded (partial clone)"
 PARTIAL_CLONE_FIX = "fetch them (`git fetch --refetch`) or use a full clone"
 
 
+# Variables with which git (running a hook) or a user points git at some repository. A repository
+# named on the command line is the one to read: these must not silently swap it for another.
+_REPOSITORY_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+)
+
+
+def use_named_repository() -> None:
+    """Forget the environment's repository variables for the rest of this process (`audit PATH`)."""
+    for name in _REPOSITORY_ENV:
+        os.environ.pop(name, None)
+
+
 def is_null_sha(sha: bytes | str) -> bool:
     text = sha.decode() if isinstance(sha, bytes) else sha
     return bool(text) and set(text) == {"0"}
@@ -51,6 +71,10 @@ def _env() -> Dict[str, str]:
     # A partial clone would fetch each missing blob over the network when asked for it; a
     # scanner reports what is here instead (git >= 2.44 honours this; older ones ignore it).
     env["GIT_NO_LAZY_FETCH"] = "1"
+    # Replace refs and grafts rewrite history as git shows it: a hostile repository could hide the
+    # commit that adds a secret. Read the objects as they are.
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"
+    env["GIT_GRAFT_FILE"] = os.devnull
     return env
 
 
@@ -61,11 +85,14 @@ _BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSiz
 # No transport at all: a git too old for GIT_NO_LAZY_FETCH would otherwise fetch a partial clone's
 # missing objects from its remote when a command needs them (the fetch inherits this setting).
 _NO_NETWORK = ("-c", "protocol.allow=never")
+# Nothing a scanned repository's config names is run: no signature program (log.showSignature makes
+# `git log` run gpg.program), no file-system monitor hook, no hooks.
+_NO_PROGRAMS = ("-c", "log.showSignature=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
 
 
 def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
+        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *_NO_PROGRAMS, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:

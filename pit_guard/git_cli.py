@@ -65,8 +65,11 @@ def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: o
     Each finding tells the commit and path that introduced it, its author and date, how many
     commits carry it, whether HEAD still has it, and which branches contain it.
     """
+    from pit_guard import git
     from pit_guard.audit import audit as run_audit
 
+    if click.get_current_context().get_parameter_source("repo") == click.core.ParameterSource.COMMANDLINE:
+        git.use_named_repository()  # `audit PATH` reads PATH's repository, whatever GIT_DIR says
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     result = run_audit(repo, include_unreachable=include_unreachable, max_file_size=max_file_size, progress=progress)

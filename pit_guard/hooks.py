@@ -71,11 +71,9 @@ def _scan_targets(
             else:
                 result.skipped.append(Unread(name, f"{blob.problem} ({blob.sha})", chosen=blob.chosen))
             continue
-        elif git.lfs_pointer(blob.data):
-            lfs += blob.sha in wanted
-            found[blob.sha] = []
-            continue
         else:
+            # An LFS pointer's own bytes are scanned too: a file can merely start like one.
+            lfs += git.lfs_pointer(blob.data) and blob.sha in wanted
             found[blob.sha], error = scan_or_error(blob.data, name)
         if error is not None and blob.sha in wanted:
             result.skipped.append(Unread(name, f"{error} ({blob.sha})"))
@@ -93,7 +91,7 @@ def _scan_targets(
         )
     if lfs:
         result.notices.append(
-            f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
+            f"{lfs} Git LFS pointer file(s): the content they point to lives on the LFS server and was not scanned"
         )
     return found
 
@@ -341,6 +339,11 @@ def parse_push_lines(text: str) -> List[Tuple[str, str, str, str]]:
         parts = line.split()
         if len(parts) == 4:
             out.append((parts[0], parts[1], parts[2], parts[3]))
+        elif parts:  # a line it cannot read could be a push it would not scan: never pass over it
+            raise FatalError(
+                "pre-push: cannot read a line of git's input (expected `<local ref> <local sha> <remote ref> "
+                f"<remote sha>`): {line[:120]!r}"
+            )
     return out
 
 

@@ -10,6 +10,7 @@ from git_helpers import Repo, git_env, new_pit
 
 from pit_guard import hooks
 from pit_guard.cli import main
+from pit_guard.errors import FatalError
 
 ZERO = "0" * 40
 
@@ -143,7 +144,9 @@ def test_bad_revision_exits_2(pair, capsys):
 
 
 def test_parse_push_lines():
-    assert hooks.parse_push_lines("a 1 b 2\n\nbad\n") == [("a", "1", "b", "2")]
+    assert hooks.parse_push_lines("a 1 b 2\n\n") == [("a", "1", "b", "2")]
+    with pytest.raises(FatalError):  # a line it cannot read is never passed over
+        hooks.parse_push_lines("a 1 b 2\nbad\n")
 
 
 def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):
