@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from pit_guard.finding import Finding
+from pit_guard.finding import Finding, redact_text
 from pit_guard.prefilter import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
@@ -391,7 +391,10 @@ def _claim_text(value: Any) -> Optional[str]:
     short printable strings and plain integers, never a list, object, bool or null a crafted token
     may carry (their text could be huge, deeply nested, or hold terminal escapes)."""
     if isinstance(value, str):
-        return value if len(value) <= _MAX_CLAIM_LENGTH and value.isprintable() else None
+        # A claim shaped like a token (a crafted JWT can carry a PIT as its "client id") is not an
+        # id: reports show claims in full, so it must never reach them.
+        plain = len(value) <= _MAX_CLAIM_LENGTH and value.isprintable() and redact_text(value) == value
+        return value if plain else None
     if isinstance(value, int) and not isinstance(value, bool) and -(10**40) < value < 10**40:
         return str(value)
     return None

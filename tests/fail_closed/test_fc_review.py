@@ -102,3 +102,29 @@ def test_a_token_echoed_back_in_pieces_is_withheld(cut: int, separator: str) -> 
     shown = scrub(f"Invalid token: {pieces}", secret)
     assert "withheld" in shown
     assert scrub("Invalid Private Integration token", secret) == "Invalid Private Integration token"
+
+
+def test_token_shaped_jwt_claims_never_reach_a_report(tmp_path: pathlib.Path) -> None:
+    import base64
+    import time
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    inner = [new_pit() for _ in range(3)]
+    now = int(time.time())
+    payload = {
+        "authClass": "Company",
+        "authClassId": inner[0],
+        "sourceId": inner[1],
+        "channel": "OAUTH",
+        "oauthMeta": {"scopes": [inner[2]]},
+        "iat": now,
+        "exp": now + 86399,
+    }
+    token = ".".join((b64(b'{"alg":"RS256","typ":"JWT"}'), b64(json.dumps(payload).encode()), b64(os.urandom(256))))
+    (tmp_path / "t.txt").write_text(f"TOKEN={token}\n")
+    for fmt in ("text", "json", "sarif", "gitlab", "markdown"):
+        proc = run(["scan", "t.txt", "--format", fmt], tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        assert not any(secret in proc.stdout + proc.stderr for secret in inner + [token]), fmt
