@@ -66,7 +66,7 @@ def render(
     suppressed: Sequence[Suppression] = (),
 ) -> None:
     """Write the report to --output or stdout (colour only for text on a terminal)."""
-    from pit_guard import report
+    from pit_guard.reporting import formats as report
 
     if output is None and sys.stdout is None:
         raise FatalError("standard output is closed: nowhere to write the report (give --output FILE)")
@@ -122,7 +122,7 @@ def run_validation(
     findings: Sequence[Finding], concurrency: int, timeout: float, total_timeout: float
 ) -> List[Finding]:
     """Opt-in liveness checks. Runs after suppression, so nothing suppressed is ever sent."""
-    from pit_guard.validate import override_notice, validate_findings
+    from pit_guard.validation.checks import override_notice, validate_findings
 
     told = override_notice()
     if told:
@@ -270,7 +270,7 @@ def suppress(
     kept, skipped, by_config = apply_config_counted(findings, skipped, config, _size_limit_from(config))
     told += by_config
     if baseline_file:
-        from pit_guard.baseline import filter_baselined
+        from pit_guard.reporting.baseline import filter_baselined
 
         before = len(kept)
         kept = filter_baselined(kept, baseline_file)
@@ -444,7 +444,7 @@ def scan(
 
     With --staged, --since or --range, scan git changes instead (see `pit-guard audit` for history).
     """
-    from pit_guard.scan import scan_paths
+    from pit_guard.sources.files import scan_paths
 
     max_file_size = max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     if staged or since or rng:
@@ -492,15 +492,15 @@ def baseline(
 
     Later scans given `--baseline FILE` report only findings not in it.
     """
-    from pit_guard.baseline import write_baseline
-    from pit_guard.scan import scan_paths
+    from pit_guard.reporting.baseline import write_baseline
+    from pit_guard.sources.files import scan_paths
 
     refuse_overwrite(output, [("config file", settings(config_file, no_config).source)])
     max_file_size = max_file_size_setting(max_file_size, config_file)
     result = scan_paths(list(paths), max_file_size=max_file_size, stdin=stdin_bytes())
     found, skipped = list(result.findings), list(result.skipped)
     if history:
-        from pit_guard.audit import audit
+        from pit_guard.sources.history import audit
 
         past = audit(".", max_file_size=max_file_size)
         for told in past.notices:
@@ -549,7 +549,7 @@ def validate_command(
     missing: List[Tuple[Dict[str, Any], str]] = []
     refuse_overwrite(output, [("report", report_file)])
     if report_file:
-        from pit_guard.validate_report import findings_from_report
+        from pit_guard.validation.from_report import findings_from_report
 
         try:
             with open(report_file, encoding="utf-8") as f:
@@ -560,7 +560,7 @@ def validate_command(
         for entry, reason in missing:
             notice(f"not checked: {entry.get('path')}:{entry.get('line')}: {reason}")
     else:
-        from pit_guard.detect import scan_bytes
+        from pit_guard.detection.detect import scan_bytes
 
         if sys.stdin is None:
             raise FatalError("no standard input to read a token from (pipe it in, or run in a terminal)")

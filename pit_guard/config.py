@@ -68,7 +68,7 @@ def _strings(table: Dict[str, Any], key: str, where: str) -> List[str]:
 
 def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
     """Check every key and value: a typo must not silently turn a setting off."""
-    from pit_guard.rules import RULES_BY_ID
+    from pit_guard.detection.rules import RULES_BY_ID
 
     for key in table:
         if key not in KEYS:

@@ -34,7 +34,7 @@ def scan_git(
     paths: Sequence[str], staged: bool, since: Optional[str], rng: Optional[str], max_file_size: int, **options: object
 ) -> int:
     """`scan --staged [FILES]`, `scan --since REF`, `scan --range A..B` (called from cli.scan)."""
-    from pit_guard import hooks
+    from pit_guard.sources import changes as hooks
 
     if sum(bool(x) for x in (staged, since, rng)) > 1:
         raise click.UsageError("use only one of --staged, --since and --range")
@@ -65,7 +65,7 @@ def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: o
     Each finding tells the commit and path that introduced it, its author and date, how many
     commits carry it, whether HEAD still has it, and which branches contain it.
     """
-    from pit_guard.audit import audit as run_audit
+    from pit_guard.sources.history import audit as run_audit
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     progress = sys.stderr.isatty() and not os.environ.get("CI")
@@ -79,8 +79,8 @@ def audit(repo: str, include_unreachable: bool, max_file_size: int, **options: o
 @_size_option
 def ci(max_file_size: int, **options: object) -> int:
     """Scan what this CI run's pull/merge request or push adds (GitHub Actions, GitLab CI)."""
-    from pit_guard import hooks
-    from pit_guard.ci import ci_revs
+    from pit_guard.sources import changes as hooks
+    from pit_guard.sources.ci_env import ci_revs
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     described, revs = ci_revs(".", os.environ)
@@ -101,7 +101,7 @@ def hook() -> None:
 @_size_option
 def pre_commit(files: Sequence[str], max_file_size: int, **options: object) -> int:
     """Scan what the commit adds (staged versions only; FILES as pre-commit passes them)."""
-    from pit_guard import hooks
+    from pit_guard.sources import changes as hooks
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     result = hooks.scan_staged(".", list(files) or None, max_size=max_file_size)
@@ -116,7 +116,7 @@ def pre_commit(files: Sequence[str], max_file_size: int, **options: object) -> i
 @_size_option
 def pre_push(remote: Optional[str], url: Optional[str], max_file_size: int, **options: object) -> int:
     """Scan the commits a push sends (pre-commit's PRE_COMMIT_* variables, or git's stdin)."""
-    from pit_guard import hooks
+    from pit_guard.sources import changes as hooks
 
     max_file_size = _cli.max_file_size_setting(max_file_size, options.get("config_file"))  # type: ignore[arg-type]
     result = hooks.scan_push(".", max_size=max_file_size)

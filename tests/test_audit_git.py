@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard import audit as audit_module
 from pit_guard.cli import main
+from pit_guard.sources import history as audit_module
 
 
 def run_audit(capsys, *args: str):
@@ -119,7 +119,7 @@ def test_unreachable_only_with_flag(repo, capsys):
 
 
 def test_each_blob_scanned_once(repo, capsys, monkeypatch):
-    import pit_guard.detect as detect
+    import pit_guard.detection.detect as detect
 
     calls = []
     real = detect.scan_bytes

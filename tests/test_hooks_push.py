@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard import hooks
 from pit_guard.cli import main
+from pit_guard.sources import changes as hooks
 
 ZERO = "0" * 40
 

@@ -17,10 +17,11 @@ from typing import Tuple
 import jsonschema
 import pytest
 
-from pit_guard import cli, report
+from pit_guard import cli
 from pit_guard.cli import main
+from pit_guard.detection.rules import RULES, RULES_BY_ID
 from pit_guard.finding import Finding, Provenance, Suppression, Unread, Validation
-from pit_guard.rules import RULES, RULES_BY_ID
+from pit_guard.reporting import formats as report
 
 HERE = pathlib.Path(__file__).parent
 GOLDEN = HERE / "golden"

@@ -12,7 +12,7 @@ from test_report import FINDINGS, SECRETS, render
 
 from pit_guard import cli
 from pit_guard.cli import main
-from pit_guard.rules import RULES
+from pit_guard.detection.rules import RULES
 
 
 @pytest.mark.parametrize("fmt", cli.FORMATS)

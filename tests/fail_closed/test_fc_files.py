@@ -24,9 +24,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 from git_helpers import new_pit
 
-from pit_guard import detect, scan
 from pit_guard.cli import main
+from pit_guard.detection import detect
 from pit_guard.finding import redact
+from pit_guard.sources import files as scan
 
 MARKER = b"PIT-GUARD-TEST-DETECTOR-BOOM"
 MB = 1 << 20

@@ -482,12 +482,12 @@ def test_deep_json_baseline_is_a_plain_error(pg: Call, tmp_path: pathlib.Path) -
 def test_memory_error_is_a_plain_error(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pit_guard.scan
+    import pit_guard.sources.files
 
     def boom(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(pit_guard.scan, "scan_paths", boom)
+    monkeypatch.setattr(pit_guard.sources.files, "scan_paths", boom)
     assert cli.main(["scan", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "internal error" not in err
@@ -496,14 +496,14 @@ def test_memory_error_is_a_plain_error(
 def test_debug_keeps_exit_2_and_prints_a_redacted_traceback(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pit_guard.scan
+    import pit_guard.sources.files
 
     secret = new_pit()
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ValueError(f"bug near {secret}")
 
-    monkeypatch.setattr(pit_guard.scan, "scan_paths", boom)
+    monkeypatch.setattr(pit_guard.sources.files, "scan_paths", boom)
     monkeypatch.setenv("PIT_GUARD_DEBUG", "1")
     assert cli.main(["scan", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -29,9 +29,9 @@ import time
 import urllib.parse
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from pit_guard import validate_http as http
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Validation, redact
+from pit_guard.validation import http
 
 V2_DEFAULT = "https://services.leadconnectorhq.com"
 V1_DEFAULT = "https://rest.gohighlevel.com/v1"
@@ -44,7 +44,7 @@ MAX_CONCURRENCY = 32
 BREAKER_THRESHOLD = 3  # consecutive connection failures before the network is declared down
 GRACE = 0.5  # seconds past the budget for an answer that arrived just in time to be read
 
-logger = logging.getLogger("pit_guard.validate")
+logger = logging.getLogger("pit_guard.validation.checks")
 Log = Callable[[str], None]
 
 
@@ -453,7 +453,7 @@ def _report(log: Optional[Log], label: str, verdict: Validation) -> None:
 
 def validate_text(text: str, **options: object) -> List[Finding]:
     """Every credential in pasted text, validated (for `pit-guard validate` reading stdin)."""
-    from pit_guard.detect import scan_bytes
+    from pit_guard.detection.detect import scan_bytes
 
     findings = scan_bytes(text.strip().encode("utf-8", "replace"), "<stdin>")
     return validate_findings(findings, **options)  # type: ignore[arg-type]

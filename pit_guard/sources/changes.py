@@ -14,9 +14,9 @@ import re
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.sources import git
 
 ZERO = "0" * 40
 
@@ -47,7 +47,7 @@ def _scan_targets(
     A wanted blob that cannot be read or scanned is Unread, named by path and sha (all the blobs a
     partial clone never downloaded: one Unread). A `before` blob that cannot be read counts as
     holding nothing, so a secret it might have held is reported as new, never hidden."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
     found: Dict[str, List[Finding]] = {}
@@ -100,7 +100,7 @@ def _scan_targets(
 
 def scan_message(message: bytes, place: str, result: GitScan) -> List[Finding]:
     """Findings in a commit or tag message, one per secret (the first place it appears)."""
-    from pit_guard.detect import scan_or_error
+    from pit_guard.detection.detect import scan_or_error
 
     found, error = scan_or_error(message, place)
     if error is not None:
@@ -203,7 +203,7 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
 def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
     name = git.show_path(p)

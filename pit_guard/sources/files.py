@@ -28,7 +28,7 @@ import os
 import stat
 from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence
 
-from pit_guard import detect
+from pit_guard.detection import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
 
 STDIN_PATH = "<stdin>"

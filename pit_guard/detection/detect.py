@@ -16,8 +16,7 @@ import re
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from pit_guard.finding import Finding
-from pit_guard.prefilter import (
+from pit_guard.detection.prefilter import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
     B64,
@@ -31,6 +30,7 @@ from pit_guard.prefilter import (
     context_match_ends,
     families,
 )
+from pit_guard.finding import Finding
 
 SUPPRESS_MARKER = b"pit-guard: allow"
 MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
@@ -581,7 +581,7 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
 
 
 def _base64_wrapped(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
-    from pit_guard.prefilter import base64_anchor_positions
+    from pit_guard.detection.prefilter import base64_anchor_positions
 
     done_until = -1
     for position in base64_anchor_positions(data):

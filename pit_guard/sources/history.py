@@ -19,9 +19,10 @@ import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git, hooks
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.sources import changes as hooks
+from pit_guard.sources import git
 
 # Below this much blob data, worker processes cost more than they save.
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -118,7 +119,7 @@ _ChunkResult = Tuple[_Hits, int, List[Unread], int, int]
 
 def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
     """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     repo, shas, max_size = task
     hits: _Hits = []
@@ -242,7 +243,7 @@ class _Workers:
         if self.count > 1:
             import multiprocessing
 
-            from pit_guard import prefilter
+            from pit_guard.detection import prefilter
 
             prefilter.families(b"")  # compile the prefilter once, here
             methods = multiprocessing.get_all_start_methods()

@@ -18,8 +18,8 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
+from pit_guard.detection.rules import RULES, RULES_BY_ID, Rule
 from pit_guard.finding import Finding, Provenance, Suppression, Unread, describe_suppressed
-from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"

@@ -1,5 +1,5 @@
 """Transport for the validator: one GET with urllib, a shared rate limiter, a circuit breaker and
-a time budget. Private to `pit_guard.validate`.
+a time budget. Private to `pit_guard.validation.checks`.
 
 A request's timeout is a wall-clock deadline on the whole request (DNS, connect, proxy tunnel, TLS,
 headers, body), not urllib's per-read socket timeout, which a server sending one byte a second
