@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import Optional, Sequence, Tuple
 
-from pit_guard.detection.prefilter import JWT, SHAPES, UUID
+from pit_guard.detection.patterns import JWT, SHAPES, UUID
 
 # Exit codes (documented in README): stable across releases.
 EXIT_CLEAN = 0

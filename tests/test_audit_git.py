@@ -10,7 +10,7 @@ import pytest
 from git_helpers import Repo, git_env, new_pit
 
 from pit_guard.cli import main
-from pit_guard.sources import history as audit_module
+from pit_guard.sources import history
 
 
 def run_audit(capsys, *args: str):
@@ -233,8 +233,8 @@ def test_parallel_scan_matches_serial(repo):
     for i, token in enumerate(tokens):
         repo.write(f"f{i}.txt", f"{i}\n{token}\n")
         repo.commit(f"c{i}")
-    serial = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=1)
-    parallel = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=2)
+    serial = history.scan_history(str(repo.path), max_file_size=1 << 20, workers=1)
+    parallel = history.scan_history(str(repo.path), max_file_size=1 << 20, workers=2)
     assert [f.secret for f in serial.findings] == [f.secret for f in parallel.findings]
     assert sorted(f.secret for f in serial.findings) == sorted(tokens)
 

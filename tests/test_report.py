@@ -17,7 +17,7 @@ from typing import Tuple
 import jsonschema
 import pytest
 
-from pit_guard import cli
+from pit_guard import pipeline
 from pit_guard.cli import main
 from pit_guard.detection.rules import RULES, RULES_BY_ID
 from pit_guard.finding import Finding, Provenance, Suppression, Unread, Validation
@@ -184,7 +184,7 @@ def test_golden(fmt: str, color: bool, name: str) -> None:
 
 
 def test_cli_formats_are_the_report_formats() -> None:
-    assert set(cli.FORMATS) == set(report.FORMATTERS)
+    assert set(pipeline.FORMATS) == set(report.FORMATTERS)
 
 
 def test_every_rule_has_a_severity() -> None:
@@ -382,7 +382,7 @@ def test_text_is_plain_when_piped_and_coloured_on_a_terminal(
     assert "\033[" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fmt", cli.FORMATS)
+@pytest.mark.parametrize("fmt", pipeline.FORMATS)
 def test_cli_output_file_for_every_format(fmt: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "src").mkdir()
     _plant(tmp_path / "src")

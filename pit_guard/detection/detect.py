@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from pit_guard.detection.prefilter import (
+from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
     B64,
@@ -27,9 +27,8 @@ from pit_guard.detection.prefilter import (
     SEP,
     UUID,
     WEBHOOK,
-    context_match_ends,
-    families,
 )
+from pit_guard.detection.prefilter import context_match_ends, families
 from pit_guard.finding import Finding
 
 SUPPRESS_MARKER = b"pit-guard: allow"

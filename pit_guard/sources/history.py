@@ -38,7 +38,7 @@ class AuditResult:
     incomplete: bool = False  # objects could not be read or history could not be walked
 
 
-def audit(
+def scan_history(
     path: str,
     *,
     include_unreachable: bool = False,

@@ -20,7 +20,6 @@ import pytest
 from git_helpers import Repo, git_env, new_pit
 
 from pit_guard import cli
-from pit_guard import config as pg_config
 from pit_guard.finding import redact
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")
@@ -59,7 +58,6 @@ def pg(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> C
 
     def call(args: Sequence[str], cwd: pathlib.Path) -> Result:
         monkeypatch.chdir(cwd)
-        pg_config._load.cache_clear()  # one process, one run: settings are read once per run
         capsys.readouterr()
         code = cli.main(list(args))
         out = capsys.readouterr()
