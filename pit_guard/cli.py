@@ -20,8 +20,8 @@ from pit_guard.commands.hook import hook
 from pit_guard.commands.scan import scan
 from pit_guard.commands.validate import validate
 from pit_guard.errors import FatalError
-from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, redact_text
-from pit_guard.pipeline import notice, silence_stdout
+from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, notice, redact_text
+from pit_guard.pipeline import silence_stdout
 
 COMMANDS = (scan, audit, ci, hook, baseline, validate)
 

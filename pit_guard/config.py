@@ -199,19 +199,12 @@ def is_excluded(path: str, config: Config) -> bool:
     return False
 
 
-def apply_config(
-    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
-) -> Tuple[List[Finding], List[Unread]]:
-    """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
-    kept, unread, _ = apply_config_counted(findings, skipped, config)
-    return kept, unread
-
-
 def apply_config_counted(
     findings: Sequence[Finding], skipped: Sequence[Unread], config: Config, size_limit_from_config: bool = False
 ) -> Tuple[List[Finding], List[Unread], List[Suppression]]:
-    """apply_config, also counting what each setting dropped (each item counted once, by the first
-    setting that drops it: disable-rules, exclude, allow). An excluded unread input counts too, and
+    """Drop what the settings exclude (disabled rules, excluded paths, allowed fingerprints), counting
+    what each setting dropped (each item counted once, by the first setting that drops it:
+    disable-rules, exclude, allow). An excluded unread input counts too, and
     so does an input the config's max-file-size left out (`size_limit_from_config`: it was in force)."""
     counts = {"disable-rules": 0, "exclude": 0, "allow": 0}
     kept: List[Finding] = []

@@ -31,6 +31,7 @@ from pit_guard.finding import (
     Validation,
     describe_suppressed,
     display_path,
+    notice,
 )
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = reporting.formats.FORMATTERS (a test checks)
@@ -54,13 +55,6 @@ class Options:
     validate_timeout: float = 10.0
     validate_total_timeout: float = 120.0
     fail_on: str = "any"  # any | live
-
-
-def notice(text: str) -> None:
-    """Every line pit-guard itself writes to stderr: a token in it (a path, a ref name, a config
-    value, an error message) redacted, control characters escaped. The one place notices go through."""
-    line = text if text.startswith("pit-guard") else f"pit-guard: {text}"
-    click.echo(display_path(line), err=True)
 
 
 def tell_notes(notes: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ import click
 
 from pit_guard import pipeline
 from pit_guard.commands.options import config_options, max_file_size_option, settings, size_limit, stdin_bytes
-from pit_guard.finding import EXIT_CLEAN
+from pit_guard.finding import EXIT_CLEAN, notice
 
 
 @click.command()
@@ -63,5 +63,5 @@ def baseline(
     pipeline.tell_suppressed(suppressed)
     count, changed = write_baseline(output, findings, merge=merge)
     state = "written" if changed else "unchanged"
-    pipeline.notice(f"baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})")
+    notice(f"baseline {output}: {count} entr{'ies' if count != 1 else 'y'} ({state})")
     return pipeline.incomplete_exit(skipped) or EXIT_CLEAN

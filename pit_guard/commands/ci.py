@@ -8,6 +8,7 @@ import click
 
 from pit_guard import pipeline
 from pit_guard.commands.options import Run, report_options
+from pit_guard.finding import notice
 
 
 @click.command()
@@ -18,7 +19,7 @@ def ci(run: Run) -> int:
     from pit_guard.sources.ci_env import ci_revs
 
     described, revs = ci_revs(".", os.environ)
-    pipeline.notice(f"scanning {described}")
+    notice(f"scanning {described}")
     result = changes.scan_range(".", revs, max_size=run.max_file_size)
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)

@@ -10,7 +10,7 @@ import click
 from pit_guard import pipeline
 from pit_guard.commands.options import output_options, validation_options
 from pit_guard.errors import FatalError
-from pit_guard.finding import EXIT_FINDINGS
+from pit_guard.finding import EXIT_FINDINGS, notice
 
 
 @click.command("validate")
@@ -50,7 +50,7 @@ def validate(
             raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
         findings, missing = findings_from_report(document, root=".", name=report_file)
         for entry, reason in missing:
-            pipeline.notice(f"not checked: {entry.get('path')}:{entry.get('line')}: {reason}")
+            notice(f"not checked: {entry.get('path')}:{entry.get('line')}: {reason}")
     else:
         from pit_guard.detection.detect import scan_bytes
 

@@ -642,23 +642,6 @@ def _decode_base64(run: bytes) -> Optional[bytes]:
         return None
 
 
-# --- Positions and suppression --------------------------------------------------------------------
-
-
-def _line_column(data: bytes, offset: int) -> Tuple[int, int]:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    if line_start == 0 and data.startswith(_BOM):
-        line_start = len(_BOM)
-    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, column
-
-
-def _suppressed(data: bytes, offset: int) -> bool:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    line_end = data.find(b"\n", offset)
-    return SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]
-
-
 # --- Streams: large inputs in bounded memory -----------------------------------------------------
 
 # The longest single token a window boundary is exact for (RS256 4096-bit JWTs are ~1.5 KB).

@@ -19,11 +19,11 @@ import random
 import re
 import secrets
 import stat
-import sys
 import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from pit_guard.detection.patterns import B64, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.finding import notice
 
 
 def _case_variants(word: str) -> Tuple[bytes, ...]:
@@ -104,7 +104,7 @@ _notices: Set[str] = set()
 def _notice(text: str) -> None:
     if text not in _notices:  # once per process
         _notices.add(text)
-        print(f"pit-guard: notice: {text}", file=sys.stderr)
+        notice(f"notice: {text}")  # redacted: a cache path may hold anything
 
 
 def _cache_dir() -> Optional[str]:

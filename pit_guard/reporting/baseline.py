@@ -21,7 +21,6 @@ from pit_guard.finding import Finding
 from pit_guard.reporting.formats import write_output
 
 BASELINE_VERSION = 1
-DEFAULT_BASELINE = ".pit-guard-baseline.json"
 
 Entry = Dict[str, str]
 

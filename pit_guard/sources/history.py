@@ -23,19 +23,11 @@ from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
 from pit_guard.sources import changes as hooks
 from pit_guard.sources import git
+from pit_guard.sources.result import SourceResult
 
 # Below this much blob data, worker processes cost more than they save.
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _CHUNKS_PER_WORKER = 12
-
-
-@dataclasses.dataclass
-class AuditResult:
-    findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Unread] = dataclasses.field(default_factory=list)
-    notices: List[str] = dataclasses.field(default_factory=list)
-    blobs: int = 0
-    incomplete: bool = False  # objects could not be read or history could not be walked
 
 
 def scan_history(
@@ -45,9 +37,9 @@ def scan_history(
     max_file_size: int,
     progress: bool = False,
     workers: Optional[int] = None,
-) -> AuditResult:
+) -> SourceResult:
     repo = git.open_repo(path)
-    result = AuditResult()
+    result = SourceResult()
     head = git.resolve(repo, "HEAD")
     if head is None and not repo.run("for-each-ref", "--count=1").strip():
         result.notices.append("the repository has no commits yet: nothing to audit")
@@ -92,13 +84,12 @@ def scan_history(
             result.findings += messages.findings
             problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
-        tags = hooks.GitScan()
+        tags = SourceResult()
         hooks.scan_tags(repo, tags)
         result.findings += tags.findings
         problems += tags.skipped
-    result.blobs = len(blobs)
+    result.scanned = len(blobs)
     result.skipped += problems
-    result.incomplete = result.incomplete or any(not u.chosen for u in problems)
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): their content lives on the LFS server and was not scanned"
@@ -172,7 +163,7 @@ class _Messages:
         self.problems: List[Unread] = []
 
     def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
-        part = hooks.GitScan()
+        part = SourceResult()
         for record in log:
             sha, _parents, author, date, _timestamp, _entries, message = record
             if message.strip():
@@ -349,7 +340,6 @@ class _Origin:
     date: str = ""
     timestamp: int = 0
     path: bytes = b""
-    carriers: int = 0
 
 
 _EMPTY: Dict[bytes, str] = {}
@@ -443,7 +433,9 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
     return targets.intersection(listed)
 
 
-def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]):  # type: ignore[no-untyped-def]
+def _walk_history(
+    log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]
+) -> Tuple[Dict[str, _Origin], Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
@@ -476,8 +468,6 @@ def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[st
                 else:
                     state.pop(path, None)
         present[sha] = state
-        for blob in set(state.values()):
-            origins[blob].carriers += 1
         seen = history.get(parent, _NONE) if parent else _NONE
         for other in parents[1:]:
             extra = history.get(other, _NONE)
@@ -500,5 +490,4 @@ def _introduce(origins: Dict[str, _Origin], blob: str, commit: Tuple[str, bytes,
             date.decode("ascii", "replace"),
             timestamp,
             path,
-            origin.carriers if origin else 0,
         )

@@ -443,14 +443,6 @@ def _report(log: Optional[Log], label: str, verdict: Validation) -> None:
 # --- One token from stdin -------------------------------------------------------------------------
 
 
-def validate_text(text: str, **options: object) -> List[Finding]:
-    """Every credential in pasted text, validated (for `pit-guard validate` reading stdin)."""
-    from pit_guard.detection.detect import scan_bytes
-
-    findings = scan_bytes(text.strip().encode("utf-8", "replace"), "<stdin>")
-    return validate_findings(findings, **options)  # type: ignore[arg-type]
-
-
 def validate_token(
     secret: str,
     *,
@@ -460,7 +452,10 @@ def validate_token(
     log: Optional[Log] = None,
 ) -> Tuple[Optional[str], Validation]:
     """(rule id or None, validation) for one token read from stdin or a prompt, never argv."""
-    found = validate_text(secret, timeout=timeout, total_timeout=total_timeout, now=now, log=log)
+    from pit_guard.detection.detect import scan_bytes
+
+    findings = scan_bytes(secret.strip().encode("utf-8", "replace"), "<stdin>")
+    found = validate_findings(findings, timeout=timeout, total_timeout=total_timeout, now=now, log=log)
     if not found:
         return None, Validation(NOT_CHECKED, "not recognised as a GoHighLevel credential")
     first = found[0]
