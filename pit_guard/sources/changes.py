@@ -260,7 +260,7 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> SourceResult
     submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
     messages: List[Finding] = []
-    for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
+    for commit in git.log_commits(repo, revs, "--reverse", "--topo-order", "-c"):
         prov = Provenance(commit.sha, commit.author, commit.date, 1)
         messages += [
             dataclasses.replace(f, provenance=prov)

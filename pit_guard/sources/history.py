@@ -451,7 +451,7 @@ def _walk_history(
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []
-        for new_mode, old_sha, new_sha, path in entries:
+        for new_mode, old_sha, new_sha, path, _ in entries:
             if new_sha in targets or old_sha in targets:
                 changed.append((new_mode, new_sha, path))
             if new_sha in places and not places[new_sha]:
