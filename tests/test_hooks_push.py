@@ -9,7 +9,7 @@ import pytest
 from git_helpers import Repo, git_env, new_pit
 
 from pit_guard.cli import main
-from pit_guard.sources import changes as hooks
+from pit_guard.sources import changes
 
 ZERO = "0" * 40
 
@@ -168,7 +168,7 @@ def test_bad_revision_exits_2(pair, capsys):
 
 
 def test_parse_push_lines():
-    assert hooks.parse_push_lines("a 1 b 2\n\nbad\n") == [("a", "1", "b", "2")]
+    assert changes.parse_push_lines("a 1 b 2\n\nbad\n") == [("a", "1", "b", "2")]
 
 
 def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):

@@ -21,8 +21,7 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
-from pit_guard.sources import changes as hooks
-from pit_guard.sources import git
+from pit_guard.sources import changes, git
 from pit_guard.sources.result import SourceResult
 
 # Below this much blob data, worker processes cost more than they save.
@@ -85,7 +84,7 @@ def scan_history(
             problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
         tags = SourceResult()
-        hooks.scan_tags(repo, tags)
+        changes.scan_tags(repo, tags)
         result.findings += tags.findings
         problems += tags.skipped
     result.scanned = len(blobs)
@@ -167,7 +166,7 @@ class _Messages:
         for record in log:
             sha, _parents, author, date, _timestamp, _entries, message = record
             if message.strip():
-                found = hooks.scan_message(message, hooks.message_place(sha), part)
+                found = changes.scan_message(message, changes.message_place(sha), part)
                 if found:
                     prov = Provenance(
                         sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None

@@ -27,7 +27,7 @@ from git_helpers import new_pit
 from pit_guard.cli import main
 from pit_guard.detection import detect
 from pit_guard.finding import redact
-from pit_guard.sources import files as scan
+from pit_guard.sources import files
 
 MARKER = b"PIT-GUARD-TEST-DETECTOR-BOOM"
 MB = 1 << 20
@@ -169,12 +169,12 @@ def rss_bound() -> int:
 
 
 def write_large(path: pathlib.Path, size: int) -> List[str]:
-    """A sparse file of `size` bytes: 1000 filler lines, a token straddling the point where scan.py
+    """A sparse file of `size` bytes: 1000 filler lines, a token straddling the point where files.py
     starts streaming (line 1002), and one at the end (line 1004). Returns the two tokens."""
     tokens = [new_pit(), new_pit()]
     with open(path, "wb") as f:
         f.write(b"filler line\n" * 1000)
-        f.seek(getattr(scan, "STREAM_THRESHOLD", 32 * MB) - 20)
+        f.seek(getattr(files, "STREAM_THRESHOLD", 32 * MB) - 20)
         f.write(f"\nGHL={tokens[0]}\n".encode())
         tail = f"\nGHL={tokens[1]}\n".encode()
         f.seek(size - len(tail))
@@ -265,7 +265,7 @@ def test_scan_py_holds_at_most_its_head_while_streaming(
         tracemalloc.stop()
     check(code, report, output, exit_code=1, found=tokens, hidden=[])
     assert sum(seen) == 96 * MB and all(n == 3 * MB + 1 for n in seen[:-1])  # short only at the end
-    allowed = 16 * MB + (scan.STREAM_THRESHOLD if source == "stdin" else 0)
+    allowed = 16 * MB + (files.STREAM_THRESHOLD if source == "stdin" else 0)
     assert peak < allowed, f"peak {peak // MB} MB"
 
 

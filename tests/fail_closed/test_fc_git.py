@@ -461,15 +461,15 @@ def test_annotated_tag_message_audit_and_pre_push(tmp_path, monkeypatch, capsys)
 
 
 def _run_push(capsys, stdin_text: str) -> Tuple[int, Dict[str, object], str]:
-    from pit_guard.sources import changes as hooks
+    from pit_guard.sources import changes
 
-    real = hooks.scan_push
+    real = changes.scan_push
 
     def scan_push(path, **kwargs):  # type: ignore[no-untyped-def]
         return real(path, **{**kwargs, "stdin_text": stdin_text})
 
-    hooks.scan_push = scan_push  # type: ignore[assignment]
+    changes.scan_push = scan_push  # type: ignore[assignment]
     try:
         return _run(capsys, ["hook", "pre-push"])
     finally:
-        hooks.scan_push = real  # type: ignore[assignment]
+        changes.scan_push = real  # type: ignore[assignment]
