@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 
@@ -63,9 +63,12 @@ _BOUNDED = ("-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSiz
 _NO_NETWORK = ("-c", "protocol.allow=never")
 
 
-def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
+def _popen(args: Sequence[str], cwd: str, **kwargs: Any) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
+        proc: "subprocess.Popen[bytes]" = subprocess.Popen(
+            ["git", *_BOUNDED, *_NO_NETWORK, *args], cwd=cwd, env=_env(), **kwargs
+        )
+        return proc
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:

@@ -235,7 +235,7 @@ def test_large_input_is_streamed_in_bounded_memory(source: str, size: int, tmp_p
 def test_scan_py_holds_at_most_its_head_while_streaming(
     source: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """scan.py's own share of the memory bound, whatever the detector does: with a detector that
+    """sources/files.py's own share of the memory bound, whatever the detector does: with a detector that
     reads 3 MB at a time, scanning 96 MB allocates a few reads' worth (a file: its size says up front
     that it is streamed) or STREAM_THRESHOLD more (stdin: read up to there before it is known)."""
     seen: List[int] = []
