@@ -27,9 +27,9 @@ from typing import List, Set, Tuple
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from pit_guard import prefilter  # noqa: E402
-from pit_guard.detect import scan_bytes  # noqa: E402
-from pit_guard.rules import RULES_BY_ID  # noqa: E402
+from pit_guard.detection import prefilter  # noqa: E402
+from pit_guard.detection.detect import scan_bytes  # noqa: E402
+from pit_guard.detection.rules import RULES_BY_ID  # noqa: E402
 
 WORDS = (
     "user account order invoice customer contact location calendar pipeline stage opportunity "

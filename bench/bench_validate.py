@@ -26,7 +26,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 from ghl_fake_server import ENV_V1, ENV_V2, LIVE_422, FakeGHL  # noqa: E402
 
 from pit_guard.finding import Finding  # noqa: E402
-from pit_guard.validate import validate_findings  # noqa: E402
+from pit_guard.validation.checks import validate_findings  # noqa: E402
 
 
 def ideal_seconds(tokens: int, burst: int, window: float, latency: float, concurrency: Optional[int] = None) -> float:

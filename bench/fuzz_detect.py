@@ -29,9 +29,9 @@ from typing import List, Tuple
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from pit_guard import detect  # noqa: E402
+from pit_guard.detection import detect  # noqa: E402
+from pit_guard.detection.rules import RULES  # noqa: E402
 from pit_guard.finding import redact_text  # noqa: E402
-from pit_guard.rules import RULES  # noqa: E402
 
 NOW = 1_750_000_000.0
 SEEDS_TOKENS = [p.value for rule in RULES for p in rule.positives] + [

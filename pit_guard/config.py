@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import functools
 import os
 import re
 import sys
@@ -47,7 +46,9 @@ class Config:
     root: str = "."  # folder the exclude globs are relative to (the config file's folder)
 
 
-def _parse_size(value: Any, where: str) -> int:
+def parse_size(value: Any) -> int:
+    """A size as `--max-file-size` and the config's max-file-size take it: a positive number of bytes,
+    or `25M`, `512K`, `1.5G` (K, M, G are 1024-based; `KB`, `MiB` ... allowed). ValueError otherwise."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     if isinstance(value, str):
@@ -56,7 +57,16 @@ def _parse_size(value: Any, where: str) -> int:
             size = float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
             if 1 <= size < 2**63:  # `0.0001K` is not a size: never a limit of 0 bytes
                 return int(size)
-    raise FatalError(f"{where}: max-file-size must be a number of bytes or a size such as 25M, not {value!r}")
+    raise ValueError(f"{value!r} is not a positive size such as 25M, 512K or 1048576")
+
+
+def _size_setting(value: Any, where: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise FatalError(
+            f"{where}: max-file-size must be a number of bytes or a size such as 25M, not {value!r}"
+        ) from None
 
 
 def _strings(table: Dict[str, Any], key: str, where: str) -> List[str]:
@@ -68,7 +78,7 @@ def _strings(table: Dict[str, Any], key: str, where: str) -> List[str]:
 
 def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
     """Check every key and value: a typo must not silently turn a setting off."""
-    from pit_guard.rules import RULES_BY_ID
+    from pit_guard.detection.rules import RULES_BY_ID
 
     for key in table:
         if key not in KEYS:
@@ -88,7 +98,7 @@ def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
         exclude=tuple(_strings(table, "exclude", source)),
         allow=frozenset(allow),
         disable_rules=frozenset(rules),
-        max_file_size=None if size is None else _parse_size(size, source),
+        max_file_size=None if size is None else _size_setting(size, source),
         source=source,
         root=os.path.dirname(os.path.abspath(source)),
     )
@@ -138,8 +148,9 @@ def _search_folders(start: str) -> List[str]:
         folder = parent
 
 
-@functools.lru_cache(maxsize=8)
-def _load(explicit: Optional[str], cwd: str) -> Config:
+def load_config(explicit: Optional[str] = None) -> Config:
+    """The settings for this run: `explicit`, else the file found from the current folder up to the
+    git root. Read once by the command and passed down (no cache: each call reads the file)."""
     if explicit is not None:
         if not os.path.lexists(explicit):
             raise FatalError(f"{explicit}: config file not found")
@@ -151,16 +162,11 @@ def _load(explicit: Optional[str], cwd: str) -> Config:
                 raise FatalError(f"{explicit}: [tool.pit-guard] must be a table")
             data = table
         return parse_config(data, explicit, os.path.dirname(os.path.abspath(explicit)))
-    for folder in _search_folders(cwd):
+    for folder in _search_folders(os.getcwd()):
         found = _table_in(folder)
         if found is not None:
             return parse_config(found[1], found[0], folder)
     return Config()
-
-
-def load_config(explicit: Optional[str] = None) -> Config:
-    """The settings for this run (read once per run and folder)."""
-    return _load(explicit, os.getcwd())
 
 
 def _relative(path: str, root: str) -> Optional[str]:
@@ -196,19 +202,12 @@ def is_excluded(path: str, config: Config) -> bool:
     return False
 
 
-def apply_config(
-    findings: Sequence[Finding], skipped: Sequence[Unread], config: Config
-) -> Tuple[List[Finding], List[Unread]]:
-    """Drop what the settings exclude: disabled rules, excluded paths, allowed fingerprints."""
-    kept, unread, _ = apply_config_counted(findings, skipped, config)
-    return kept, unread
-
-
 def apply_config_counted(
     findings: Sequence[Finding], skipped: Sequence[Unread], config: Config, size_limit_from_config: bool = False
 ) -> Tuple[List[Finding], List[Unread], List[Suppression]]:
-    """apply_config, also counting what each setting dropped (each item counted once, by the first
-    setting that drops it: disable-rules, exclude, allow). An excluded unread input counts too, and
+    """Drop what the settings exclude (disabled rules, excluded paths, allowed fingerprints), counting
+    what each setting dropped (each item counted once, by the first setting that drops it:
+    disable-rules, exclude, allow). An excluded unread input counts too, and
     so does an input the config's max-file-size left out (`size_limit_from_config`: it was in force)."""
     counts = {"disable-rules": 0, "exclude": 0, "allow": 0}
     kept: List[Finding] = []

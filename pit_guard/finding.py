@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import sys
 from typing import Optional, Sequence, Tuple
 
-from pit_guard.prefilter import JWT, SHAPES, UUID
+from pit_guard.detection.patterns import JWT, SHAPES, UUID
 
 # Exit codes (documented in README): stable across releases.
 EXIT_CLEAN = 0
@@ -52,6 +53,18 @@ def display_path(path: str, show_secrets: bool = False) -> str:
     printable = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     printable = printable.translate(_CONTROL_ESCAPES)  # a newline in a name must not fake a report line
     return printable if show_secrets else redact_text(printable)
+
+
+def notice(text: str) -> None:
+    """Every line pit-guard itself writes to stderr (commands, pipeline, the prefilter's cache): a
+    token in it (a path, a ref name, a config value, an error message) redacted, control characters
+    escaped. The one place notices go through; here, at the bottom, so that every layer can use it."""
+    line = text if text.startswith("pit-guard") else f"pit-guard: {text}"
+    stream = sys.stderr
+    if stream is None:  # closed by the caller: nowhere to tell
+        return
+    stream.write(display_path(line) + "\n")
+    stream.flush()
 
 
 def fingerprint(rule_id: str, secret: str) -> str:

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard import audit as audit_module
 from pit_guard.cli import main
+from pit_guard.sources import history
 
 
 def run_audit(capsys, *args: str):
@@ -119,7 +119,7 @@ def test_unreachable_only_with_flag(repo, capsys):
 
 
 def test_each_blob_scanned_once(repo, capsys, monkeypatch):
-    import pit_guard.detect as detect
+    import pit_guard.detection.detect as detect
 
     calls = []
     real = detect.scan_bytes
@@ -233,8 +233,8 @@ def test_parallel_scan_matches_serial(repo):
     for i, token in enumerate(tokens):
         repo.write(f"f{i}.txt", f"{i}\n{token}\n")
         repo.commit(f"c{i}")
-    serial = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=1)
-    parallel = audit_module.audit(str(repo.path), max_file_size=1 << 20, workers=2)
+    serial = history.scan_history(str(repo.path), max_file_size=1 << 20, workers=1)
+    parallel = history.scan_history(str(repo.path), max_file_size=1 << 20, workers=2)
     assert [f.secret for f in serial.findings] == [f.secret for f in parallel.findings]
     assert sorted(f.secret for f in serial.findings) == sorted(tokens)
 

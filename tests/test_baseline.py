@@ -10,9 +10,10 @@ import uuid
 import click
 import pytest
 
-from pit_guard import baseline, cli
+from pit_guard import cli
 from pit_guard.cli import main
 from pit_guard.finding import Finding
+from pit_guard.reporting import baseline
 
 BASELINE = ".pit-guard-baseline.json"
 

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard.ci import ci_range
 from pit_guard.cli import main
 from pit_guard.errors import FatalError
+from pit_guard.sources.ci_env import ci_range
 
 ZERO = "0" * 40
 

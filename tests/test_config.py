@@ -10,8 +10,9 @@ from typing import Iterator, List
 import pytest
 
 from pit_guard import config
-from pit_guard.cli import finish, main
+from pit_guard.cli import main
 from pit_guard.finding import Finding, Unread, fingerprint
+from pit_guard.pipeline import Options, finish
 
 RULE = "ghl-private-integration-token"
 
@@ -25,9 +26,7 @@ def repo(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pa
     """A git repository root as the current folder (where hooks and CI run)."""
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
-    config._load.cache_clear()
     yield tmp_path
-    config._load.cache_clear()
 
 
 def write(path: pathlib.Path, text: str) -> None:
@@ -69,7 +68,6 @@ allow = ["{fingerprint(RULE, allowed)}"]
 disable-rules = ["ghl-inbound-webhook-url"]
 """,
     )
-    config._load.cache_clear()
     assert reported(capsys, ".") == ["./src/app.env"]
 
 
@@ -79,7 +77,6 @@ def test_pyproject_table_and_precedence(repo: pathlib.Path, capsys: pytest.Captu
     assert reported(capsys, ".") == []
     # In one folder .pit-guard.toml wins (no merging of the two).
     write(repo / ".pit-guard.toml", "exclude = []\n")
-    config._load.cache_clear()
     assert reported(capsys, ".") == ["./a.env"]
 
 
@@ -149,7 +146,6 @@ def test_max_file_size_from_config_and_flag_overrides(repo: pathlib.Path, capsys
     assert reported(capsys, "big.env") == []
     assert reported(capsys, "--max-file-size", "1M", "big.env") == ["big.env"]
     write(repo / ".pit-guard.toml", "max-file-size = 1048576\n")
-    config._load.cache_clear()
     assert reported(capsys, "big.env") == ["big.env"]
     assert reported(capsys, "--max-file-size", "1K", "big.env") == []
 
@@ -158,12 +154,12 @@ def test_finish_applies_config_for_every_mode(repo: pathlib.Path, capsys: pytest
     """History findings (repository-relative paths) go through the same filter in finish()."""
     write(repo / ".pit-guard.toml", 'exclude = ["vendor"]\n')
     history = [Finding(RULE, new_pit(), "vendor/lib/conf.env", 3, 1), Finding(RULE, new_pit(), "app/conf.env", 1, 1)]
-    options = dict(fmt="json", output=None, show_secrets=False, fail_on_expired=False)
-    assert finish(history, [Unread("vendor/huge.bin", "too big")], **options) == 1
+    options = Options(fmt="json", config=config.load_config())
+    assert finish(history, [Unread("vendor/huge.bin", "too big")], options) == 1
     out = json.loads(capsys.readouterr().out)
     assert [f["path"] for f in out["findings"]] == ["app/conf.env"]
     assert out["skipped"] == []  # an excluded file is not even mentioned
-    assert finish(history[:1], [], **options) == 0
+    assert finish(history[:1], [], options) == 0
 
 
 def test_exclude_matching_rules() -> None:

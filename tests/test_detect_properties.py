@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pit_guard import prefilter
-from pit_guard.detect import scan_bytes
-from pit_guard.rules import RULES_BY_ID
+from pit_guard.detection import prefilter
+from pit_guard.detection.detect import scan_bytes
+from pit_guard.detection.rules import RULES_BY_ID
 
 NOW = 1_750_000_000.0
 BACKENDS = ("python", "hyperscan")

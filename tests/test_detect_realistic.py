@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from pit_guard import prefilter
-from pit_guard.detect import scan_bytes
-from pit_guard.rules import RULES_BY_ID
+from pit_guard.detection import prefilter
+from pit_guard.detection.detect import scan_bytes
+from pit_guard.detection.rules import RULES_BY_ID
 
 NOW = 1_750_000_000.0
 PIT = "pit-6d1f0c3a-52be-4c1e-8f7a-93b2d4e6a810"

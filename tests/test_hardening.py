@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from pit_guard.cli import main
-from pit_guard.detect import scan_bytes
+from pit_guard.detection.detect import scan_bytes
 
 
 def new_pit() -> str:

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard import hooks
 from pit_guard.cli import main
 from pit_guard.errors import FatalError
+from pit_guard.sources import changes
 
 ZERO = "0" * 40
 
@@ -138,15 +138,40 @@ def test_merge_commit_in_range(pair, capsys):
     assert [f["path"] for f in found] == ["t.txt"]
 
 
+def test_evil_merge_in_range_is_read_from_its_combined_diff(pair, capsys):
+    """A secret only the merge resolution adds (combined `-c` entries, read by the one log reader)
+    is reported at the merge; what topic added stays at topic's commit."""
+    remote, local = pair
+    base = local.head()
+    local.git("checkout", "-q", "-b", "topic")
+    topic_secret = new_pit()
+    local.write("t.txt", topic_secret)
+    local.commit("topic")
+    local.git("checkout", "-q", "main")
+    local.write("m.txt", "m")
+    local.commit("main")
+    local.git("merge", "-q", "--no-commit", "topic")
+    merge_secret = new_pit()
+    local.write("m.txt", f"m\n{merge_secret}\n")
+    local.git("add", "m.txt")
+    local.git("commit", "-q", "--no-edit")
+    merge = local.head()
+    code, found, out = findings(capsys, ["scan", "--since", base])
+    assert code == 1
+    assert sorted((f["path"], f["line"]) for f in found) == [("m.txt", 2), ("t.txt", 1)]
+    assert [f["provenance"]["commit"] for f in found if f["path"] == "m.txt"] == [merge]
+    assert merge_secret not in out and topic_secret not in out
+
+
 def test_bad_revision_exits_2(pair, capsys):
     assert main(["scan", "--since", "no-such-branch"]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_parse_push_lines():
-    assert hooks.parse_push_lines("a 1 b 2\n\n") == [("a", "1", "b", "2")]
+    assert changes.parse_push_lines("a 1 b 2\n\n") == [("a", "1", "b", "2")]
     with pytest.raises(FatalError):  # a line it cannot read is never passed over
-        hooks.parse_push_lines("a 1 b 2\nbad\n")
+        changes.parse_push_lines("a 1 b 2\nbad\n")
 
 
 def test_no_push_lines_is_a_notice_not_a_block(pair, capsys, monkeypatch):

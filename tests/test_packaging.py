@@ -89,7 +89,7 @@ def test_one_version_everywhere(dists: Dict[str, Path], installed: Path, tmp_pat
     where = run([python, "-c", "import pit_guard; print(pit_guard.__file__)"], cwd=tmp_path).stdout
     assert Path(where.strip()).is_relative_to(installed.parent), where  # the wheel's copy, not the checkout's
     assert run([str(installed / "pit-guard"), "--version"]).stdout.split() == ["pit-guard,", "version", version]
-    agent = run([python, "-c", "from pit_guard.validate_http import USER_AGENT; print(USER_AGENT)"]).stdout
+    agent = run([python, "-c", "from pit_guard.validation.http import USER_AGENT; print(USER_AGENT)"]).stdout
     assert agent.strip() == f"pit-guard/{version}"
     (tmp_path / "clean.txt").write_text("nothing here\n")
     for fmt in ("sarif", "gitlab"):

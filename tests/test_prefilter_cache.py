@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("hyperscan")
 
 PROBE = (
-    "from pit_guard import prefilter, detect\n"
+    "from pit_guard.detection import detect, prefilter\n"
     "print(prefilter.use_backend('auto'))\n"
     "print(len(detect.scan_bytes(b'GHL=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69\\n')))\n"
 )
@@ -60,12 +60,13 @@ def test_the_random_canary_covers_every_pattern_and_always_matches_it() -> None:
 
     import hyperscan
 
-    from pit_guard import prefilter
+    from pit_guard.detection import patterns as shapes
+    from pit_guard.detection import prefilter
 
     samples = prefilter._base64_samples()
-    assert set(samples) == set(prefilter.ANCHORS[prefilter.B64])
-    patterns = [(prefilter.SHAPES[f], prefilter._SHAPE_SAMPLES[f]) for f in prefilter.SHAPES]
-    patterns += [(re.escape(anchor), samples[anchor]) for anchor in prefilter.ANCHORS[prefilter.B64]]
+    assert set(samples) == set(prefilter.ANCHORS[shapes.B64])
+    patterns = [(shapes.SHAPES[f], prefilter._SHAPE_SAMPLES[f]) for f in shapes.SHAPES]
+    patterns += [(re.escape(anchor), samples[anchor]) for anchor in prefilter.ANCHORS[shapes.B64]]
     database = hyperscan.Database()
     database.compile(
         expressions=[p for p, _ in patterns],
@@ -76,7 +77,7 @@ def test_the_random_canary_covers_every_pattern_and_always_matches_it() -> None:
     for seed in range(200):
         assert prefilter._passes_canary(database, [s for _, s in patterns], random.Random(seed)), seed
     # Unpredictable: two draws of the same pattern (from unknown seeds) differ.
-    pit = prefilter._SHAPE_SAMPLES[prefilter.PIT]
+    pit = prefilter._SHAPE_SAMPLES[shapes.PIT]
     assert len({pit(random.Random()) for _ in range(20)}) == 20
 
 
@@ -85,7 +86,7 @@ def test_a_database_that_only_knows_one_fixed_token_fails_the_canary() -> None:
 
     import hyperscan
 
-    from pit_guard import prefilter
+    from pit_guard.detection import prefilter
 
     blind = hyperscan.Database()
     blind.compile(expressions=[b"pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"], ids=[0], elements=1)

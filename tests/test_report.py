@@ -17,10 +17,11 @@ from typing import Tuple
 import jsonschema
 import pytest
 
-from pit_guard import cli, report
+from pit_guard import pipeline
 from pit_guard.cli import main
+from pit_guard.detection.rules import RULES, RULES_BY_ID
 from pit_guard.finding import Finding, Provenance, Suppression, Unread, Validation
-from pit_guard.rules import RULES, RULES_BY_ID
+from pit_guard.reporting import formats
 
 HERE = pathlib.Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -149,17 +150,17 @@ SECRETS = sorted({f.secret for f in FINDINGS})
 @pytest.fixture(autouse=True)
 def fixed_version(monkeypatch: pytest.MonkeyPatch) -> None:
     # Golden files must not change with every release.
-    monkeypatch.setattr(report, "__version__", "0.0.0-golden")
+    monkeypatch.setattr(formats, "__version__", "0.0.0-golden")
 
 
 def render(fmt: str, show_secrets: bool = False, color: bool = False, findings: Tuple[Finding, ...] = FINDINGS) -> str:
     if fmt == "gitlab":
-        return report.format_gitlab(
+        return formats.format_gitlab(
             findings, SKIPPED, show_secrets, started=STARTED, finished=FINISHED, suppressed=SUPPRESSED
         )
     if fmt == "text":
-        return report.format_text(findings, SKIPPED, show_secrets, color=color, suppressed=SUPPRESSED)
-    return report.FORMATTERS[fmt](findings, SKIPPED, show_secrets, suppressed=SUPPRESSED)
+        return formats.format_text(findings, SKIPPED, show_secrets, color=color, suppressed=SUPPRESSED)
+    return formats.FORMATTERS[fmt](findings, SKIPPED, show_secrets, suppressed=SUPPRESSED)
 
 
 GOLDEN_CASES = [
@@ -183,11 +184,13 @@ def test_golden(fmt: str, color: bool, name: str) -> None:
 
 
 def test_cli_formats_are_the_report_formats() -> None:
-    assert set(cli.FORMATS) == set(report.FORMATTERS)
+    assert set(pipeline.FORMATS) == set(formats.FORMATTERS)
 
 
 def test_every_rule_has_a_severity() -> None:
-    assert set(report.SEVERITY) == {rule.id for rule in RULES}
+    for rule in RULES:
+        assert rule.severity in ("Critical", "High", "Medium", "Low"), rule.id
+        assert 0.0 <= float(rule.security_severity) <= 10.0, rule.id
 
 
 # --- SARIF ----------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def test_sarif_fingerprint_is_content_only() -> None:
         3,
         provenance=Provenance(OTHER_COMMIT, "Someone Else <x@example.com>", "2020-01-01T00:00:00+00:00"),
     )
-    results = json.loads(report.format_sarif([a, b], []))["runs"][0]["results"]
+    results = json.loads(formats.format_sarif([a, b], []))["runs"][0]["results"]
     prints = [r["partialFingerprints"] for r in results]
     assert prints[0] == prints[1] == {"pitGuardFingerprint/v1": a.fingerprint}
     blob = json.dumps(prints)
@@ -258,7 +261,7 @@ def test_sarif_uris_are_relative_and_percent_encoded(tmp_path: pathlib.Path, mon
     findings = [
         Finding("ghl-private-integration-token", PIT, p, 1, 1) for p in ("./a b/ü#1.env", inside, outside, "<stdin>")
     ]
-    document = json.loads(report.format_sarif(findings, []))
+    document = json.loads(formats.format_sarif(findings, []))
     assert not list(sarif_validator().iter_errors(document))
     locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in document["runs"][0]["results"]]
     assert locations[0] == {"uri": "a%20b/%C3%BC%231.env", "uriBaseId": "%SRCROOT%"}
@@ -300,7 +303,7 @@ def test_gitlab_vulnerabilities() -> None:
 
 
 def test_gitlab_times_default_to_now_in_utc() -> None:
-    document = json.loads(report.format_gitlab([], []))
+    document = json.loads(formats.format_gitlab([], []))
     moment = datetime.datetime.strptime(document["scan"]["end_time"], "%Y-%m-%dT%H:%M:%S")
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     assert abs((now - moment).total_seconds()) < 60
@@ -343,8 +346,8 @@ def test_markdown_caps_places_and_escapes_git_text() -> None:
         )
         for i in range(25)
     ]
-    text = report.format_markdown(findings, [])
-    assert text.count("  - `f") == report.MARKDOWN_MAX_PLACES
+    text = formats.format_markdown(findings, [])
+    assert text.count("  - `f") == formats.MARKDOWN_MAX_PLACES
     assert "… and 15 more" in text
     assert "<b>" not in text and "\\<b\\>\\*Mallory\\*\\</b\\>" in text
 
@@ -381,7 +384,7 @@ def test_text_is_plain_when_piped_and_coloured_on_a_terminal(
     assert "\033[" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fmt", cli.FORMATS)
+@pytest.mark.parametrize("fmt", pipeline.FORMATS)
 def test_cli_output_file_for_every_format(fmt: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "src").mkdir()
     _plant(tmp_path / "src")
@@ -408,12 +411,12 @@ def test_incomplete_and_suppressed_reports_stay_schema_valid() -> None:
     """An unread input (not chosen) and suppression counts: SARIF says the run did not succeed,
     GitLab says the scan failed, JSON says it is incomplete; both stay valid against their schemas."""
     skipped = (*SKIPPED, Unread("<object 0123abcd>", "unreadable object (corrupt object file)"))
-    sarif = json.loads(report.format_sarif(FINDINGS, skipped, suppressed=SUPPRESSED))
+    sarif = json.loads(formats.format_sarif(FINDINGS, skipped, suppressed=SUPPRESSED))
     assert not list(sarif_validator().iter_errors(sarif))
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
     assert sarif["runs"][0]["properties"]["complete"] is False
-    gitlab = json.loads(report.format_gitlab(FINDINGS, skipped, suppressed=SUPPRESSED))
+    gitlab = json.loads(formats.format_gitlab(FINDINGS, skipped, suppressed=SUPPRESSED))
     assert not list(gitlab_validator().iter_errors(gitlab))
     assert gitlab["scan"]["status"] == "failure"
-    document = json.loads(report.format_json(FINDINGS, skipped, suppressed=SUPPRESSED))
+    document = json.loads(formats.format_json(FINDINGS, skipped, suppressed=SUPPRESSED))
     assert document["complete"] is False and document["unread"] == 1 and document["suppressed"]["total"] == 14

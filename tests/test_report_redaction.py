@@ -10,12 +10,12 @@ from typing import List, Set
 import pytest
 from test_report import FINDINGS, SECRETS, render
 
-from pit_guard import cli
+from pit_guard import pipeline
 from pit_guard.cli import main
-from pit_guard.rules import RULES
+from pit_guard.detection.rules import RULES
 
 
-@pytest.mark.parametrize("fmt", cli.FORMATS)
+@pytest.mark.parametrize("fmt", pipeline.FORMATS)
 @pytest.mark.parametrize("show_secrets", [False, True])
 def test_formatters_redact_every_secret_unless_asked(fmt: str, show_secrets: bool) -> None:
     for color in (False, True) if fmt == "text" else (False,):
@@ -45,7 +45,7 @@ def _found_secrets(folder: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> 
     return {f["secret"] for f in json.loads(capsys.readouterr().out)["findings"]}
 
 
-@pytest.mark.parametrize("fmt", cli.FORMATS)
+@pytest.mark.parametrize("fmt", pipeline.FORMATS)
 def test_cli_output_and_output_file_redact(
     fmt: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

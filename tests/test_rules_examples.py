@@ -17,9 +17,9 @@ from typing import Callable, Dict, List, Tuple
 
 import pytest
 
-from pit_guard import prefilter
-from pit_guard.detect import scan_bytes
-from pit_guard.rules import RULES, Example, Rule
+from pit_guard.detection import prefilter
+from pit_guard.detection.detect import scan_bytes
+from pit_guard.detection.rules import RULES, Example, Rule
 
 NOW = 1_750_000_000.0  # fixed "now": 2025-06-15, before the synthetic OAuth tokens' expiry
 MARK = "@@VALUE@@"

@@ -45,7 +45,7 @@ from ghl_fake_server import (
 from pit_guard import __version__
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, redact
-from pit_guard.validate import (
+from pit_guard.validation.checks import (
     ENV_V1,
     ENV_V2,
     V1_DEFAULT,
@@ -55,7 +55,7 @@ from pit_guard.validate import (
     validate_findings,
     validate_token,
 )
-from pit_guard.validate_http import Budget, RateLimiter
+from pit_guard.validation.http import Budget, RateLimiter
 
 FAST: Dict[str, Any] = {"timeout": 0.3, "total_timeout": 5.0, "backoff": 0.01}
 NOW = time.time()

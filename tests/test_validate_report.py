@@ -10,11 +10,11 @@ from pathlib import Path
 
 from ghl_fake_server import LIVE_422, FakeGHL
 
-from pit_guard.detect import scan_bytes
+from pit_guard.detection.detect import scan_bytes
 from pit_guard.finding import Provenance
-from pit_guard.report import format_json
-from pit_guard.validate import validate_findings
-from pit_guard.validate_report import findings_from_report
+from pit_guard.reporting.formats import format_json
+from pit_guard.validation.checks import validate_findings
+from pit_guard.validation.from_report import findings_from_report
 
 
 def _report(findings, show_secrets=False):  # type: ignore[no-untyped-def]

@@ -18,10 +18,10 @@ from git_helpers import new_pit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pit_guard import detect
 from pit_guard.cli import main
-from pit_guard.detect import scan_bytes, scan_or_error, scan_stream, scan_stream_or_error
-from pit_guard.rules import RULES_BY_ID
+from pit_guard.detection import detect
+from pit_guard.detection.detect import scan_bytes, scan_or_error, scan_stream, scan_stream_or_error
+from pit_guard.detection.rules import RULES_BY_ID
 
 NOW = 1_750_000_000.0
 

@@ -24,9 +24,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 from git_helpers import new_pit
 
-from pit_guard import detect, scan
 from pit_guard.cli import main
+from pit_guard.detection import detect
 from pit_guard.finding import redact
+from pit_guard.sources import files
 
 MARKER = b"PIT-GUARD-TEST-DETECTOR-BOOM"
 MB = 1 << 20
@@ -169,12 +170,12 @@ def rss_bound() -> int:
 
 
 def write_large(path: pathlib.Path, size: int) -> List[str]:
-    """A sparse file of `size` bytes: 1000 filler lines, a token straddling the point where scan.py
+    """A sparse file of `size` bytes: 1000 filler lines, a token straddling the point where files.py
     starts streaming (line 1002), and one at the end (line 1004). Returns the two tokens."""
     tokens = [new_pit(), new_pit()]
     with open(path, "wb") as f:
         f.write(b"filler line\n" * 1000)
-        f.seek(getattr(scan, "STREAM_THRESHOLD", 32 * MB) - 20)
+        f.seek(getattr(files, "STREAM_THRESHOLD", 32 * MB) - 20)
         f.write(f"\nGHL={tokens[0]}\n".encode())
         tail = f"\nGHL={tokens[1]}\n".encode()
         f.seek(size - len(tail))
@@ -229,7 +230,7 @@ def test_large_input_is_streamed_in_bounded_memory(source: str, size: int, tmp_p
 def test_scan_py_holds_at_most_its_head_while_streaming(
     source: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """scan.py's own share of the memory bound, whatever the detector does: with a detector that
+    """sources/files.py's own share of the memory bound, whatever the detector does: with a detector that
     reads 3 MB at a time, scanning 96 MB allocates a few reads' worth (a file: its size says up front
     that it is streamed) or STREAM_THRESHOLD more (stdin: read up to there before it is known)."""
     seen: List[int] = []
@@ -259,7 +260,7 @@ def test_scan_py_holds_at_most_its_head_while_streaming(
         tracemalloc.stop()
     check(code, report, output, exit_code=1, found=tokens, hidden=[])
     assert sum(seen) == 96 * MB and all(n == 3 * MB + 1 for n in seen[:-1])  # short only at the end
-    allowed = 16 * MB + (scan.STREAM_THRESHOLD if source == "stdin" else 0)
+    allowed = 16 * MB + (files.STREAM_THRESHOLD if source == "stdin" else 0)
     assert peak < allowed, f"peak {peak // MB} MB"
 
 

@@ -16,8 +16,8 @@ from typing import Dict, List, Tuple
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard import detect
 from pit_guard.cli import main
+from pit_guard.detection import detect
 
 MARKER = b"PIT-GUARD-TEST-DETECTOR-BOOM"
 FAULTS = ["missing", "corrupt", "partial", "detector"]
@@ -195,7 +195,7 @@ def test_tree_filtered_clone_says_how_to_fix(tmp_path, monkeypatch, capsys):
 
 
 def test_no_lazy_fetch_even_where_git_ignores_GIT_NO_LAZY_FETCH(tmp_path, monkeypatch):
-    from pit_guard import git
+    from pit_guard.sources import git
 
     src = Repo(tmp_path / "src")
     src.write("gone.txt", "never downloaded\n")
@@ -336,7 +336,7 @@ def test_large_staged_blob_is_streamed_with_bounded_memory(tmp_path):
 
 
 def test_streamed_blob_finds_what_a_whole_read_finds(tmp_path, monkeypatch, capsys):
-    from pit_guard import git
+    from pit_guard.sources import git
 
     monkeypatch.setattr(git, "STREAM_THRESHOLD", 64)  # stream every blob larger than 64 bytes
     monkeypatch.setattr(git, "STREAM_CHUNK", 64)
@@ -453,15 +453,15 @@ def test_annotated_tag_message_audit_and_pre_push(tmp_path, monkeypatch, capsys)
 
 
 def _run_push(capsys, stdin_text: str) -> Tuple[int, Dict[str, object], str]:
-    from pit_guard import hooks
+    from pit_guard.sources import changes
 
-    real = hooks.scan_push
+    real = changes.scan_push
 
     def scan_push(path, **kwargs):  # type: ignore[no-untyped-def]
         return real(path, **{**kwargs, "stdin_text": stdin_text})
 
-    hooks.scan_push = scan_push  # type: ignore[assignment]
+    changes.scan_push = scan_push  # type: ignore[assignment]
     try:
         return _run(capsys, ["hook", "pre-push"])
     finally:
-        hooks.scan_push = real  # type: ignore[assignment]
+        changes.scan_push = real  # type: ignore[assignment]

@@ -121,7 +121,8 @@ def weak_database(real: bytes) -> bytes:
     (and the base64 anchors, which the old canary listed): blind to any real token."""
     loaded = hyperscan.loadb(real, hyperscan.HS_MODE_BLOCK)
     loaded.scratch = hyperscan.Scratch(loaded)
-    from pit_guard.prefilter import ANCHORS, B64
+    from pit_guard.detection.patterns import B64
+    from pit_guard.detection.prefilter import ANCHORS
 
     count = len(matched_ids(loaded, OLD_CANARY + b"\n" + b"\n".join(ANCHORS[B64])))
     weak = hyperscan.Database()

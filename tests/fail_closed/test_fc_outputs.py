@@ -20,7 +20,6 @@ import pytest
 from git_helpers import Repo, git_env, new_pit
 
 from pit_guard import cli
-from pit_guard import config as pg_config
 from pit_guard.finding import redact
 
 FORMATS = ("text", "json", "sarif", "gitlab", "markdown")
@@ -59,7 +58,6 @@ def pg(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> C
 
     def call(args: Sequence[str], cwd: pathlib.Path) -> Result:
         monkeypatch.chdir(cwd)
-        pg_config._load.cache_clear()  # one process, one run: settings are read once per run
         capsys.readouterr()
         code = cli.main(list(args))
         out = capsys.readouterr()
@@ -482,12 +480,12 @@ def test_deep_json_baseline_is_a_plain_error(pg: Call, tmp_path: pathlib.Path) -
 def test_memory_error_is_a_plain_error(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pit_guard.scan
+    import pit_guard.sources.files
 
     def boom(*args: object, **kwargs: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(pit_guard.scan, "scan_paths", boom)
+    monkeypatch.setattr(pit_guard.sources.files, "scan_paths", boom)
     assert cli.main(["scan", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "internal error" not in err
@@ -496,14 +494,14 @@ def test_memory_error_is_a_plain_error(
 def test_debug_keeps_exit_2_and_prints_a_redacted_traceback(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import pit_guard.scan
+    import pit_guard.sources.files
 
     secret = new_pit()
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ValueError(f"bug near {secret}")
 
-    monkeypatch.setattr(pit_guard.scan, "scan_paths", boom)
+    monkeypatch.setattr(pit_guard.sources.files, "scan_paths", boom)
     monkeypatch.setenv("PIT_GUARD_DEBUG", "1")
     assert cli.main(["scan", str(tmp_path)]) == 2
     err = capsys.readouterr().err

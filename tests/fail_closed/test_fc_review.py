@@ -13,7 +13,7 @@ import sys
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
-from pit_guard.validate import scrub
+from pit_guard.validation.checks import scrub
 
 
 def run(args: list, cwd: pathlib.Path, env: dict | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]

@@ -19,15 +19,11 @@ import random
 import re
 import secrets
 import stat
-import sys
 import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
-PIT = "pit"
-JWT = "jwt"
-WEBHOOK = "webhook"
-CONTEXT = "context"
-B64 = "base64"
+from pit_guard.detection.patterns import B64, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.finding import notice
 
 
 def _case_variants(word: str) -> Tuple[bytes, ...]:
@@ -71,41 +67,6 @@ _B64_LITERALS = (
     b"SHARED",
 )
 
-# Regex pieces shared with detect.py, so that the prefilter patterns cannot drift from the passes.
-HEX = rb"[0-9a-fA-F]"
-UUID = HEX + rb"{8}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{12}"
-SEP = rb"(?:/|\\/|%2[fF])"  # a path `/`: plain, JSON-escaped or URL-encoded
-QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
-# After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`; n8n-style
-# {"name": "clientSecret", "value": "…"} is also accepted.
-# Every repeat is bounded, so a match is at most ASSIGN_MAX_LENGTH bytes long (keyword included).
-_WS = rb"\s{0,64}"
-ASSIGN_HEAD = (
-    rb"[A-Za-z0-9_.-]{0,40}" + QUOTE + rb"?" + _WS + rb"(?:," + _WS + QUOTE + rb"value" + QUOTE + _WS + rb")?"
-    rb"(?::|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS
-)
-ASSIGN_MAX_LENGTH = 512
-B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, with echo's newline or not
-
-# What every match of a family's pass in detect.py contains (its regex without lookarounds).
-SHAPES: Dict[str, bytes] = {
-    PIT: rb"(?:pit|PIT|Pit)-" + UUID,
-    JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
-    WEBHOOK: (
-        rb"services\.leadconnectorhq\.com"
-        + SEP
-        + rb"hooks"
-        + SEP
-        + rb"[A-Za-z0-9]{8,40}"
-        + SEP
-        + rb"webhook-trigger"
-        + SEP
-        + rb"[A-Za-z0-9-]{8}"
-    ),
-    # detect.py finds the keyword case-insensitively, then matches the assignment after it.
-    CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
-}
-
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     PIT: _case_variants("pit-"),
     JWT: (b"eyJ",),
@@ -143,7 +104,7 @@ _notices: Set[str] = set()
 def _notice(text: str) -> None:
     if text not in _notices:  # once per process
         _notices.add(text)
-        print(f"pit-guard: notice: {text}", file=sys.stderr)
+        notice(f"notice: {text}")  # redacted: a cache path may hold anything
 
 
 def _cache_dir() -> Optional[str]:

@@ -21,15 +21,15 @@ exit 2, unless the user chose the limit that left it out):
 from __future__ import annotations
 
 import collections
-import dataclasses
 import errno
 import functools
 import os
 import stat
 from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence
 
-from pit_guard import detect
+from pit_guard.detection import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
+from pit_guard.sources.result import SourceResult
 
 STDIN_PATH = "<stdin>"
 
@@ -49,18 +49,11 @@ _OPEN_FLAGS = (
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-@dataclasses.dataclass
-class ScanResult:
-    findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Unread] = dataclasses.field(default_factory=list)
-    scanned: int = 0
-
-
 def scan_paths(
     paths: Sequence[str], *, max_file_size: int = NO_SIZE_LIMIT, stdin: BinaryIO | None = None
-) -> ScanResult:
+) -> SourceResult:
     """Every file under `paths` (`-`: `stdin`); one input that cannot be read never stops the others."""
-    result = ScanResult()
+    result = SourceResult()
     for path in paths or ["."]:
         if path == "-":
             _scan_stdin(result, stdin, max_file_size)
@@ -148,7 +141,7 @@ def _open_error(error: OSError, follow: bool) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def _scan_file(result: ScanResult, path: str, max_file_size: int, follow: bool) -> None:
+def _scan_file(result: SourceResult, path: str, max_file_size: int, follow: bool) -> None:
     """One file found as a regular file: opened without blocking, checked to still be one, then read.
 
     (O_NONBLOCK changes nothing for a regular file: reads wait for the disk as usual.)"""
@@ -172,7 +165,7 @@ def _scan_file(result: ScanResult, path: str, max_file_size: int, follow: bool) 
         os.close(fd)
 
 
-def _scan_stdin(result: ScanResult, stdin: Optional[BinaryIO], max_file_size: int) -> None:
+def _scan_stdin(result: SourceResult, stdin: Optional[BinaryIO], max_file_size: int) -> None:
     if stdin is None:
         result.skipped.append(Unread(STDIN_PATH, "`-` given but there is no standard input (it is closed)"))
         return
@@ -229,7 +222,7 @@ def _filled(read: Callable[[int], Optional[bytes]]) -> Callable[[int], bytes]:
 
 
 def _scan_input(
-    result: ScanResult, path: str, read: Callable[[int], Optional[bytes]], max_file_size: int, size: Optional[int]
+    result: SourceResult, path: str, read: Callable[[int], Optional[bytes]], max_file_size: int, size: Optional[int]
 ) -> None:
     """An input up to STREAM_THRESHOLD bytes is read and scanned whole; a larger one is streamed
     through the detector (`size`, when known, says which up front; else the first bytes read are
@@ -324,7 +317,7 @@ class _Stream:
         return data
 
 
-def _add(result: ScanResult, path: str, findings: List[Finding], error: Optional[str]) -> None:
+def _add(result: SourceResult, path: str, findings: List[Finding], error: Optional[str]) -> None:
     result.findings.extend(findings)
     if error is None:
         result.scanned += 1

@@ -1,14 +1,19 @@
-"""The credential kinds pit-guard knows: a table of frozen Rule records.
+"""The credential kinds pit-guard knows: a table of frozen Rule records, the single source of
+per-rule knowledge.
 
-Each rule carries what a person needs to act (what it is, how to revoke it) and examples the test
-suite enforces: every positive must be found (in many file formats), every negative must not.
-Examples are synthetic: random ids and signatures, never real credentials.
+Each rule carries what a person needs to act (what it is, how bad it is, how to revoke it), how
+validation may test it (its probe, or why it is never sent anywhere), the token-shape family the
+prefilter and detector share (detection/patterns.py), and examples the test suite enforces: every
+positive must be found (in many file formats), every negative must not. Reports and validation read
+all of it from here. Examples are synthetic: random ids and signatures, never real credentials.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Dict, Tuple
+
+from pit_guard.detection.patterns import CONTEXT, JWT, PIT, WEBHOOK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,11 +27,35 @@ class Example:
 
 
 @dataclasses.dataclass(frozen=True)
+class Probe:
+    """How validation may learn whether a token is live, declared per rule.
+
+    kind "v2" / "v1": one GET of `path` on that API's base URL with the token;
+    kind "owner": GET /locations/{id} or /companies/{id} on v2, the id from the token's payload;
+    kind "never": nothing is sent, `reason` says why (the finding is reported "not-checked").
+    """
+
+    kind: str
+    path: str = ""
+    reason: str = ""
+
+
+PROBE_KINDS = ("v2", "v1", "owner", "never")
+
+
+@dataclasses.dataclass(frozen=True)
 class Rule:
     id: str
     name: str
     description: str
     revoke: str
+    severity: str  # GitLab severity: Critical, High, Medium, Low
+    # SARIF `security-severity` (GitHub maps >= 9.0 to critical, >= 7.0 to high, >= 4.0 to medium).
+    # Keys that never expire and open a whole account rank highest; an access token lives a day,
+    # a webhook URL only fires one workflow.
+    security_severity: str
+    probe: Probe
+    family: str  # the token shape (patterns.SHAPES key) every match of this rule contains
     positives: Tuple[Example, ...]
     negatives: Tuple[str, ...]
 
@@ -107,6 +136,10 @@ RULES: Tuple[Rule, ...] = (
             "In the sub-account (or agency) open Settings > Private Integrations, choose the "
             "integration and click 'Rotate and expire this token now', or delete the integration."
         ),
+        severity="Critical",
+        security_severity="9.5",
+        probe=Probe("v2", "/contacts/"),
+        family=PIT,
         positives=(
             Example("pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69"),
             Example("PIT-7c1e2a90-44b3-4f8d-a2c6-0b9d8e7f6a51"),
@@ -136,6 +169,10 @@ RULES: Tuple[Rule, ...] = (
             "In the sub-account open Settings > Business Profile > API Key and regenerate it "
             "(v1 keys never expire; move the integration to a Private Integration Token)."
         ),
+        severity="Critical",
+        security_severity="9.0",
+        probe=Probe("v1", "/custom-values/"),
+        family=JWT,
         positives=(
             Example(_V1_LOCATION, key="GHL_API_KEY"),
             Example(_V1_LOCATION_OLD, key="apiKey"),
@@ -152,6 +189,10 @@ RULES: Tuple[Rule, ...] = (
         name="GoHighLevel API v1 agency key",
         description="A legacy API v1 key for a whole agency (company): it opens every sub-account.",
         revoke="In the agency open Settings > API Keys and regenerate the key (v1 keys never expire).",
+        severity="Critical",
+        security_severity="9.8",
+        probe=Probe("v1", "/locations/"),
+        family=JWT,
         positives=(Example(_V1_AGENCY, key="AGENCY_API_KEY"),),
         negatives=(
             "token: " + _OTHER_SERVICE_JWT,
@@ -166,6 +207,10 @@ RULES: Tuple[Rule, ...] = (
             "Uninstall and reinstall the app for that location or company, and rotate the app's "
             "client secret in the marketplace developer portal."
         ),
+        severity="High",
+        security_severity="7.5",
+        probe=Probe("owner"),
+        family=JWT,
         positives=(
             Example(_OAUTH_ACCESS, key="access_token"),
             Example(_OAUTH_ACCESS_AGENCY, key="accessToken"),
@@ -181,6 +226,10 @@ RULES: Tuple[Rule, ...] = (
             "tokens), and rotate the app's client secret in the marketplace developer portal. "
             "Never exchange the leaked token to test it: that rotates it."
         ),
+        severity="Critical",
+        security_severity="9.0",
+        probe=Probe("never", reason="refresh tokens are never exchanged (that would rotate them)"),
+        family=JWT,
         positives=(Example(_OAUTH_REFRESH, key="refresh_token"),),
         negatives=(
             "refresh_token=" + _OAUTH_REFRESH.rsplit(".", 1)[0] + ".",
@@ -192,6 +241,10 @@ RULES: Tuple[Rule, ...] = (
         name="GoHighLevel marketplace app client secret",
         description="The client secret of a marketplace (OAuth) app: with the client id it mints tokens.",
         revoke="In the marketplace developer portal open the app > Advanced Settings > Auth and rotate the client secret.",
+        severity="Critical",
+        security_severity="9.0",
+        probe=Probe("never", reason="no safe probe: testing a client secret needs an OAuth code exchange"),
+        family=CONTEXT,
         positives=(
             Example("9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b", key="GHL_CLIENT_SECRET"),
             Example("e8d7c6b5-a493-4827-b160-5f4e3d2c1b0a", key="clientSecret", before=(("clientId", _CLIENT_ID),)),
@@ -214,6 +267,10 @@ RULES: Tuple[Rule, ...] = (
         name="GoHighLevel inbound webhook trigger URL",
         description="The URL of a workflow's Inbound Webhook trigger: anyone holding it can fire the workflow.",
         revoke="In the sub-account open Automation > the workflow, delete the Inbound Webhook trigger and add a new one.",
+        severity="Medium",
+        security_severity="6.0",
+        probe=Probe("never", reason="a request to an inbound webhook URL fires the workflow: never sent"),
+        family=WEBHOOK,
         positives=(
             Example(
                 "https://services.leadconnectorhq.com/hooks/Qw3rTy7uI9oP1aS5dF8g/webhook-trigger/5c2d9e1f-7a4b-4c8d-9e2f-1a3b5c7d9e0f",
@@ -236,6 +293,10 @@ RULES: Tuple[Rule, ...] = (
         name="GoHighLevel SSO shared secret",
         description="The shared secret that decrypts GoHighLevel's SSO user payload for custom pages and menu links.",
         revoke="In the marketplace developer portal open the app > Advanced Settings > Auth and regenerate the Shared Secret (SSO key).",
+        severity="High",
+        security_severity="8.0",
+        probe=Probe("never", reason="no safe probe: no GoHighLevel API accepts an SSO shared secret"),
+        family=CONTEXT,
         positives=(
             Example("4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5", key="GHL_SSO_KEY"),
             Example("b5a6c7d8-e9f0-4a1b-9c2d-3e4f5a6b7c8d", key="HIGHLEVEL_SHARED_SECRET"),

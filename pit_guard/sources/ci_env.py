@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from pit_guard import git
 from pit_guard.errors import FatalError
+from pit_guard.sources import git
 
 _HELP = "use `pit-guard scan --since REF` or `pit-guard scan --range A..B` instead"
 

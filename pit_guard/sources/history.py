@@ -19,34 +19,26 @@ import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git, hooks
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.sources import changes, git
+from pit_guard.sources.result import SourceResult
 
 # Below this much blob data, worker processes cost more than they save.
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _CHUNKS_PER_WORKER = 12
 
 
-@dataclasses.dataclass
-class AuditResult:
-    findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Unread] = dataclasses.field(default_factory=list)
-    notices: List[str] = dataclasses.field(default_factory=list)
-    blobs: int = 0
-    incomplete: bool = False  # objects could not be read or history could not be walked
-
-
-def audit(
+def scan_history(
     path: str,
     *,
     include_unreachable: bool = False,
     max_file_size: int,
     progress: bool = False,
     workers: Optional[int] = None,
-) -> AuditResult:
+) -> SourceResult:
     repo = git.open_repo(path)
-    result = AuditResult()
+    result = SourceResult()
     head = git.resolve(repo, "HEAD")
     if head is None and not repo.run("for-each-ref", "--count=1").strip():
         result.notices.append("the repository has no commits yet: nothing to audit")
@@ -91,13 +83,12 @@ def audit(
             result.findings += messages.findings
             problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
-        tags = hooks.GitScan()
-        hooks.scan_tags(repo, tags)
+        tags = SourceResult()
+        changes.scan_tags(repo, tags)
         result.findings += tags.findings
         problems += tags.skipped
-    result.blobs = len(blobs)
+    result.scanned = len(blobs)
     result.skipped += problems
-    result.incomplete = result.incomplete or any(not u.chosen for u in problems)
     if lfs:
         result.notices.append(
             f"{lfs} Git LFS pointer file(s): the content they point to lives on the LFS server and was not scanned"
@@ -118,7 +109,7 @@ _ChunkResult = Tuple[_Hits, int, List[Unread], int, int]
 
 def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
     """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     repo, shas, max_size = task
     hits: _Hits = []
@@ -169,11 +160,11 @@ class _Messages:
         self.problems: List[Unread] = []
 
     def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
-        part = hooks.GitScan()
+        part = SourceResult()
         for record in log:
             sha, _parents, author, date, _timestamp, _entries, message = record
             if message.strip():
-                found = hooks.scan_message(message, hooks.message_place(sha), part)
+                found = changes.scan_message(message, changes.message_place(sha), part)
                 if found:
                     prov = Provenance(
                         sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None
@@ -240,7 +231,7 @@ class _Workers:
         if self.count > 1:
             import multiprocessing
 
-            from pit_guard import prefilter
+            from pit_guard.detection import prefilter
 
             prefilter.families(b"")  # compile the prefilter once, here
             methods = multiprocessing.get_all_start_methods()
@@ -346,7 +337,6 @@ class _Origin:
     date: str = ""
     timestamp: int = 0
     path: bytes = b""
-    carriers: int = 0
 
 
 _EMPTY: Dict[bytes, str] = {}
@@ -440,7 +430,9 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
     return targets.intersection(listed)
 
 
-def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]):  # type: ignore[no-untyped-def]
+def _walk_history(
+    log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]
+) -> Tuple[Dict[str, _Origin], Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
@@ -456,7 +448,7 @@ def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[st
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []
-        for new_mode, old_sha, new_sha, path in entries:
+        for new_mode, old_sha, new_sha, path, _ in entries:
             if new_sha in targets or old_sha in targets:
                 changed.append((new_mode, new_sha, path))
             if new_sha in places and not places[new_sha]:
@@ -473,8 +465,6 @@ def _walk_history(log: Iterator[git.LogRecord], targets: Set[str], known: Set[st
                 else:
                     state.pop(path, None)
         present[sha] = state
-        for blob in set(state.values()):
-            origins[blob].carriers += 1
         seen = history.get(parent, _NONE) if parent else _NONE
         for other in parents[1:]:
             extra = history.get(other, _NONE)
@@ -497,5 +487,4 @@ def _introduce(origins: Dict[str, _Origin], blob: str, commit: Tuple[str, bytes,
             date.decode("ascii", "replace"),
             timestamp,
             path,
-            origin.carriers if origin else 0,
         )

@@ -14,18 +14,12 @@ import re
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from pit_guard import git
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.sources import git
+from pit_guard.sources.result import SourceResult
 
 ZERO = "0" * 40
-
-
-@dataclasses.dataclass
-class GitScan:
-    findings: List[Finding] = dataclasses.field(default_factory=list)
-    skipped: List[Unread] = dataclasses.field(default_factory=list)
-    notices: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,14 +34,14 @@ class _Target:
 
 
 def _scan_targets(
-    repo: git.Repo, targets: Sequence[_Target], max_size: int, result: GitScan
+    repo: git.Repo, targets: Sequence[_Target], max_size: int, result: SourceResult
 ) -> Dict[str, List[Finding]]:
     """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs).
 
     A wanted blob that cannot be read or scanned is Unread, named by path and sha (all the blobs a
     partial clone never downloaded: one Unread). A `before` blob that cannot be read counts as
     holding nothing, so a secret it might have held is reported as new, never hidden."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
     found: Dict[str, List[Finding]] = {}
@@ -96,9 +90,9 @@ def _scan_targets(
     return found
 
 
-def scan_message(message: bytes, place: str, result: GitScan) -> List[Finding]:
+def scan_message(message: bytes, place: str, result: SourceResult) -> List[Finding]:
     """Findings in a commit or tag message, one per secret (the first place it appears)."""
-    from pit_guard.detect import scan_or_error
+    from pit_guard.detection.detect import scan_or_error
 
     found, error = scan_or_error(message, place)
     if error is not None:
@@ -137,13 +131,13 @@ def _relative_to_root(repo: git.Repo, name: str) -> bytes:
     return os.path.normpath(raw).replace(os.sep.encode(), b"/") if raw else raw
 
 
-def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_size: int) -> GitScan:
+def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_size: int) -> SourceResult:
     """What `git commit` would add now. With `files` (as pre-commit passes them) only those paths,
     each scanned in full when its staged version equals HEAD; without, every staged change."""
     repo = git.open_repo(path)
     if repo.bare:
         raise FatalError(f"{path}: a bare repository has no index to scan: use `pit-guard audit` instead")
-    result = GitScan()
+    result = SourceResult()
     head = git.resolve(repo, "HEAD")
     try:
         changes = git.diff_raw(repo, "--cached", *(["-M", head] if head else []))
@@ -198,10 +192,10 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
     return result
 
 
-def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: GitScan) -> None:
+def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResult) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.detect import scan_or_error, scan_stream_or_error
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
     name = git.show_path(p)
@@ -250,11 +244,11 @@ def require_revs(path: str, text: str) -> None:
             raise FatalError(f"unknown revision {end!r}{hint}")
 
 
-def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
+def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> SourceResult:
     """Secrets added by the commits `revs` selects (git rev-list syntax), each reported once: at
     the oldest commit that adds it, with how many of those commits add it."""
     repo = git.open_repo(path)
-    result = GitScan()
+    result = SourceResult()
     if repo.shallow:
         result.notices.append(
             "this is a shallow clone: commits beyond its depth were not scanned "
@@ -264,7 +258,7 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     submodules: Set[bytes] = set()
     # -c: a merge shows only paths that differ from every parent, with one old side per parent.
     messages: List[Finding] = []
-    for commit in git.iter_log(repo, revs, "--reverse", "--topo-order", "-c"):
+    for commit in git.log_commits(repo, revs, "--reverse", "--topo-order", "-c"):
         prov = Provenance(commit.sha, commit.author, commit.date, 1)
         messages += [
             dataclasses.replace(f, provenance=prov)
@@ -297,7 +291,7 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> GitScan:
     return result
 
 
-def scan_tags(repo: git.Repo, result: GitScan, only: Optional[Set[str]] = None) -> None:
+def scan_tags(repo: git.Repo, result: SourceResult, only: Optional[Set[str]] = None) -> None:
     """The messages of annotated tags (a token pasted in release notes is pushed with the tag):
     all of them, or those whose tag object is in `only`."""
     try:
@@ -312,11 +306,6 @@ def scan_tags(repo: git.Repo, result: GitScan, only: Optional[Set[str]] = None) 
         result.findings += [
             dataclasses.replace(f, provenance=prov) for f in scan_message(tag.message, tag_place(tag.name), result)
         ]
-
-
-def since_revs(repo_path: str, ref: str) -> List[str]:
-    check_rev(ref)
-    return [f"{ref}..HEAD"]
 
 
 def push_revs(repo: git.Repo, local_sha: str, remote_sha: str) -> Optional[List[str]]:
@@ -349,7 +338,7 @@ def parse_push_lines(text: str) -> List[Tuple[str, str, str, str]]:
 
 def scan_push(
     path: str, *, max_size: int, stdin_text: Optional[str] = None, env: Optional[Dict[str, str]] = None
-) -> GitScan:
+) -> SourceResult:
     """The commits a push sends: from pre-commit's PRE_COMMIT_FROM_REF/TO_REF (or, for a root
     commit push where pre-commit passes neither, PRE_COMMIT_LOCAL_BRANCH), else git's stdin."""
     env = dict(os.environ) if env is None else env
@@ -373,7 +362,7 @@ def scan_push(
             pushed_shas.add(local_sha)
             pushed = push_revs(repo, check_rev(local_sha), check_rev(remote_sha))
             selections += [pushed] if pushed else []
-    result = GitScan()
+    result = SourceResult()
     if not given:
         # Not an error: blocking a push over a missing line would be worse than scanning nothing.
         result.notices.append(

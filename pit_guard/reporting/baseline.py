@@ -18,17 +18,16 @@ from typing import Any, Dict, List, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding
-from pit_guard.report import write_output
+from pit_guard.reporting.formats import write_output
 
 BASELINE_VERSION = 1
-DEFAULT_BASELINE = ".pit-guard-baseline.json"
 
 Entry = Dict[str, str]
 
 
 def entries_for(findings: Sequence[Finding]) -> List[Entry]:
     """One entry per fingerprint; its path is the smallest place it was found (stable)."""
-    from pit_guard.report import report_path
+    from pit_guard.reporting.formats import report_path
 
     best: Dict[str, Entry] = {}
     for f in findings:

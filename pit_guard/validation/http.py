@@ -1,5 +1,5 @@
 """Transport for the validator: one GET with urllib, a shared rate limiter, a circuit breaker and
-a time budget. Private to `pit_guard.validate`.
+a time budget. Private to `pit_guard.validation.checks`.
 
 A request's timeout is a wall-clock deadline on the whole request (DNS, connect, proxy tunnel, TLS,
 headers, body), not urllib's per-read socket timeout, which a server sending one byte a second
@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Union
+from typing import IO, Any, Callable, Deque, Dict, List, Mapping, Optional, Union
 
 from pit_guard import __version__
 
@@ -185,7 +185,15 @@ class NetError(Exception):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """urllib would replay the Authorization header to wherever a redirect points: never follow."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: email.message.Message,
+        newurl: str,
+    ) -> Optional[urllib.request.Request]:
         return None
 
 
@@ -348,9 +356,9 @@ def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request
     raise error
 
 
-def _read(response: object) -> str:
+def _read(response: Any) -> str:
     try:
-        data = response.read(MAX_BODY)  # type: ignore[attr-defined]
+        data = response.read(MAX_BODY)
     except (OSError, http.client.HTTPException):
         data = b""
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""

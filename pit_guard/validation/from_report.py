@@ -25,7 +25,7 @@ def findings_from_report(
     """(findings recovered with their full secret, [(report entry, why not)]).
 
     Anything but a pit-guard JSON report is a FatalError: it would re-check nothing and pass."""
-    from pit_guard.rules import RULES_BY_ID
+    from pit_guard.detection.rules import RULES_BY_ID
 
     entries = document.get("findings") if isinstance(document, dict) else None
     if not isinstance(document, dict) or document.get("version") != 1 or not isinstance(entries, list):
@@ -53,7 +53,7 @@ def _secret_for(entry: Dict[str, Any], root: str) -> Tuple[Optional[str], str]:
     data = _source(entry, root)
     if data is None:
         return None, "the secret is redacted in the report and its source could not be read"
-    from pit_guard.detect import scan_bytes
+    from pit_guard.detection.detect import scan_bytes
 
     for found in scan_bytes(data, str(entry.get("path", ""))):
         if found.rule_id == rule_id and found.fingerprint == wanted:
@@ -68,7 +68,7 @@ def _source(entry: Dict[str, Any], root: str) -> Optional[bytes]:
     provenance = entry.get("provenance")
     commit = provenance.get("commit") if isinstance(provenance, dict) else None
     if isinstance(commit, str) and _SHA.fullmatch(commit):
-        from pit_guard.git import blob_at
+        from pit_guard.sources.git import blob_at
 
         data = blob_at(root, commit, path)
         return data[:MAX_READ] if data is not None else None

@@ -29,9 +29,10 @@ import time
 import urllib.parse
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from pit_guard import validate_http as http
+from pit_guard.detection.rules import RULES_BY_ID
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Validation, redact
+from pit_guard.validation import http
 
 V2_DEFAULT = "https://services.leadconnectorhq.com"
 V1_DEFAULT = "https://rest.gohighlevel.com/v1"
@@ -44,7 +45,7 @@ MAX_CONCURRENCY = 32
 BREAKER_THRESHOLD = 3  # consecutive connection failures before the network is declared down
 GRACE = 0.5  # seconds past the budget for an answer that arrived just in time to be read
 
-logger = logging.getLogger("pit_guard.validate")
+logger = logging.getLogger("pit_guard.validation.checks")
 Log = Callable[[str], None]
 
 
@@ -118,32 +119,23 @@ def _iso(epoch: float) -> str:
 
 def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
     """An offline verdict, or the one request that tells whether the token is live."""
-    rule = finding.rule_id
+    rule = RULES_BY_ID.get(finding.rule_id)
     expires_at = finding.expires_at
     if finding.expired or (expires_at is not None and expires_at < now):
         when = f" at {_iso(expires_at)}" if expires_at is not None else ""
         return Validation(EXPIRED, f"the token's exp passed{when}: no request needed", _iso(now))
-    if rule == "ghl-oauth-refresh-token":
+    if rule is None:
+        return Validation(NOT_CHECKED, f"no liveness check for {finding.rule_id}")
+    probe = rule.probe
+    if probe.kind == "never":
         until = f"; exp {_iso(expires_at)} not yet passed" if expires_at is not None else ""
-        return Validation(NOT_CHECKED, f"refresh tokens are never exchanged (that would rotate them){until}")
-    if rule == "ghl-inbound-webhook-url":
-        return Validation(NOT_CHECKED, "a request to an inbound webhook URL fires the workflow: never sent")
-    if rule == "ghl-oauth-client-secret":
-        return Validation(NOT_CHECKED, "no safe probe: testing a client secret needs an OAuth code exchange")
-    if rule == "ghl-sso-shared-secret":
-        return Validation(NOT_CHECKED, "no safe probe: no GoHighLevel API accepts an SSO shared secret")
+        return Validation(NOT_CHECKED, probe.reason + until)
     if not _sendable(finding.secret):
         return Validation(NOT_CHECKED, "the token holds characters that cannot go in an HTTP header")
-    if rule == "ghl-private-integration-token":
-        # A location PIT answers 422 (locationId missing); an agency PIT "user type mismatch".
-        return _Probe(v2 + "/contacts/", v2=True)
-    if rule == "ghl-v1-location-api-key":
-        return _Probe(v1 + "/custom-values/", v2=False)
-    if rule == "ghl-v1-agency-api-key":
-        return _Probe(v1 + "/locations/", v2=False)
-    if rule == "ghl-oauth-access-token":
+    if probe.kind == "owner":
         return _access_token_probe(finding, v2)
-    return Validation(NOT_CHECKED, f"no liveness check for {rule}")
+    # v2: a location PIT answers 422 (locationId missing), an agency PIT "user type mismatch".
+    return _Probe((v2 if probe.kind == "v2" else v1) + probe.path, v2=probe.kind == "v2")
 
 
 def _access_token_probe(finding: Finding, v2: str) -> _Plan:
@@ -463,14 +455,6 @@ def _report(log: Optional[Log], label: str, verdict: Validation) -> None:
 # --- One token from stdin -------------------------------------------------------------------------
 
 
-def validate_text(text: str, **options: object) -> List[Finding]:
-    """Every credential in pasted text, validated (for `pit-guard validate` reading stdin)."""
-    from pit_guard.detect import scan_bytes
-
-    findings = scan_bytes(text.strip().encode("utf-8", "replace"), "<stdin>")
-    return validate_findings(findings, **options)  # type: ignore[arg-type]
-
-
 def validate_token(
     secret: str,
     *,
@@ -480,7 +464,10 @@ def validate_token(
     log: Optional[Log] = None,
 ) -> Tuple[Optional[str], Validation]:
     """(rule id or None, validation) for one token read from stdin or a prompt, never argv."""
-    found = validate_text(secret, timeout=timeout, total_timeout=total_timeout, now=now, log=log)
+    from pit_guard.detection.detect import scan_bytes
+
+    findings = scan_bytes(secret.strip().encode("utf-8", "replace"), "<stdin>")
+    found = validate_findings(findings, timeout=timeout, total_timeout=total_timeout, now=now, log=log)
     if not found:
         return None, Validation(NOT_CHECKED, "not recognised as a GoHighLevel credential")
     first = found[0]

@@ -18,8 +18,8 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
+from pit_guard.detection.rules import RULES, RULES_BY_ID, Rule
 from pit_guard.finding import Finding, Provenance, Suppression, Unread, describe_suppressed
-from pit_guard.rules import RULES, RULES_BY_ID, Rule
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"
@@ -44,22 +44,6 @@ def suppressed_dict(suppressed: Suppressed) -> Dict[str, Any]:
         ],
     }
 
-
-# GitLab severity and the SARIF `security-severity` score (GitHub maps >= 9.0 to critical, >= 7.0
-# to high, >= 4.0 to medium). Keys that never expire and open a whole account rank highest; an
-# access token lives a day, a webhook URL only fires one workflow.
-SEVERITY: Dict[str, Tuple[str, str]] = {
-    "ghl-private-integration-token": ("Critical", "9.5"),
-    "ghl-v1-location-api-key": ("Critical", "9.0"),
-    "ghl-v1-agency-api-key": ("Critical", "9.8"),
-    "ghl-oauth-access-token": ("High", "7.5"),
-    "ghl-oauth-refresh-token": ("Critical", "9.0"),
-    "ghl-oauth-client-secret": ("Critical", "9.0"),
-    "ghl-inbound-webhook-url": ("Medium", "6.0"),
-    "ghl-sso-shared-secret": ("High", "8.0"),
-}
-# A rule added later without an entry above is still reported, as high.
-DEFAULT_SEVERITY = ("High", "8.0")
 
 # Content fingerprint key in SARIF partialFingerprints: versioned so a change of identity scheme
 # never silently merges with alerts made by the old one.
@@ -113,7 +97,9 @@ def exposure(p: Provenance) -> str:
 
 
 def severity(finding: Finding) -> Tuple[str, str]:
-    return SEVERITY.get(finding.rule_id, DEFAULT_SEVERITY)
+    """(GitLab severity, SARIF security-severity), from the finding's rule."""
+    rule = RULES_BY_ID[finding.rule_id]
+    return rule.severity, rule.security_severity
 
 
 def report_path(path: str) -> str:
@@ -264,7 +250,7 @@ def _sarif_uri(path: str) -> Tuple[str, bool]:
 
 
 def _sarif_rule(rule: Rule) -> Dict[str, Any]:
-    sev = SEVERITY.get(rule.id, DEFAULT_SEVERITY)
+    sev = (rule.severity, rule.security_severity)
     help_text = (
         f"{rule.description}\n\nHow to revoke: {rule.revoke}\n\n"
         "Revoke it first: deleting the line, or rewriting git history, does not un-leak a pushed "

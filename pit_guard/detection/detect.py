@@ -16,8 +16,7 @@ import re
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from pit_guard.finding import Finding, redact_text
-from pit_guard.prefilter import (
+from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
     B64,
@@ -28,9 +27,9 @@ from pit_guard.prefilter import (
     SEP,
     UUID,
     WEBHOOK,
-    context_match_ends,
-    families,
 )
+from pit_guard.detection.prefilter import context_match_ends, families
+from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
 MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
@@ -640,7 +639,7 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
 
 
 def _base64_wrapped(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
-    from pit_guard.prefilter import base64_anchor_positions
+    from pit_guard.detection.prefilter import base64_anchor_positions
 
     done_until = -1
     for position in base64_anchor_positions(data):
@@ -703,23 +702,6 @@ def _decode_base64(run: bytes) -> Optional[bytes]:
         return base64.b64decode(run + b"=" * (-len(run) % 4), altchars=altchars)
     except (ValueError, binascii.Error):
         return None
-
-
-# --- Positions and suppression --------------------------------------------------------------------
-
-
-def _line_column(data: bytes, offset: int) -> Tuple[int, int]:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    if line_start == 0 and data.startswith(_BOM):
-        line_start = len(_BOM)
-    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, column
-
-
-def _suppressed(data: bytes, offset: int) -> bool:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    line_end = data.find(b"\n", offset)
-    return SUPPRESS_MARKER in data[line_start : len(data) if line_end == -1 else line_end]
 
 
 # --- Streams: large inputs in bounded memory -----------------------------------------------------

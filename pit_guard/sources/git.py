@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 
@@ -90,9 +90,12 @@ _NO_NETWORK = ("-c", "protocol.allow=never")
 _NO_PROGRAMS = ("-c", "log.showSignature=false", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
 
 
-def _popen(args: Sequence[str], cwd: str, **kwargs: object) -> "subprocess.Popen[bytes]":
+def _popen(args: Sequence[str], cwd: str, **kwargs: Any) -> "subprocess.Popen[bytes]":
     try:
-        return subprocess.Popen(["git", *_BOUNDED, *_NO_NETWORK, *_NO_PROGRAMS, *args], cwd=cwd, env=_env(), **kwargs)  # type: ignore[call-overload,no-any-return]
+        proc: "subprocess.Popen[bytes]" = subprocess.Popen(
+            ["git", *_BOUNDED, *_NO_NETWORK, *_NO_PROGRAMS, *args], cwd=cwd, env=_env(), **kwargs
+        )
+        return proc
     except FileNotFoundError:
         raise FatalError("git is not installed or not on PATH") from None
     except NotADirectoryError:
@@ -504,11 +507,14 @@ class Commit:
     message: bytes = b""  # the raw message (%B)
 
 
-def iter_log(repo: Repo, revs: Sequence[str], *options: str, stdin: Optional[bytes] = None) -> Iterator[Commit]:
-    """Commits with their raw diffs, streamed from one `git log -z` (newest first unless --reverse)."""
-    job = LogJob(repo, revs, options, stdin, None)
+def log_commits(repo: Repo, revs: Sequence[str], *options: str) -> Iterator[Commit]:
+    """Commits with their raw diffs (combined for merges with `-c`), streamed from one `git log -z`
+    (newest first unless --reverse), read by read_log_records like the audit's history pass."""
+    job = LogJob(repo, revs, options, None, None)
     assert job.proc.stdout is not None
-    yield from _parse_log(_tokens(job.proc.stdout))
+    for sha, parents, author, date, timestamp, entries, message in read_log_records(job.proc.stdout):
+        diff = [DiffEntry("", path, new, mode, (old, *more)) for mode, old, new, path, more in entries]
+        yield Commit(sha, parents, author.decode("utf-8", "replace"), date.decode(), timestamp, diff, message)
     job.finish()
 
 
@@ -562,14 +568,20 @@ class LogJob:
 
 # One first-parent raw entry: `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`.
 _ENTRY = re.compile(rb"\n?:\d+ (\d+) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) [A-Z]\d*\x00([^\x00]*)\x00")
+# One combined entry of a merge (`-c`): `::<mode per parent> <new mode> <sha per parent> <new sha> <statuses>`.
+_COMBINED = re.compile(rb"\n?:(:+)((?:\d+ )+)((?:[0-9a-f]{40,64} )+)[A-Z]+\x00([^\x00]*)\x00")
 _RECORD_SPLIT = b"\x00" + _COMMIT_MARK
 
-LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[Tuple[bytes, str, str, bytes]], bytes]
+# (new mode, old sha, new sha, path, the other parents' old shas: only for a merge's combined entry)
+LogEntry = Tuple[bytes, str, str, bytes, Tuple[str, ...]]
+LogRecord = Tuple[str, Tuple[str, ...], bytes, bytes, int, List[LogEntry], bytes]
+_SINGLE: Tuple[str, ...] = ()
 
 
 def read_log_records(stream: IO[bytes]) -> Iterator[LogRecord]:
-    """Fast reader for single-parent raw logs (`--diff-merges=first-parent`, no renames):
-    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path)], message) per commit.
+    """The one `git log --raw -z` reader (no renames; first-parent diffs, or `-c` combined ones):
+    (sha, parents, author, date, timestamp, [(new mode, old sha, new sha, path, more old shas)],
+    message) per commit.
 
     Records are cut at NUL + the commit marker; only a file name starting with that control
     character could fake one, and the header check below drops such a cut.
@@ -595,8 +607,17 @@ def _record(part: bytes) -> Optional[LogRecord]:
     if not ids or len(ids[0]) < 40:
         return None
     body = fields[5] if len(fields) > 5 else b""
-    entries = [(mode, old.decode(), new.decode(), path) for mode, old, new, path in _ENTRY.findall(body)]
+    if body.lstrip(b"\n\x00").startswith(b"::"):  # a merge under `-c`: every entry is combined
+        entries = [_combined(match) for match in _COMBINED.finditer(body)]
+    else:
+        entries = [(mode, old.decode(), new.decode(), path, _SINGLE) for mode, old, new, path in _ENTRY.findall(body)]
     return (ids[0], tuple(ids[1:]), fields[1], fields[2], int(fields[3] or 0), entries, fields[4][1:])
+
+
+def _combined(match: "re.Match[bytes]") -> LogEntry:
+    modes = match.group(2).split()
+    shas = match.group(3).decode().split()
+    return (modes[-1], shas[0], shas[-1], match.group(4), tuple(shas[1:-1]))
 
 
 def _feed_bytes(stdin: IO[bytes], data: bytes) -> None:
@@ -605,60 +626,6 @@ def _feed_bytes(stdin: IO[bytes], data: bytes) -> None:
         stdin.close()
     except (BrokenPipeError, OSError):
         pass
-
-
-def _tokens(stream: IO[bytes]) -> Iterator[bytes]:
-    """NUL-separated tokens of a stream, read in large chunks."""
-    rest = b""
-    while True:
-        chunk = stream.read(1 << 18)
-        if not chunk:
-            break
-        parts = (rest + chunk).split(b"\0")
-        rest = parts.pop()
-        yield from parts
-    if rest:
-        yield rest
-
-
-def _parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
-    commit: Optional[Commit] = None
-    pending: List[bytes] = []
-    for token in tokens:
-        pending.append(token)
-        if len(pending) == 1:
-            head = token.lstrip(b"\n")
-            if head.startswith(_COMMIT_MARK):
-                continue  # a header: wait for its author, date, timestamp and message
-            if head.startswith(b":"):
-                continue  # a raw entry: wait for its path
-            pending.clear()  # an empty separator
-            continue
-        head = pending[0].lstrip(b"\n")
-        if head.startswith(_COMMIT_MARK):
-            if len(pending) < 5:
-                continue
-            if commit is not None:
-                yield commit
-            ids = head[len(_COMMIT_MARK) :].decode().split()
-            commit = Commit(
-                ids[0],
-                tuple(ids[1:]),
-                pending[1].decode("utf-8", "replace"),
-                pending[2].decode(),
-                int(pending[3] or 0),
-                [],
-                pending[4][1:],
-            )
-            pending.clear()
-            continue
-        # a raw entry: meta, then one path (two for a rename or copy, never asked for here)
-        entry, _ = _parse_raw(pending + [b""], 0)
-        if entry is not None and commit is not None:
-            commit.entries.append(entry)
-        pending.clear()
-    if commit is not None:
-        yield commit
 
 
 def branch_tips(repo: Repo) -> List[Tuple[str, str]]:

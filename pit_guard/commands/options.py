@@ -1,0 +1,200 @@
+"""Click options the commands share, each declared once, and what a command does with them first:
+load the settings once, resolve --max-file-size, refuse an --output that is one of the run's inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+from typing import Any, BinaryIO, Callable, Optional, Tuple, TypeVar
+
+import click
+
+from pit_guard.config import Config, load_config, parse_size
+from pit_guard.finding import NO_SIZE_LIMIT
+from pit_guard.pipeline import FORMATS, Options, refuse_overwrite
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def stdin_bytes() -> Optional[BinaryIO]:
+    """Standard input as bytes, or None when the process has none (closed by the caller)."""
+    return sys.stdin.buffer if sys.stdin is not None else None
+
+
+def _size(context: click.Context, parameter: click.Parameter, value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def max_file_size_option(f: _F) -> _F:
+    """--max-file-size: None when not given (then the config's, else no limit)."""
+    return click.option(
+        "--max-file-size",
+        default=None,
+        callback=_size,
+        help="Skip (with a notice) files and blobs larger than this, e.g. 25M "
+        "(default: no limit; large files are streamed).",
+    )(f)
+
+
+def config_options(f: _F) -> _F:
+    f = click.option(
+        "--no-config",
+        is_flag=True,
+        help="Ignore .pit-guard.toml / pyproject.toml settings: report everything the rules find.",
+    )(f)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Settings file to use instead of .pit-guard.toml / pyproject.toml found from here "
+        "(CI: keep it outside the code under test, so a commit cannot change its own check).",
+    )(f)
+
+
+def settings(config_file: Optional[str], no_config: bool) -> Config:
+    """This run's settings: none with --no-config, else --config FILE or the one found from here."""
+    if no_config:
+        if config_file:
+            raise click.UsageError("use either --config or --no-config, not both")
+        return Config()
+    return load_config(config_file)
+
+
+def size_limit(given: Optional[int], config: Config) -> Tuple[int, bool]:
+    """The --max-file-size in force, and whether it is the config's (given on the command line wins)."""
+    if given is not None:
+        return given, False
+    if config.max_file_size is not None:
+        return config.max_file_size, True
+    return NO_SIZE_LIMIT, False
+
+
+def validation_options(f: _F) -> _F:
+    """--validate-concurrency, --validate-timeout, --validate-total-timeout (scanning commands and validate)."""
+    options = [
+        click.option(
+            "--validate-concurrency",
+            type=click.IntRange(1, 32),
+            default=4,
+            show_default=True,
+            help="Parallel validation requests.",
+        ),
+        click.option(
+            "--validate-timeout",
+            type=click.FloatRange(0.1, 120),
+            default=10.0,
+            show_default=True,
+            help="Seconds per validation request.",
+        ),
+        click.option(
+            "--validate-total-timeout",
+            type=click.FloatRange(1, 3600),
+            default=120.0,
+            show_default=True,
+            help="Seconds for all validation; tokens left unchecked then are 'unknown'.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def output_options(f: _F) -> _F:
+    """--format, --output, --show-secrets (every command that writes a report)."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True),
+        click.option(
+            "--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout."
+        ),
+        click.option("--show-secrets", is_flag=True, help="Print secrets in full (default: redacted)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What a scanning command's shared options resolve to: the pipeline's options and the size limit."""
+
+    options: Options
+    max_file_size: int
+
+
+def report_options(f: Callable[..., int]) -> Callable[..., int]:
+    """The options every scanning command shares (scan, audit, ci, hooks). The command receives them
+    resolved, as `run: Run` (settings loaded once, --max-file-size decided, --output checked)."""
+
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        fmt: str,
+        output: Optional[str],
+        show_secrets: bool,
+        fail_on_expired: bool,
+        baseline_file: Optional[str],
+        config_file: Optional[str],
+        no_config: bool,
+        validate: bool,
+        validate_concurrency: int,
+        validate_timeout: float,
+        validate_total_timeout: float,
+        fail_on: str,
+        max_file_size: Optional[int],
+        **kwargs: Any,
+    ) -> int:
+        config = settings(config_file, no_config)
+        refuse_overwrite(output, [("baseline", baseline_file), ("config file", config.source)])
+        limit, from_config = size_limit(max_file_size, config)
+        options = Options(
+            fmt=fmt,
+            output=output,
+            show_secrets=show_secrets,
+            fail_on_expired=fail_on_expired,
+            baseline_file=baseline_file,
+            config=config,
+            size_limit_from_config=from_config,
+            validate=validate,
+            validate_concurrency=validate_concurrency,
+            validate_timeout=validate_timeout,
+            validate_total_timeout=validate_total_timeout,
+            fail_on=fail_on,
+        )
+        return f(*args, run=Run(options, limit), **kwargs)
+
+    decorated: Callable[..., int] = command
+    for option in reversed(
+        [
+            output_options,
+            click.option("--fail-on-expired", is_flag=True, help="Expired OAuth tokens fail the run too."),
+            click.option(
+                "--baseline",
+                "baseline_file",
+                type=click.Path(dir_okay=False),
+                help="Report only findings not accepted in FILE (written by `pit-guard baseline`).",
+            ),
+            config_options,
+            click.option(
+                "--validate",
+                is_flag=True,
+                help="Ask GoHighLevel's API whether each token is still live (sends tokens to GoHighLevel only).",
+            ),
+            validation_options,
+            click.option(
+                "--fail-on",
+                type=click.Choice(["any", "live"]),
+                default="any",
+                show_default=True,
+                help="'live': fail only on tokens that may still work (live, unknown, not-checked).",
+            ),
+            max_file_size_option,
+        ]
+    ):
+        decorated = option(decorated)
+    return decorated

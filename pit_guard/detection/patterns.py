@@ -1,0 +1,48 @@
+"""Token shapes: the regex pieces the prefilter, the detector and redaction (finding.py) share, so
+that what is found, what is prefiltered and what is redacted cannot drift apart. Imports nothing."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+# The families of rules: each family's detector pass in detect.py runs only where the prefilter
+# saw that family's shape (or anchors). A rule names its family (rules.py).
+PIT = "pit"
+JWT = "jwt"
+WEBHOOK = "webhook"
+CONTEXT = "context"
+B64 = "base64"
+
+HEX = rb"[0-9a-fA-F]"
+UUID = HEX + rb"{8}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{4}-" + HEX + rb"{12}"
+SEP = rb"(?:/|\\/|%2[fF])"  # a path `/`: plain, JSON-escaped or URL-encoded
+QUOTE = rb"(?:\\?[\"'`]|%22|%27)"
+# After a key name: quotes (plain, JSON-escaped, URL-encoded), `=`/`:`/`=>`; n8n-style
+# {"name": "clientSecret", "value": "…"} is also accepted.
+# Every repeat is bounded, so a match is at most ASSIGN_MAX_LENGTH bytes long (keyword included).
+_WS = rb"\s{0,64}"
+ASSIGN_HEAD = (
+    rb"[A-Za-z0-9_.-]{0,40}" + QUOTE + rb"?" + _WS + rb"(?:," + _WS + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?::|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS
+)
+ASSIGN_MAX_LENGTH = 512
+B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, with echo's newline or not
+
+# What every match of a family's pass in detect.py contains (its regex without lookarounds).
+SHAPES: Dict[str, bytes] = {
+    PIT: rb"(?:pit|PIT|Pit)-" + UUID,
+    JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
+    WEBHOOK: (
+        rb"services\.leadconnectorhq\.com"
+        + SEP
+        + rb"hooks"
+        + SEP
+        + rb"[A-Za-z0-9]{8,40}"
+        + SEP
+        + rb"webhook-trigger"
+        + SEP
+        + rb"[A-Za-z0-9-]{8}"
+    ),
+    # detect.py finds the keyword case-insensitively, then matches the assignment after it.
+    CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
+}
