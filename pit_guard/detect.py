@@ -880,7 +880,8 @@ def stream_overlap() -> int:
 
     Every construct is local: a candidate depends on the bytes at most this far on either side.
     A base64 run is decoded from at most _MAX_B64_RUN bytes before its anchor to as many after
-    it (so a candidate's anchor lies up to one run away, and the run a second); a context secret
+    it (so a candidate's anchor lies up to one run away, and the run a second), a wrapped block
+    from its first line to at most _MAX_B64_RUN bytes and one line later; a context secret
     looks _CONTEXT_WINDOW bytes around its value and an assignment is ASSIGN_MAX_LENGTH long; a
     regex match is at most one token long (a match that began in the previous window may end
     one token later). Doubling the sum covers each on both sides: 8 MB + 133 KB by default.

@@ -221,6 +221,11 @@ _STREAM_PIECES = [
     _PIT.encode(),
     base64.b64encode(b"GHL_TOKEN: " + _PIT.encode()),
     base64.b64encode(b"x" * 120 + _PIT.encode() + b"y" * 60),
+    # wrapped at 64 (LF) and 76 (CRLF) columns, and base64 of base64 (det2)
+    base64.encodebytes(b"x" * 50 + b" GHL_TOKEN=" + _PIT.encode()),
+    b"\r\n".join(base64.b64encode(b"xy GHL_TOKEN=" + _PIT.encode())[i : i + 64] for i in range(0, 72, 64)) + b"\r\n",
+    base64.b64encode(base64.b64encode(b"GHL_TOKEN=" + _PIT.encode())) + b"\n",
+    ("t=" + _PIT).encode("utf-32-le"),
     b'GHL_CLIENT_SECRET="c4e7a1d9-8b2f-4e63-a5d0-7f19b3c82e46"',
     b"sso_key: 1e9d7c5b-3a2f-4d8e-b6c4-0a9f8e7d6c5b",
     b"highlevel",
