@@ -686,8 +686,16 @@ def _b64_line_ends(data: bytes) -> List[int]:
                 ends.append(end - 1)
 
             _line_end_db.scan(data, match_event_handler=on_match)
-            return sorted(ends)
-    return [m.start() for m in _B64_LINE_END_RE.finditer(data)]
+            return sorted(ends) + _end_of_data(data)
+    return [m.start() for m in _B64_LINE_END_RE.finditer(data)] + _end_of_data(data)
+
+
+def _end_of_data(data: bytes) -> List[int]:
+    """The end of the data, as a line end, when the data ends in a run without a newline
+    (`base64 -w0` output)."""
+    if data.endswith(b"\n") or not _B64_LINE_END_RE.search(data[-_MIN_B64_RUN - 3 :] + b"\n"):
+        return []
+    return [len(data)]
 
 
 _MAX_WRAP_WIDTH = 4096

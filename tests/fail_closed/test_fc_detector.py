@@ -356,11 +356,13 @@ def test_token_crossing_a_line_of_wrapped_base64_is_found(tmp_path, capsys, widt
 # --- det2 item 4: base64 inside base64 ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("wrap", [False, True])
-def test_doubly_base64_encoded_token_is_found(tmp_path, capsys, wrap: bool) -> None:
+@pytest.mark.parametrize("form", ["line", "wrapped", "no-final-newline"])
+def test_doubly_base64_encoded_token_is_found(tmp_path, capsys, form: str) -> None:
+    # `echo "GHL_TOKEN=$T" | base64 -w0 | base64 -w0`, with `base64` wrapping, or ending a line.
     secret = new_pit()
     once = base64.b64encode(f"GHL_TOKEN={secret}\n".encode())
-    crafted = _wrapped(once, 76, b"\n") if wrap else base64.b64encode(once) + b"\n"
+    twice = base64.b64encode(once)
+    crafted = {"line": twice + b"\n", "wrapped": _wrapped(once, 76, b"\n"), "no-final-newline": twice}[form]
     found = scan_bytes(crafted, "twice.b64", now=NOW)
     assert [(f.secret, f.line, f.encoding) for f in found] == [(secret, 1, "base64")]
     assert scan_stream(io.BytesIO(crafted).read, "twice.b64", chunk_size=64, now=NOW) == found
