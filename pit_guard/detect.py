@@ -708,6 +708,8 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iter
     Each run or block is decoded once: anchors inside one already decoded are skipped. A finding
     is reported where its run or block starts (for a wrapped block, the start of its first line)."""
     done: List[Tuple[int, int]] = []  # spans decoded, in order of position
+    # What each distinct short run decodes to, found once (a file repeating one run costs one decoding).
+    memo: Dict[Tuple[bytes, bool], List[_Candidate]] = {}
     done_until = -1
     for end in _b64_line_ends(data):
         while end > 0 and data[end - 1] in b"\r=":
@@ -720,7 +722,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iter
         run, block_end = _wrapped_block(data, start, end)
         done.append((start, block_end))
         done_until = block_end
-        yield from _decoded_run(run, start, depth, now, nested_only=not anchored and block_end == end)
+        yield from _memoized_run(memo, run, start, depth, now, not anchored and block_end == end)
     if not anchored:
         return
     from pit_guard.prefilter import base64_anchor_positions
@@ -761,7 +763,23 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iter
         end = min(len(data), position + _MAX_B64_RUN) if end == -1 else end
         done_until = end
         if end - start >= _MIN_B64_RUN:
-            yield from _decoded_run(data[start:end], start, depth, now, nested_only=False)
+            yield from _memoized_run(memo, data[start:end], start, depth, now, False)
+
+
+_MEMO_RUN = 4096  # runs up to this long are remembered
+
+
+def _memoized_run(
+    memo: Dict[Tuple[bytes, bool], List[_Candidate]], run: bytes, start: int, depth: int, now: float, nested_only: bool
+) -> Iterator[_Candidate]:
+    if len(run) > _MEMO_RUN:
+        yield from _decoded_run(run, start, depth, now, nested_only)
+        return
+    key = (run, nested_only)
+    if key not in memo:
+        memo[key] = list(_decoded_run(run, 0, depth, now, nested_only))
+    for rule_id, secret, at, encoding, extra in memo[key]:
+        yield rule_id, secret, start + at, encoding, extra
 
 
 def _decoded_run(run: bytes, start: int, depth: int, now: float, nested_only: bool) -> Iterator[_Candidate]:
