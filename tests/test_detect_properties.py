@@ -142,7 +142,14 @@ def _context_lines(size: int) -> bytes:
 
 
 def _random_base64(size: int) -> bytes:
-    return base64.b64encode(random.Random(size).randbytes(size * 3 // 4))[:size]
+    # Without the base64 anchors chance puts in some blobs (8 MB at one seed): a run holding one is
+    # decoded 4 MB either side of it, which test_four_megabyte_base64_blob_is_linear measures with
+    # anchors at both sizes; compared with a blob without any here, it looked quadratic.
+    blob = base64.b64encode(random.Random(size).randbytes(size * 3 // 4))[:size]
+    while any(anchor in blob for anchor in prefilter.ANCHORS[prefilter.B64]):
+        for anchor in prefilter.ANCHORS[prefilter.B64]:
+            blob = blob.replace(anchor, b"A" * len(anchor))
+    return blob
 
 
 ADVERSARIAL = {
@@ -171,6 +178,14 @@ ADVERSARIAL = {
     ),
     "utf16-short-runs": lambda n: (b"\x00\x01" + "pit-secret=".encode("utf-16-le")) * (n // 24),
     "context-secrets": _context_lines,
+    # Dense short base64 runs each holding an anchor (the review's 2.7 s/MB worst case).
+    "b64-anchor-words": lambda n: b"cGl0LWFh " * (n // 9),
+    "b64-anchor-lines": lambda n: b"cGl0LW\n" * (n // 7),
+    "b64-anchor-crlf-lines": lambda n: b"cGl0LWFhYmNk\r\n" * (n // 14),
+    "b64-anchor-runs-of-56": lambda n: (b"cGl0LWFh" * 7 + b" ") * (n // 57),
+    "b64-wrapped-76-lines": lambda n: (b"cGl0LWFh" * 9 + b"cGl0\n") * (n // 77),
+    "nul-then-wide-anchors": lambda n: b"\x00" + "pit-x ".encode("utf-16-le") * (n // 12),
+    "utf32-runs": lambda n: "t=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69 ".encode("utf-32-le") * (n // 176),
 }
 # Sizes are calibrated per case: doubled from 16 KB until one scan takes at least _MIN_TIME, so
 # the 4x ratio is measured on times above timer noise and the 0.02 s floor of the old check (a fixed 256 KB was under the 0.02 s

@@ -14,7 +14,7 @@ import codecs
 import json
 import re
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
@@ -32,7 +32,7 @@ from pit_guard.detection.prefilter import context_match_ends, families
 from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
-MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper
+MAX_DEPTH = 2  # base64 inside base64 inside a file, and no deeper (see _base64_wrapped)
 _BOM = b"\xef\xbb\xbf"
 _BOM_LENGTH = len(_BOM)
 
@@ -141,8 +141,10 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     marked `allowed`. UTF-16 and UTF-32 text (see `wide_encoding`) is also scanned decoded, with
     lines and columns in its decoded characters."""
     now = time.time() if now is None else now
-    encoding, binary = _kind(data)
-    findings = _scan_plain(data, path, now, keep_allowed, embedded=binary)
+    encoding, _binary = _kind(data)
+    # Any data not taken for UTF-16/32 text as a whole may still hold such text somewhere (binary
+    # data, PowerShell's `>>` appending UTF-16 to an ASCII file): see _all_candidates.
+    findings = _scan_plain(data, path, now, keep_allowed, embedded=encoding is None)
     if encoding is not None:
         findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed, embedded=False)
         findings = _merged_findings(findings)
@@ -237,39 +239,51 @@ _Candidate = Tuple[str, str, int, str, Dict[str, Any]]
 
 def _all_candidates(data: bytes, now: float, embedded: bool) -> Iterator[_Candidate]:
     yield from _candidates(data, 0, now)
-    if embedded:
+    # A NUL anywhere (one memchr: free for ordinary text) may be UTF-16/32 text, wherever it is.
+    if embedded and b"\x00" in data:
         yield from _embedded_wide(data, now)
 
 
-# UTF-16 strings inside a binary file (resources, a registry hive, a Windows executable's strings):
-# printable ASCII interleaved with NULs, little- or big-endian, at least 12 characters.
+# UTF-16 / UTF-32 strings inside other data (a binary file's resources, a registry hive, UTF-16
+# appended to an ASCII file, UTF-32 or UTF-16 text without a byte order mark whose head is not
+# ASCII): printable ASCII code units, little- or big-endian, at least 12 characters. Each is
+# (pattern, code unit width, offset of the ASCII byte in a unit).
 _WIDE_RUN_RES = (
-    re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){12,}"),
-    re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]){12,}"),
+    (re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){12,}"), 2, 0),
+    (re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]){12,}"), 2, 1),
+    (re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00\x00\x00){12,}"), 4, 0),
+    (re.compile(rb"(?:\x00\x00\x00[\t\n\r\x20-\x7e]){12,}"), 4, 3),
 )
 
 
 def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
-    """Credentials written as UTF-16 inside otherwise binary data, at the offset of their first
-    code unit. Cheap when there are none: the data without its NULs holds every such token as
-    plain text, so unless the prefilter finds a family there, no run is looked for."""
+    """Credentials written as UTF-16 or UTF-32 inside other data, anywhere in it, at the offset of
+    their first code unit (so line and column are those of the raw bytes: exact for the line when
+    what precedes is ASCII or UTF-16/32 ASCII text, the column counting bytes of wide text). Cheap
+    when there are none: the data without its NULs holds every such token as plain text, so unless
+    the prefilter finds a family there, no run is looked for."""
     if not families(data.replace(b"\x00", b"")):
         return
     runs = sorted(
-        (m.start(), m.end(), big) for big, pattern in enumerate(_WIDE_RUN_RES) for m in pattern.finditer(data)
+        (m.start(), m.end(), width, offset) for pattern, width, offset in _WIDE_RUN_RES for m in pattern.finditer(data)
     )
     kept_until = -1
-    for start, end, big in runs:
+    for start, end, width, offset in runs:
         if start < kept_until:
-            continue  # the same run seen one byte off, in the other byte order
+            continue  # the same run seen some bytes off, in the other byte order
         kept_until = end
-        text = data[start + big : end : 2]
+        text = data[start + offset : end : width]
         for rule_id, secret, at, encoding, extra in _candidates(text, 0, now):
-            yield rule_id, secret, start + 2 * at, encoding, extra
+            yield rule_id, secret, start + width * at, encoding, extra
 
 
-def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
-    found = families(data)
+def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[str]] = None) -> Iterator[_Candidate]:
+    """`found`, when given, is a superset of families(data) already computed (a necessary condition
+    of each family's pass, so a superset only costs passes that find nothing)."""
+    found = families(data) if found is None else found
+    if depth < MAX_DEPTH:
+        # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
+        yield from _base64_wrapped(data, depth, now, B64 in found)
     if not found:
         return
     if PIT in found:
@@ -280,8 +294,6 @@ def _candidates(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
         yield from _webhooks(data)
     if CONTEXT in found:
         yield from _context_secrets(data)
-    if B64 in found and depth < MAX_DEPTH:
-        yield from _base64_wrapped(data, depth, now)
 
 
 # --- Private Integration Tokens ---------------------------------------------------------------
@@ -638,32 +650,204 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
 # --- Base64-wrapped credentials (Kubernetes Secrets, encoded env files) ---------------------------
 
 
-def _base64_wrapped(data: bytes, depth: int, now: float) -> Iterator[_Candidate]:
+# A base64 run shorter than this cannot hold a credential: the shortest (`pit-` and a UUID, or
+# `sso=` and one) is 40 bytes, 54 characters of base64. Runs shorter than that are not decoded, so
+# text dense with short anchor-bearing words (`cGl0LWFh cGl0LWFh …`, `cGl0LW` lines) costs one
+# bounded look at each anchor, not a decode and a prefilter pass each.
+_MIN_B64_RUN = 52
+_LONG_RUN = b"a" * _MIN_B64_RUN  # a run that long, in data translated by _RUN_BACK
+# A line ending in at least that many base64 characters (with `=` padding and CRLF or not): where a
+# block of wrapped base64 may begin (`base64` and MIME wrap at 76 columns, PEM at 64), or a run
+# that is itself base64 of base64 text. Literal first: the search is for the newline.
+_B64_LINE_END = rb"[A-Za-z0-9+/_-]{49}[A-Za-z0-9+/_=\r-]{3}\n"
+_B64_LINE_END_RE = re.compile(rb"\n(?<=" + _B64_LINE_END + rb")")
+_line_end_db: Any = None  # with the hyperscan backend, _B64_LINE_END compiled (False: it cannot be)
+
+
+def _b64_line_ends(data: bytes) -> List[int]:
+    """Offsets of the newline ending each line that ends in _MIN_B64_RUN base64 characters, in
+    order: with the hyperscan backend at its speed (the regex's search, one per input, costs about
+    as much as the whole prefilter pass), else with the regex. Both give the same offsets."""
+    global _line_end_db
+    from pit_guard.detection import prefilter
+
+    if len(data) > _MIN_B64_RUN and prefilter._scanner not in (None, prefilter._python_families):
+        if _line_end_db is None:
+            try:
+                import hyperscan  # type: ignore[import-untyped,unused-ignore]
+
+                database = hyperscan.Database()
+                database.compile(expressions=[_B64_LINE_END], ids=[0], elements=1, flags=[0])
+                _line_end_db = database
+            except Exception:  # noqa: BLE001 - the regex gives the same offsets
+                _line_end_db = False
+        if _line_end_db:
+            ends: List[int] = []
+
+            def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+                ends.append(end - 1)
+
+            _line_end_db.scan(data, match_event_handler=on_match)
+            return sorted(ends) + _end_of_data(data)
+    return [m.start() for m in _B64_LINE_END_RE.finditer(data)] + _end_of_data(data)
+
+
+def _end_of_data(data: bytes) -> List[int]:
+    """The end of the data, as a line end, when the data ends in a run without a newline
+    (`base64 -w0` output)."""
+    if data.endswith(b"\n") or not _B64_LINE_END_RE.search(data[-_MIN_B64_RUN - 3 :] + b"\n"):
+        return []
+    return [len(data)]
+
+
+_MAX_WRAP_WIDTH = 4096
+
+
+def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iterator[_Candidate]:
+    """Credentials inside base64: single runs holding a base64 anchor (a Kubernetes Secret's
+    value), blocks of base64 wrapped at a fixed width (whose anchors a line break may cut), and
+    base64 of base64 (MAX_DEPTH levels, found when the outer run ends a line or holds an anchor).
+    Each run or block is decoded once: anchors inside one already decoded are skipped. A finding
+    is reported where its run or block starts (for a wrapped block, the start of its first line)."""
+    done: List[Tuple[int, int]] = []  # spans decoded, in order of position
+    # What each distinct short run decodes to, found once (a file repeating one run costs one decoding).
+    memo: Dict[Tuple[bytes, bool], List[_Candidate]] = {}
+    done_until = -1
+    for end in _b64_line_ends(data):
+        while end > 0 and data[end - 1] in b"\r=":
+            end -= 1
+        if end <= done_until:
+            continue
+        start = _run_start(data, end)
+        if end - start < _MIN_B64_RUN:
+            continue
+        run, block_end = _wrapped_block(data, start, end)
+        done.append((start, block_end))
+        done_until = block_end
+        yield from _memoized_run(memo, run, start, depth, now, not anchored and block_end == end)
+    if not anchored:
+        return
     from pit_guard.detection.prefilter import base64_anchor_positions
 
+    # Run bounds from one translation of the data (base64 characters to `a`, others, `=` too, to a
+    # space): the runs long enough to hold a credential are found in C, and only anchors inside
+    # them, and not inside a run or block already decoded, cost a decoding.
+    mapped = data.translate(_RUN_BACK)
+    long_runs = []
+    at = mapped.find(_LONG_RUN)
+    while at != -1:
+        run_end = mapped.find(b" ", at)
+        run_end = len(data) if run_end == -1 else run_end
+        long_runs.append((at, run_end))
+        at = mapped.find(_LONG_RUN, run_end)
+    if not long_runs:
+        return
+    runs = iter(long_runs)
+    run_span = next(runs, None)
+    spans = iter(done)
+    span = next(spans, None)
     done_until = -1
     for position in base64_anchor_positions(data):
-        if position < done_until:
-            continue
+        while run_span is not None and run_span[1] <= position:
+            run_span = next(runs, None)
+        if run_span is None:
+            break
+        if position < run_span[0]:
+            continue  # in a run too short to hold a credential
+        while span is not None and span[1] <= position:
+            span = next(spans, None)
+        if position < done_until or (span is not None and span[0] <= position):
+            continue  # inside a run or block already decoded
         # `=` only pads the end: stopping at it keeps `KEY=` out of the run.
-        start = _run_start(data, position)
-        end = _run_end(data, position)
+        low = max(0, position - _MAX_B64_RUN)
+        start = max(low, mapped.rfind(b" ", low, position) + 1)
+        end = mapped.find(b" ", position, position + _MAX_B64_RUN)
+        end = min(len(data), position + _MAX_B64_RUN) if end == -1 else end
         done_until = end
-        # The run may begin before the encoded value does (`KEY:cGl0…` has no separator to stop
-        # at), so try each of the four alignments until one decodes to a credential.
-        for shift in range(4):
-            decoded = _decode_base64(data[start + shift : end])
-            inner = list(_candidates(decoded, depth + 1, now)) if decoded else []
-            for rule_id, secret, _inner, _encoding, extra in inner:
-                yield rule_id, secret, start + shift, "base64", extra
-            if inner:
+        if end - start >= _MIN_B64_RUN:
+            yield from _memoized_run(memo, data[start:end], start, depth, now, False)
+
+
+_MEMO_RUN = 4096  # runs up to this long are remembered
+
+
+def _memoized_run(
+    memo: Dict[Tuple[bytes, bool], List[_Candidate]], run: bytes, start: int, depth: int, now: float, nested_only: bool
+) -> Iterator[_Candidate]:
+    if len(run) > _MEMO_RUN:
+        yield from _decoded_run(run, start, depth, now, nested_only)
+        return
+    key = (run, nested_only)
+    if key not in memo:
+        memo[key] = list(_decoded_run(run, 0, depth, now, nested_only))
+    for rule_id, secret, at, encoding, extra in memo[key]:
+        yield rule_id, secret, start + at, encoding, extra
+
+
+def _decoded_run(run: bytes, start: int, depth: int, now: float, nested_only: bool) -> Iterator[_Candidate]:
+    """The credentials in one base64 run (or block, its lines joined) starting at `start`. The run
+    may begin before the encoded value does (`KEY:cGl0…` has no separator to stop at), so each of
+    the four alignments is tried until one decodes to a credential; one prefilter pass over all four
+    decodings says whether any can hold one. With `nested_only` (a run without an anchor) only a
+    decoding holding base64 text itself is looked into."""
+    shifts: List[int] = list(range(4))
+    if nested_only:  # cheap test first: the alignments whose first 54 bytes decode to base64 text
+        shifts = [s for s in shifts if b" " not in (_decode_base64(run[s : s + 72]) or b" ").translate(_RUN_BACK)]
+    decodes = [_decode_base64(run[shift:]) or b"" if shift in shifts else b"" for shift in range(4)]
+    if nested_only:
+        decodes = [d if _B64_LINE_END_RE.search(d + b"\n") else b"" for d in decodes]
+    joined = b"\n".join(decodes)
+    found = families(joined)
+    if not found and (depth + 1 >= MAX_DEPTH or not _B64_LINE_END_RE.search(joined + b"\n")):
+        return
+    for shift, decoded in enumerate(decodes):
+        inner = list(_candidates(decoded, depth + 1, now, found)) if decoded else []
+        for rule_id, secret, _inner, _encoding, extra in inner:
+            yield rule_id, secret, start + shift, "base64", extra
+        if inner:
+            break
+
+
+def _wrapped_block(data: bytes, start: int, end: int) -> Tuple[bytes, int]:
+    """The base64 of the block whose first line ends at `end`, its lines joined, and where the block
+    ends. A block is lines of base64 of one width W (a multiple of 4), the last one W or shorter
+    (with its `=` padding), the first one W or shorter (a value after `key: `), LF or CRLF; a run
+    that is no such block's first line is returned alone."""
+    lines = [data[start:end]]
+    first, width, at, total = end - start, 0, end, end - start
+    while total < _MAX_B64_RUN:
+        newline = 2 if data[at : at + 2] == b"\r\n" else 1 if data[at : at + 1] == b"\n" else 0
+        if not newline:
+            break
+        line_start = at + newline
+        limit = min(len(data), line_start + (width or _MAX_WRAP_WIDTH) + 1)
+        stop = data[line_start:limit].translate(_RUN_BACK).find(b" ")
+        line_end = limit if stop == -1 else line_start + stop
+        length = line_end - line_start
+        if length == 0 or length > (width or _MAX_WRAP_WIDTH):
+            break
+        ends_line = data[line_end : line_end + 1] in (b"\n", b"\r") and line_end < len(data)
+        if width == 0:
+            if length < first or not ends_line:  # the second and last line
+                if length <= first and first % 4 == 0:
+                    lines.append(data[line_start:line_end])
+                    at = line_end
                 break
+            if length % 4:
+                break
+            width = length
+        elif length != width or not ends_line:
+            lines.append(data[line_start:line_end])  # the last line
+            at = line_end
+            break
+        lines.append(data[line_start:line_end])
+        at, total = line_end, total + length
+    return b"".join(lines), at
 
 
 # Run bounds are found by mapping base64 characters to `a` and others to a space, a chunk at a
 # time, then searching for the space: C speed instead of a Python loop per byte.
 _RUN_BACK = bytes(97 if c in _B64_CHARS and c != 61 else 32 for c in range(256))
-_RUN_FORWARD = bytes(97 if c in _B64_CHARS else 32 for c in range(256))
 _RUN_CHUNK = 64 * 1024
 # Most runs are short (a `KEY: cGl0…` value): the chunk starts small and doubles, so that each
 # anchor costs about its run's length, not 64 KB (1231 short runs once cost 160 MB of translate).
@@ -680,18 +864,6 @@ def _run_start(data: bytes, position: int) -> int:
             return chunk_start + stop + 1
         at, size = chunk_start, min(2 * size, _RUN_CHUNK)
     return low
-
-
-def _run_end(data: bytes, position: int) -> int:
-    high = min(len(data), position + _MAX_B64_RUN)
-    at, size = position, _RUN_FIRST_CHUNK
-    while at < high:
-        chunk_end = min(high, at + size)
-        stop = data[at:chunk_end].translate(_RUN_FORWARD).find(b" ")
-        if stop != -1:
-            return at + stop
-        at, size = chunk_end, min(2 * size, _RUN_CHUNK)
-    return high
 
 
 def _decode_base64(run: bytes) -> Optional[bytes]:
@@ -719,7 +891,8 @@ def stream_overlap() -> int:
 
     Every construct is local: a candidate depends on the bytes at most this far on either side.
     A base64 run is decoded from at most _MAX_B64_RUN bytes before its anchor to as many after
-    it (so a candidate's anchor lies up to one run away, and the run a second); a context secret
+    it (so a candidate's anchor lies up to one run away, and the run a second), a wrapped block
+    from its first line to at most _MAX_B64_RUN bytes and one line later; a context secret
     looks _CONTEXT_WINDOW bytes around its value and an assignment is ASSIGN_MAX_LENGTH long; a
     regex match is at most one token long (a match that began in the previous window may end
     one token later). Doubling the sum covers each on both sides: 8 MB + 133 KB by default.
@@ -844,9 +1017,9 @@ def scan_stream(
         if not piece:
             break
         head += piece
-    encoding, binary = _kind(head)
+    encoding, _binary = _kind(head)
     skip = _BOM_LENGTH if head.startswith(_BOM) else 0
-    raw = _Stream(path, chunk_size, now, keep_allowed, skip, binary)
+    raw = _Stream(path, chunk_size, now, keep_allowed, skip, encoding is None)
     text = _Stream(path, chunk_size, now, keep_allowed, 0, False) if encoding else None
     decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
     piece = head

@@ -221,6 +221,11 @@ _STREAM_PIECES = [
     _PIT.encode(),
     base64.b64encode(b"GHL_TOKEN: " + _PIT.encode()),
     base64.b64encode(b"x" * 120 + _PIT.encode() + b"y" * 60),
+    # wrapped at 64 (LF) and 76 (CRLF) columns, and base64 of base64 (det2)
+    base64.encodebytes(b"x" * 50 + b" GHL_TOKEN=" + _PIT.encode()),
+    b"\r\n".join(base64.b64encode(b"xy GHL_TOKEN=" + _PIT.encode())[i : i + 64] for i in range(0, 72, 64)) + b"\r\n",
+    base64.b64encode(base64.b64encode(b"GHL_TOKEN=" + _PIT.encode())) + b"\n",
+    ("t=" + _PIT).encode("utf-32-le"),
     b'GHL_CLIENT_SECRET="c4e7a1d9-8b2f-4e63-a5d0-7f19b3c82e46"',
     b"sso_key: 1e9d7c5b-3a2f-4d8e-b6c4-0a9f8e7d6c5b",
     b"highlevel",
@@ -297,3 +302,69 @@ def test_scan_stream_or_error_keeps_allowed_and_names_only_the_error_type(monkey
 
     with pytest.raises(OSError):  # the source's own error is the caller's to report, with its name
         scan_stream_or_error(failing_read, "a.txt")
+
+
+# --- det2 item 1: wide text anywhere in a file, not only in its first 4 KB -------------------------
+
+WIDE_ANYWHERE = {
+    "utf-32-le-no-bom": lambda t: t.encode("utf-32-le"),
+    "utf-32-be-no-bom": lambda t: t.encode("utf-32-be"),
+    "utf-16-le-no-bom-cjk-head": lambda t: ("中文" * 3000 + "\n" + t).encode("utf-16-le"),
+    "utf-16-be-no-bom-cjk-head": lambda t: ("中文" * 3000 + "\n" + t).encode("utf-16-be"),
+    # Windows PowerShell's `>>`: an ASCII file with UTF-16 text appended.
+    "ascii-then-utf-16-le (PowerShell >>)": lambda t: b"ascii header\n" * 400 + t.encode("utf-16-le"),
+    "ascii-then-utf-32-le": lambda t: b"ascii header\n" * 400 + t.encode("utf-32-le"),
+    "utf-8-then-utf-16-be": lambda t: "en-tête\n".encode() * 600 + t.encode("utf-16-be"),
+}
+
+
+@pytest.mark.parametrize("kind", list(WIDE_ANYWHERE))
+def test_wide_token_anywhere_in_a_file_is_found(tmp_path, capsys, kind: str) -> None:
+    secret = new_pit()
+    crafted = WIDE_ANYWHERE[kind](f"TOKEN={secret}\n")
+    found = scan_bytes(crafted, "w.txt", now=NOW)
+    assert [f.secret for f in found] == [secret]
+    assert scan_stream(io.BytesIO(crafted).read, "w.txt", chunk_size=1000, now=NOW) == found
+    report = _run(tmp_path, capsys, crafted)
+    assert report["exit"] == 1 and secret not in report["output"]
+    assert [f["rule_id"] for f in report["findings"] if f["path"].endswith("crafted.txt")] == [found[0].rule_id]
+
+
+# --- det2 item 2: base64 wrapped at a fixed width (`base64`, MIME at 76, PEM at 64) ----------------
+
+
+def _wrapped(raw: bytes, width: int, newline: bytes) -> bytes:
+    encoded = base64.b64encode(raw)
+    return b"".join(encoded[i : i + width] + newline for i in range(0, len(encoded), width))
+
+
+@pytest.mark.parametrize("width", [76, 64, 60])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("lead", [0, 1, 2, 7, 30])
+def test_token_crossing_a_line_of_wrapped_base64_is_found(tmp_path, capsys, width, newline, lead) -> None:
+    secret = new_pit()
+    raw = b"D" * lead + f"DATABASE_URL=postgres://u@h/db\nGHL_TOKEN={secret}\n".encode()
+    crafted = b"# env, base64\n" + _wrapped(raw, width, newline) + b"# end\n"
+    found = scan_bytes(crafted, "e.b64", now=NOW)
+    # Reported at the start of the block: the line after the comment, column 1.
+    assert [(f.secret, f.line, f.column, f.encoding) for f in found] == [(secret, 2, 1, "base64")]
+    assert scan_stream(io.BytesIO(crafted).read, "e.b64", chunk_size=50, now=NOW) == found
+    report = _run(tmp_path, capsys, crafted)
+    assert report["exit"] == 1 and secret not in report["output"]
+
+
+# --- det2 item 4: base64 inside base64 ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["line", "wrapped", "no-final-newline"])
+def test_doubly_base64_encoded_token_is_found(tmp_path, capsys, form: str) -> None:
+    # `echo "GHL_TOKEN=$T" | base64 -w0 | base64 -w0`, with `base64` wrapping, or ending a line.
+    secret = new_pit()
+    once = base64.b64encode(f"GHL_TOKEN={secret}\n".encode())
+    twice = base64.b64encode(once)
+    crafted = {"line": twice + b"\n", "wrapped": _wrapped(once, 76, b"\n"), "no-final-newline": twice}[form]
+    found = scan_bytes(crafted, "twice.b64", now=NOW)
+    assert [(f.secret, f.line, f.encoding) for f in found] == [(secret, 1, "base64")]
+    assert scan_stream(io.BytesIO(crafted).read, "twice.b64", chunk_size=64, now=NOW) == found
+    report = _run(tmp_path, capsys, crafted)
+    assert report["exit"] == 1 and secret not in report["output"]
