@@ -20,6 +20,8 @@ from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
     B64,
+    B64_LINE_END,
+    B64_LINES,
     B64_UUID,
     CONTEXT,
     JWT,
@@ -291,7 +293,10 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
     found = families(data) if found is None else found
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
-        yield from _base64_wrapped(data, depth, now, B64 in found)
+        # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.
+        line_ends = _b64_line_ends(data) if B64_LINES in found else _end_of_data(data)
+        if B64 in found or line_ends:
+            yield from _base64_wrapped(data, depth, now, B64 in found, line_ends)
     if not found:
         return
     if PIT in found:
@@ -667,37 +672,20 @@ _LONG_RUN = b"a" * _MIN_B64_RUN  # a run that long, in data translated by _RUN_B
 # A line ending in at least that many base64 characters (with `=` padding and CRLF or not): where a
 # block of wrapped base64 may begin (`base64` and MIME wrap at 76 columns, PEM at 64), or a run
 # that is itself base64 of base64 text. Literal first: the search is for the newline.
-_B64_LINE_END = rb"[A-Za-z0-9+/_-]{49}[A-Za-z0-9+/_=\r-]{3}\n"
+_B64_LINE_END = B64_LINE_END
 _B64_LINE_END_RE = re.compile(rb"\n(?<=" + _B64_LINE_END + rb")")
-_line_end_db: Any = None  # with the hyperscan backend, _B64_LINE_END compiled (False: it cannot be)
 
 
 def _b64_line_ends(data: bytes) -> List[int]:
     """Offsets of the newline ending each line that ends in _MIN_B64_RUN base64 characters, in
-    order: with the hyperscan backend at its speed (the regex's search, one per input, costs about
-    as much as the whole prefilter pass), else with the regex. Both give the same offsets."""
-    global _line_end_db
-    from pit_guard.detection import prefilter
+    order (hyperscan's database when it is the backend, else the regex: the same offsets), and the
+    data's end when it ends in such a run."""
+    from pit_guard.detection.prefilter import base64_line_ends
 
-    if len(data) > _MIN_B64_RUN and prefilter._scanner not in (None, prefilter._python_families):
-        if _line_end_db is None:
-            try:
-                import hyperscan  # type: ignore[import-untyped,unused-ignore]
-
-                database = hyperscan.Database()
-                database.compile(expressions=[_B64_LINE_END], ids=[0], elements=1, flags=[0])
-                _line_end_db = database
-            except Exception:  # noqa: BLE001 - the regex gives the same offsets
-                _line_end_db = False
-        if _line_end_db:
-            ends: List[int] = []
-
-            def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
-                ends.append(end - 1)
-
-            _line_end_db.scan(data, match_event_handler=on_match)
-            return sorted(ends) + _end_of_data(data)
-    return [m.start() for m in _B64_LINE_END_RE.finditer(data)] + _end_of_data(data)
+    ends = base64_line_ends(data)
+    if ends is None:
+        ends = [m.start() for m in _B64_LINE_END_RE.finditer(data)]
+    return ends + _end_of_data(data)
 
 
 def _end_of_data(data: bytes) -> List[int]:
@@ -711,7 +699,7 @@ def _end_of_data(data: bytes) -> List[int]:
 _MAX_WRAP_WIDTH = 4096
 
 
-def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iterator[_Candidate]:
+def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_ends: List[int]) -> Iterator[_Candidate]:
     """Credentials inside base64: single runs holding a base64 anchor (a Kubernetes Secret's
     value), blocks of base64 wrapped at a fixed width (whose anchors a line break may cut), and
     base64 of base64 (MAX_DEPTH levels, found when the outer run ends a line or holds an anchor).
@@ -721,7 +709,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool) -> Iter
     # What each distinct short run decodes to, found once (a file repeating one run costs one decoding).
     memo: Dict[Tuple[bytes, bool], List[_Candidate]] = {}
     done_until = -1
-    for end in _b64_line_ends(data):
+    for end in line_ends:
         while end > 0 and data[end - 1] in b"\r=":
             end -= 1
         if end <= done_until:

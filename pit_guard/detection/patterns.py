@@ -11,6 +11,10 @@ PIT = "pit"
 JWT = "jwt"
 WEBHOOK = "webhook"
 CONTEXT = "context"
+# A line ending in enough base64 to hold a credential (52 characters): wrapped base64 blocks and
+# base64 of base64, which carry no anchor the B64 family could see.
+B64_LINES = "base64-lines"
+B64_LINE_END = rb"[A-Za-z0-9+/_-]{49}[A-Za-z0-9+/_=\r-]{3}\n"
 B64 = "base64"
 
 HEX = rb"[0-9a-fA-F]"

@@ -19,10 +19,11 @@ import random
 import re
 import secrets
 import stat
+import string
 import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
-from pit_guard.detection.patterns import B64, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
 from pit_guard.finding import notice
 
 
@@ -81,11 +82,18 @@ def _python_families(data: bytes) -> FrozenSet[str]:
     lowered = data.lower()
     if b"sso" in lowered or b"secret" in lowered:  # as detect.py looks for them
         found.add(CONTEXT)
+    if _B64_LINE_END_RE.search(data):
+        found.add(B64_LINES)
     return frozenset(found)
+
+
+# Literal first (the newline), so `re` searches at memchr speed instead of trying every position.
+_B64_LINE_END_RE = re.compile(rb"\n(?<=" + B64_LINE_END + rb")")
 
 
 _positions_db: Any = None
 _context_db: Any = None
+_line_end_db: Any = None
 
 # --- The compiled-pattern cache -------------------------------------------------------------------
 #
@@ -242,6 +250,10 @@ def _uuid(rng: random.Random) -> str:
     return text if rng.random() < 0.5 else _mixed_case(rng, text)
 
 
+def _sample_b64_line(rng: random.Random) -> bytes:
+    return _chars(rng, string.ascii_letters + string.digits + "+/", 52, 80).encode() + b"\n"
+
+
 def _sample_pit(rng: random.Random) -> bytes:
     return (rng.choice(("pit", "PIT", "Pit")) + "-" + _uuid(rng)).encode()
 
@@ -387,7 +399,7 @@ def _load(hyperscan: Any, data: bytes) -> Any:
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
-    global _positions_db, _context_db
+    global _positions_db, _context_db, _line_end_db
     try:
         import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
@@ -395,6 +407,7 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     b64_samples = _base64_samples()
     patterns: List[Tuple[str, bytes, Sample]] = [(family, SHAPES[family], _SHAPE_SAMPLES[family]) for family in SHAPES]
     patterns += [(B64, re.escape(anchor), b64_samples[anchor]) for anchor in ANCHORS[B64]]
+    patterns.append((B64_LINES, B64_LINE_END, _sample_b64_line))
     database = _database(
         hyperscan, [(pattern, sample) for _, pattern, sample in patterns], hyperscan.HS_FLAG_SINGLEMATCH
     )
@@ -404,6 +417,8 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
     _context_db = _database(hyperscan, [(SHAPES[CONTEXT], _sample_context)])
+    # Every line ending in base64 (detect.py decodes wrapped blocks from there).
+    _line_end_db = _database(hyperscan, [(B64_LINE_END, _sample_b64_line)])
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:
@@ -441,6 +456,20 @@ def families(data: bytes) -> FrozenSet[str]:
         use_backend("auto")
     assert _scanner is not None
     return _scanner(data)
+
+
+def base64_line_ends(data: bytes) -> Optional[List[int]]:
+    """Sorted offsets of the newline ending each B64_LINE_END match (hyperscan only; None means
+    "use the regex")."""
+    if _scanner is _python_families or _line_end_db is None:
+        return None
+    ends: List[int] = []
+
+    def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+        ends.append(end - 1)
+
+    _line_end_db.scan(data, match_event_handler=on_match)
+    return sorted(ends)
 
 
 def base64_anchor_positions(data: bytes) -> List[int]:
