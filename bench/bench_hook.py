@@ -8,7 +8,8 @@
 The repository is built in a temp folder (a few commits of history, then FILES staged source-like
 files of about 4 KB, one holding a planted token so both tools have a finding to report). Without
 Betterleaks the pit-guard figures are printed alone. `--importtime` also prints the modules that
-cost most to import on the hook path (python -X importtime).
+cost most to import on the hook path (python -X importtime). `--crossover` measures what decides
+prefilter.ADAPTIVE_BYTES: the hyperscan load, and detection per MiB with each prefilter backend.
 """
 
 from __future__ import annotations
@@ -88,12 +89,52 @@ def timed(args: List[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def crossover() -> None:
+    """Hyperscan's load (import, cached databases, canary checks) against the extra cost per MiB of
+    detection with the pure-Python prefilter: their ratio is where the hook should switch."""
+    probe = (
+        "import time\n"
+        "from pit_guard.detection import prefilter\n"
+        "start = time.perf_counter(); prefilter.use_backend('auto')\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], env=ENV, capture_output=True)  # fills the cache
+    loads = [
+        float(subprocess.run([sys.executable, "-c", probe], env=ENV, capture_output=True, text=True).stdout)
+        for _ in range(3)
+    ]
+    from pit_guard.detection import prefilter
+    from pit_guard.detection.detect import scan_or_error
+
+    data = (_SOURCE.encode() * (1 << 20))[: 1 << 20]
+    per_mib = {}
+    for backend in ("python", "auto"):
+        prefilter.use_backend(backend)
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            scan_or_error(data, "module.py")
+            runs.append(time.perf_counter() - start)
+        per_mib[backend] = min(runs)
+    load = statistics.median(loads)
+    extra = per_mib["python"] - per_mib["auto"]
+    print(f"hyperscan load (median of 3 processes): {load * 1000:.1f} ms")
+    python_ms, hyperscan_ms = per_mib["python"] * 1000, per_mib["auto"] * 1000
+    print(f"detection per MiB: python prefilter {python_ms:.1f} ms, hyperscan {hyperscan_ms:.1f} ms")
+    budget = prefilter.ADAPTIVE_BYTES // 1024
+    print(f"crossover: {load / extra * 1024:.0f} KiB (prefilter.ADAPTIVE_BYTES = {budget} KiB)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--crossover", action="store_true", help="measure the prefilter backends' crossover only")
     options = parser.parse_args()
+    if options.crossover:
+        crossover()
+        return 0
     pit_guard = str(Path(sys.executable).with_name("pit-guard"))
     if not Path(pit_guard).exists():
         print("pit-guard is not installed next to this interpreter: pip install -e .", file=sys.stderr)

@@ -422,10 +422,26 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
 _scanner: Optional[Callable[[bytes], FrozenSet[str]]] = None
 _compiled: Optional[Callable[[bytes], FrozenSet[str]]] = None
 
+# "adaptive" (the pre-commit hook): the pure-Python pass until this many bytes have been looked at,
+# then hyperscan. Importing hyperscan and loading (and canary-checking) its cached databases costs
+# 30-100 ms; detection with the Python pass costs about 125 ms more per MiB than with hyperscan
+# (`bench/bench_hook.py --crossover` measures both), so the two meet near 0.25-0.8 MiB. Both report
+# the same findings: a usual commit never loads hyperscan, and a large one still gets it.
+ADAPTIVE_BYTES = 512 * 1024
+_adaptive_left: Optional[int] = None  # bytes the Python pass may still take, in "adaptive" mode
+
 
 def use_backend(name: str) -> str:
-    """Choose `hyperscan`, `python` or `auto`; returns the backend in use (tests compare both)."""
-    global _scanner, _compiled
+    """Choose `hyperscan`, `python`, `auto` (hyperscan when installed) or `adaptive` (python for the
+    first ADAPTIVE_BYTES, then auto); returns the backend in use now (tests compare them)."""
+    global _scanner, _compiled, _adaptive_left
+    _adaptive_left = None
+    if name == "adaptive":
+        if _compiled is None or _compiled is _python_families:  # nothing loaded yet: start in Python
+            _scanner = _python_families
+            _adaptive_left = ADAPTIVE_BYTES if _compiled is None else None
+            return "python"
+        name = "auto"
     if name in ("auto", "hyperscan") and _compiled is None:
         _compiled = _hyperscan_scanner() or _python_families  # compile once per process
     scanner = _compiled if name in ("auto", "hyperscan") and _compiled is not _python_families else None
@@ -437,8 +453,14 @@ def use_backend(name: str) -> str:
 
 def families(data: bytes) -> FrozenSet[str]:
     """The credential families whose anchors occur in `data`."""
+    global _adaptive_left
     if _scanner is None:
         use_backend("auto")
+    elif _adaptive_left is not None:
+        if len(data) > _adaptive_left:
+            use_backend("auto")
+        else:
+            _adaptive_left -= len(data)
     assert _scanner is not None
     return _scanner(data)
 
