@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, LC_ALL="C")
-for _name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+# PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every run compile pit-guard's sources
+# again: an installed package has its bytecode (pip writes it), so the warm-up run writes it here.
+for _name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONDONTWRITEBYTECODE"):
     ENV.pop(_name, None)
 ENV.update(
     GIT_AUTHOR_NAME="Bench",

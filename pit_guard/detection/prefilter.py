@@ -12,15 +12,13 @@ conditions of the same per-family passes, so both backends report exactly the sa
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
-import platform
-import random
 import re
-import secrets
 import stat
-import uuid
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+
+if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
+    import random
 
 from pit_guard.detection.patterns import B64, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
 from pit_guard.finding import notice
@@ -205,6 +203,8 @@ def _read_cache_file(folder: int, name: str) -> Optional[bytes]:
 
 def _write_cache_file(folder: int, name: str, data: bytes) -> None:
     """Replace `name` (whatever it is: a stale file, a FIFO, a symlink) with `data`, atomically."""
+    import secrets
+
     tmp = f".{name}.{secrets.token_hex(8)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
@@ -223,7 +223,7 @@ def _write_cache_file(folder: int, name: str, data: bytes) -> None:
 
 # --- The random canary: an instance of every pattern, made fresh each time a database is loaded ---
 
-Sample = Callable[[random.Random], bytes]
+Sample = Callable[["random.Random"], bytes]
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _B64URL = _ALNUM + "_-"
 _FILLER = _ALNUM + " \t\n.,;:=\"'`/\\+-_()[]{}<>#%$&*!?|~@^"
@@ -238,6 +238,8 @@ def _mixed_case(rng: random.Random, text: str) -> str:
 
 
 def _uuid(rng: random.Random) -> str:
+    import uuid
+
     text = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return text if rng.random() < 0.5 else _mixed_case(rng, text)
 
@@ -333,6 +335,9 @@ def _passes_canary(database: Any, samples: List[Sample], rng: random.Random) -> 
 
 
 def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
+    import hashlib
+    import platform
+
     key = hashlib.sha256(
         repr((2, expressions, flags, getattr(hyperscan, "__version__", ""), platform.machine())).encode()
     ).hexdigest()[:32]
@@ -349,6 +354,9 @@ def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int =
     """
     expressions = [expression for expression, _ in patterns]
     samples = [sample for _, sample in patterns]
+    import random
+    import secrets
+
     rng = random.Random(secrets.randbits(128))  # unpredictable: a planted database cannot know the canary
     name = _cache_name(hyperscan, expressions, flags)
     folder = _open_cache_dir()
