@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,7 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, LC_ALL="C")
 # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every run compile pit-guard's sources
@@ -85,10 +86,15 @@ def betterleaks_binary() -> Optional[str]:
     return None
 
 
-def timed(args: List[str], cwd: Path) -> float:
+def timed(args: List[str], cwd: Path) -> Tuple[float, float]:
+    """Wall-clock seconds, and the CPU seconds (user + system) the process and its children used:
+    on a shared, loaded machine the CPU figure moves much less than the wall clock."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def crossover() -> None:
@@ -132,6 +138,11 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument(
+        "--other",
+        metavar="PIT_GUARD",
+        help="another pit-guard executable (e.g. a regular install of main) timed in the same run, alternating",
+    )
     parser.add_argument("--crossover", action="store_true", help="measure the prefilter backends' crossover only")
     options = parser.parse_args()
     if options.crossover:
@@ -148,6 +159,8 @@ def main() -> int:
             "pit-guard hook pre-commit": [pit_guard, "hook", "pre-commit", "--", *names],
             "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
         }
+        if options.other:
+            commands["other pit-guard hook pre-commit"] = [options.other, "hook", "pre-commit", "--", *names]
         leaks = betterleaks_binary()
         if leaks:
             commands["betterleaks git --staged"] = [leaks, "git", "--staged", "--no-banner", "-l", "error", "."]
@@ -156,16 +169,21 @@ def main() -> int:
         for args in commands.values():  # warm the page cache and pit-guard's pattern cache
             timed(args, repo)
         times: Dict[str, List[float]] = {name: [] for name in commands}
+        cpu: Dict[str, List[float]] = {name: [] for name in commands}
         for _ in range(options.runs):
             for name, args in commands.items():
-                times[name].append(timed(args, repo))
-        print(f"{options.files} staged files, {options.runs} runs each, alternating; medians:")
+                wall, used = timed(args, repo)
+                times[name].append(wall)
+                cpu[name].append(used)
+        print(f"{options.files} staged files, {options.runs} runs each, alternating; medians (wall, CPU):")
         medians = {name: statistics.median(values) for name, values in times.items()}
+        cpus = {name: statistics.median(values) for name, values in cpu.items()}
         for name, value in medians.items():
-            print(f"  {name:<38} {value * 1000:7.1f} ms")
+            print(f"  {name:<38} {value * 1000:7.1f} ms  {cpus[name] * 1000:7.1f} ms CPU")
         if leaks:
             ratio = medians["pit-guard hook pre-commit"] / medians["betterleaks git --staged"]
-            print(f"  ratio pit-guard / betterleaks: {ratio:.2f}x")
+            cpu_ratio = cpus["pit-guard hook pre-commit"] / cpus["betterleaks git --staged"]
+            print(f"  ratio pit-guard / betterleaks: {ratio:.2f}x (CPU {cpu_ratio:.2f}x)")
         if options.importtime:
             proc = subprocess.run(
                 [sys.executable, "-X", "importtime", "-m", "pit_guard", "hook", "pre-commit", "--", *names],
