@@ -1,7 +1,9 @@
 """Command line: the click group and the explicit list of its commands (nothing registers on import).
 
-Each command lives in commands/ and ends with pipeline.finish(); heavy modules are imported inside the
-commands that need them, so the hook path starts fast.
+Each command lives in commands/ and ends with pipeline.finish(). The group is built on first use
+(`cli`, `COMMANDS`): `hook pre-commit` with a plain command line, what a git hook runs on every
+commit, is run by commands/precommit.py without importing click or the other commands; its help,
+errors and every other command go through click.
 """
 
 from __future__ import annotations
@@ -9,31 +11,52 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-import click
-
-from pit_guard.commands.audit import audit
-from pit_guard.commands.baseline import baseline
-from pit_guard.commands.ci import ci
-from pit_guard.commands.hook import hook
-from pit_guard.commands.scan import scan
-from pit_guard.commands.validate import validate
 from pit_guard.errors import FatalError
 from pit_guard.finding import EXIT_CLEAN, EXIT_ERROR, notice, redact_text
-from pit_guard.pipeline import silence_stdout
 
-COMMANDS = (scan, audit, ci, hook, baseline, validate)
+if TYPE_CHECKING:
+    import click
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="pit-guard", prog_name="pit-guard")
-def cli() -> None:
-    """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
+_group: Optional[click.Group] = None
+_commands: Tuple[click.Command, ...] = ()
 
 
-for _command in COMMANDS:
-    cli.add_command(_command)
+def _build() -> click.Group:
+    """The click group and its commands, built once."""
+    global _group, _commands
+    if _group is not None:
+        return _group
+    import click
+
+    from pit_guard.commands.audit import audit
+    from pit_guard.commands.baseline import baseline
+    from pit_guard.commands.ci import ci
+    from pit_guard.commands.hook import hook
+    from pit_guard.commands.scan import scan
+    from pit_guard.commands.validate import validate
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(package_name="pit-guard", prog_name="pit-guard")
+    def cli() -> None:
+        """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
+
+    _commands = (scan, audit, ci, hook, baseline, validate)
+    for command in _commands:
+        cli.add_command(command)
+    _group = cli
+    return cli
+
+
+def __getattr__(name: str) -> Any:
+    """`cli` (the click group) and `COMMANDS`, built on first use."""
+    if name == "cli":
+        return _build()
+    if name == "COMMANDS":
+        _build()
+        return _commands
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Interrupted(BaseException):
@@ -121,7 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             signal.signal(signum, signal.SIG_IGN)
         _end_children()
         try:
-            click.echo(f"pit-guard: interrupted, exit {code}", err=True)
+            if sys.stderr is not None:
+                sys.stderr.write(f"pit-guard: interrupted, exit {code}\n")
+                sys.stderr.flush()
         except (OSError, ValueError):
             pass
         return code
@@ -130,9 +155,27 @@ def main(argv: Optional[List[str]] = None) -> int:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
-def _main(argv: Optional[List[str]]) -> int:
+def _run(argv: Optional[List[str]]) -> Any:
+    """The command's result: by the fast path when it reads the command line, else by click."""
+    from pit_guard.commands.precommit import fast_pre_commit
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["hook", "pre-commit"]:
+        try:
+            code = fast_pre_commit(args)
+        except EOFError:  # as click.main turns it into Abort: a blank line, then "aborted"
+            _stderr("\n")
+            _stderr("pit-guard: aborted\n")
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            _stderr("\n")
+            raise
+        if code is not None:
+            return code
+    import click
+
     try:
-        code = cli.main(args=argv, prog_name="pit-guard", standalone_mode=False)
+        return _build().main(args=argv, prog_name="pit-guard", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort as e:
@@ -144,6 +187,17 @@ def _main(argv: Optional[List[str]]) -> int:
         setattr(e, "message", redact_text(e.message))  # noqa: B010 - click marks it final; the redaction must win
         e.show()
         return EXIT_ERROR
+
+
+def _stderr(text: str) -> None:
+    if sys.stderr is not None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    try:
+        code = _run(argv)
     except FatalError as e:
         # Messages name paths and values the user gave: a token among them is redacted.
         notice(f"error: {e}")
@@ -156,6 +210,8 @@ def _main(argv: Optional[List[str]]) -> int:
         notice("error: out of memory (an input too large for this machine?)")
         return EXIT_ERROR
     except BrokenPipeError:
+        from pit_guard.pipeline import silence_stdout
+
         silence_stdout()
         notice("error: standard output was closed before everything was written")
         return EXIT_ERROR
@@ -168,7 +224,7 @@ def _main(argv: Optional[List[str]]) -> int:
             import traceback
 
             # The traceback, redacted, and still exit 2 (never 1, the findings code).
-            click.echo(redact_text(traceback.format_exc()), err=True, nl=False)
+            _stderr(redact_text(traceback.format_exc()))
         notice(
             f"internal error: {type(e).__name__}: {redact_text(str(e))[:300]} "
             "(set PIT_GUARD_DEBUG=1 for the traceback, and please report it)"

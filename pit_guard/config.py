@@ -14,7 +14,6 @@ token anywhere, so every unknown key is an error.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import os
 import re
 import sys
@@ -23,10 +22,8 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Suppression, Unread
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, published separately before 3.11 (an environment-marker dependency)
-    import tomli as tomllib
+# tomllib and fnmatch are imported where a config file is parsed or an exclude glob matched: most
+# runs (the pre-commit hook above all) have neither, and the imports cost milliseconds on every run.
 
 CONFIG_FILE = ".pit-guard.toml"
 PYPROJECT = "pyproject.toml"
@@ -105,6 +102,11 @@ def parse_config(table: Dict[str, Any], source: str, root: str) -> Config:
 
 
 def _read_toml(path: str) -> Dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the same parser, published separately before 3.11 (an environment-marker dependency)
+        import tomli as tomllib
+
     from pit_guard.small_files import read_small_file
 
     try:
@@ -186,6 +188,8 @@ def is_excluded(path: str, config: Config) -> bool:
     excludes what is in it."""
     if not config.exclude or path.startswith("<"):
         return False
+    import fnmatch
+
     relative = _relative(path, config.root) or path.replace(os.sep, "/")
     parts = relative.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import sys
 from typing import Optional, Sequence, Tuple
@@ -69,6 +68,8 @@ def notice(text: str) -> None:
 
 def fingerprint(rule_id: str, secret: str) -> str:
     """Content identity: the same secret under the same rule is one finding wherever it is."""
+    import hashlib  # here: a clean run never needs it
+
     return hashlib.sha256(f"{rule_id}:{secret}".encode()).hexdigest()
 
 

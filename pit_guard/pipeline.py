@@ -16,8 +16,6 @@ import os
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-import click
-
 from pit_guard.config import Config, apply_config_counted
 from pit_guard.errors import FatalError
 from pit_guard.finding import (
@@ -74,6 +72,39 @@ def silence_stdout() -> None:
         pass
 
 
+_ANSI = r"\033\[[;?0-9]*[a-zA-Z]"  # what click.echo strips when stdout is not a terminal
+
+
+def write_stdout(text: str) -> None:
+    """What `click.echo(text, nl=False)` does on a POSIX stdout, without importing click (the hook
+    path does not): ANSI sequences stripped unless stdout is a terminal, a stdout whose encoding is
+    ASCII (a misconfigured locale) written as UTF-8 with undecodable characters replaced; flushed."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    if "\033" in text and not stream.isatty():
+        import re
+
+        text = re.sub(_ANSI, "", text)
+    binary = getattr(stream, "buffer", None)
+    if text and binary is not None and _is_ascii(getattr(stream, "encoding", None) or "ascii"):
+        stream.flush()
+        binary.write(text.encode("utf-8", "replace"))
+        binary.flush()
+    elif text:
+        stream.write(text)
+    stream.flush()
+
+
+def _is_ascii(encoding: str) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name == "ascii"
+    except LookupError:
+        return False
+
+
 def render(
     findings: Sequence[Finding],
     skipped: Sequence[Unread],
@@ -96,8 +127,7 @@ def render(
         formats.write_output(output, text, "report")
         return
     try:
-        click.echo(text, nl=False)
-        sys.stdout.flush()
+        write_stdout(text)
     except OSError as e:
         silence_stdout()
         if isinstance(e, BrokenPipeError):

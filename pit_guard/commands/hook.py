@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import click
 
 from pit_guard import pipeline
+from pit_guard.commands import precommit
 from pit_guard.commands.options import Run, report_options
 
 
@@ -20,11 +21,7 @@ def hook() -> None:
 @report_options
 def pre_commit(files: Sequence[str], run: Run) -> int:
     """Scan what the commit adds (staged versions only; FILES as pre-commit passes them)."""
-    from pit_guard.sources import changes
-
-    result = changes.scan_staged(".", list(files) or None, max_size=run.max_file_size)
-    pipeline.tell_notes(result.notices)
-    return pipeline.finish(result.findings, result.skipped, run.options)
+    return precommit.pre_commit(files, run)  # also run without click: cli.main's fast path
 
 
 @hook.command("pre-push")

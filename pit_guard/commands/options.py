@@ -3,16 +3,17 @@ load the settings once, resolve --max-file-size, refuse an --output that is one 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
-from typing import Any, BinaryIO, Callable, Optional, Tuple, TypeVar
+from typing import Any, BinaryIO, Callable, Optional, TypeVar
 
 import click
 
+from pit_guard.commands.precommit import Run, resolve, size_limit
 from pit_guard.config import Config, load_config, parse_size
-from pit_guard.finding import NO_SIZE_LIMIT
-from pit_guard.pipeline import FORMATS, Options, refuse_overwrite
+from pit_guard.pipeline import FORMATS
+
+__all__ = ["Run", "report_options", "settings", "size_limit", "stdin_bytes"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -66,15 +67,6 @@ def settings(config_file: Optional[str], no_config: bool) -> Config:
     return load_config(config_file)
 
 
-def size_limit(given: Optional[int], config: Config) -> Tuple[int, bool]:
-    """The --max-file-size in force, and whether it is the config's (given on the command line wins)."""
-    if given is not None:
-        return given, False
-    if config.max_file_size is not None:
-        return config.max_file_size, True
-    return NO_SIZE_LIMIT, False
-
-
 def validation_options(f: _F) -> _F:
     """--validate-concurrency, --validate-timeout, --validate-total-timeout (scanning commands and validate)."""
     options = [
@@ -119,14 +111,6 @@ def output_options(f: _F) -> _F:
     return f
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """What a scanning command's shared options resolve to: the pipeline's options and the size limit."""
-
-    options: Options
-    max_file_size: int
-
-
 def report_options(f: Callable[..., int]) -> Callable[..., int]:
     """The options every scanning command shares (scan, audit, ci, hooks). The command receives them
     resolved, as `run: Run` (settings loaded once, --max-file-size decided, --output checked)."""
@@ -149,24 +133,21 @@ def report_options(f: Callable[..., int]) -> Callable[..., int]:
         max_file_size: Optional[int],
         **kwargs: Any,
     ) -> int:
-        config = settings(config_file, no_config)
-        refuse_overwrite(output, [("baseline", baseline_file), ("config file", config.source)])
-        limit, from_config = size_limit(max_file_size, config)
-        options = Options(
+        run = resolve(
+            settings(config_file, no_config),
             fmt=fmt,
             output=output,
             show_secrets=show_secrets,
             fail_on_expired=fail_on_expired,
             baseline_file=baseline_file,
-            config=config,
-            size_limit_from_config=from_config,
             validate=validate,
             validate_concurrency=validate_concurrency,
             validate_timeout=validate_timeout,
             validate_total_timeout=validate_total_timeout,
             fail_on=fail_on,
+            max_file_size=max_file_size,
         )
-        return f(*args, run=Run(options, limit), **kwargs)
+        return f(*args, run=run, **kwargs)
 
     decorated: Callable[..., int] = command
     for option in reversed(

@@ -148,7 +148,9 @@ def scan_bytes(data: bytes, path: str = "", now: Optional[float] = None, keep_al
     # data, PowerShell's `>>` appending UTF-16 to an ASCII file): see _all_candidates.
     findings = _scan_plain(data, path, now, keep_allowed, embedded=encoding is None)
     if encoding is not None:
-        findings += _scan_plain(_decode_wide(data, encoding), path, now, keep_allowed, embedded=False)
+        # Decoded text has no byte order mark any more: a U+FEFF left at its start is a character.
+        decoded = _decode_wide(data, encoding)
+        findings += _scan_plain(decoded, path, now, keep_allowed, embedded=False, utf8_bom=False)
         findings = _merged_findings(findings)
     return findings
 
@@ -207,14 +209,16 @@ def _merged_findings(findings: List[Finding]) -> List[Finding]:
     return unique
 
 
-def _scan_plain(data: bytes, path: str, now: float, keep_allowed: bool, embedded: bool = True) -> List[Finding]:
+def _scan_plain(
+    data: bytes, path: str, now: float, keep_allowed: bool, embedded: bool = True, utf8_bom: bool = True
+) -> List[Finding]:
     candidates: Dict[Tuple[str, str, int], Tuple[str, Dict[str, Any]]] = {}
     for rule_id, secret, start, encoding, extra in _all_candidates(data, now, embedded):
         candidates.setdefault((rule_id, secret, start), (encoding, extra))
     findings = []
     # Lines are counted from one candidate to the next (in order of position), so that many
     # findings in one big file cost one pass, not one pass each.
-    line, counted_to, line_start = 1, 0, _BOM_LENGTH if data.startswith(_BOM) else 0
+    line, counted_to, line_start = 1, 0, _BOM_LENGTH if utf8_bom and data.startswith(_BOM) else 0
     suppressed: Dict[int, bool] = {}
     column_at = (-1, 0)  # (offset, its 1-based column) of the previous candidate on this line
     for (rule_id, secret, start), (encoding, extra) in sorted(candidates.items(), key=lambda c: (c[0][2], c[0][0])):

@@ -12,16 +12,13 @@ conditions of the same per-family passes, so both backends report exactly the sa
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
-import platform
-import random
 import re
-import secrets
 import stat
-import string
-import uuid
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+
+if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
+    import random
 
 from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
 from pit_guard.finding import notice
@@ -213,6 +210,8 @@ def _read_cache_file(folder: int, name: str) -> Optional[bytes]:
 
 def _write_cache_file(folder: int, name: str, data: bytes) -> None:
     """Replace `name` (whatever it is: a stale file, a FIFO, a symlink) with `data`, atomically."""
+    import secrets
+
     tmp = f".{name}.{secrets.token_hex(8)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
@@ -231,7 +230,7 @@ def _write_cache_file(folder: int, name: str, data: bytes) -> None:
 
 # --- The random canary: an instance of every pattern, made fresh each time a database is loaded ---
 
-Sample = Callable[[random.Random], bytes]
+Sample = Callable[["random.Random"], bytes]
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _B64URL = _ALNUM + "_-"
 _FILLER = _ALNUM + " \t\n.,;:=\"'`/\\+-_()[]{}<>#%$&*!?|~@^"
@@ -246,12 +245,17 @@ def _mixed_case(rng: random.Random, text: str) -> str:
 
 
 def _uuid(rng: random.Random) -> str:
+    import uuid
+
     text = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return text if rng.random() < 0.5 else _mixed_case(rng, text)
 
 
-def _sample_b64_line(rng: random.Random) -> bytes:
-    return _chars(rng, string.ascii_letters + string.digits + "+/", 52, 80).encode() + b"\n"
+def _sample_b64_line(rng: "random.Random") -> bytes:
+    return _chars(rng, _BASE64_ALPHABET, 52, 80).encode() + b"\n"
+
+
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def _sample_pit(rng: random.Random) -> bytes:
@@ -345,6 +349,9 @@ def _passes_canary(database: Any, samples: List[Sample], rng: random.Random) -> 
 
 
 def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
+    import hashlib
+    import platform
+
     key = hashlib.sha256(
         repr((2, expressions, flags, getattr(hyperscan, "__version__", ""), platform.machine())).encode()
     ).hexdigest()[:32]
@@ -361,6 +368,9 @@ def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int =
     """
     expressions = [expression for expression, _ in patterns]
     samples = [sample for _, sample in patterns]
+    import random
+    import secrets
+
     rng = random.Random(secrets.randbits(128))  # unpredictable: a planted database cannot know the canary
     name = _cache_name(hyperscan, expressions, flags)
     folder = _open_cache_dir()
@@ -437,10 +447,26 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
 _scanner: Optional[Callable[[bytes], FrozenSet[str]]] = None
 _compiled: Optional[Callable[[bytes], FrozenSet[str]]] = None
 
+# "adaptive" (the pre-commit hook): the pure-Python pass until this many bytes have been looked at,
+# then hyperscan. Importing hyperscan and loading (and canary-checking) its cached databases costs
+# 30-100 ms; detection with the Python pass costs about 125 ms more per MiB than with hyperscan
+# (`bench/bench_hook.py --crossover` measures both), so the two meet near 0.25-0.8 MiB. Both report
+# the same findings: a usual commit never loads hyperscan, and a large one still gets it.
+ADAPTIVE_BYTES = 512 * 1024
+_adaptive_left: Optional[int] = None  # bytes the Python pass may still take, in "adaptive" mode
+
 
 def use_backend(name: str) -> str:
-    """Choose `hyperscan`, `python` or `auto`; returns the backend in use (tests compare both)."""
-    global _scanner, _compiled
+    """Choose `hyperscan`, `python`, `auto` (hyperscan when installed) or `adaptive` (python for the
+    first ADAPTIVE_BYTES, then auto); returns the backend in use now (tests compare them)."""
+    global _scanner, _compiled, _adaptive_left
+    _adaptive_left = None
+    if name == "adaptive":
+        if _compiled is None or _compiled is _python_families:  # nothing loaded yet: start in Python
+            _scanner = _python_families
+            _adaptive_left = ADAPTIVE_BYTES if _compiled is None else None
+            return "python"
+        name = "auto"
     if name in ("auto", "hyperscan") and _compiled is None:
         _compiled = _hyperscan_scanner() or _python_families  # compile once per process
     scanner = _compiled if name in ("auto", "hyperscan") and _compiled is not _python_families else None
@@ -452,8 +478,14 @@ def use_backend(name: str) -> str:
 
 def families(data: bytes) -> FrozenSet[str]:
     """The credential families whose anchors occur in `data`."""
+    global _adaptive_left
     if _scanner is None:
         use_backend("auto")
+    elif _adaptive_left is not None:
+        if len(data) > _adaptive_left:
+            use_backend("auto")
+        else:
+            _adaptive_left -= len(data)
     assert _scanner is not None
     return _scanner(data)
 

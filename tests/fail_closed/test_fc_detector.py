@@ -368,3 +368,14 @@ def test_doubly_base64_encoded_token_is_found(tmp_path, capsys, form: str) -> No
     assert scan_stream(io.BytesIO(crafted).read, "twice.b64", chunk_size=64, now=NOW) == found
     report = _run(tmp_path, capsys, crafted)
     assert report["exit"] == 1 and secret not in report["output"]
+
+
+def test_a_zero_width_no_break_space_after_a_utf16_bom_counts_the_same_streamed_and_whole() -> None:
+    """Found by the stream property test: U+FEFF right after a UTF-16 byte order mark is a character
+    of the text (column 3 here), whether the input is scanned whole or streamed byte by byte."""
+    data = "\ufeff\ufeff pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69".encode("utf-16-le")
+    data = b"\xff\xfe" + data[2:]
+    pieces = iter([data[i : i + 1] for i in range(len(data))])
+    streamed = detect.scan_stream(lambda n: next(pieces, b""), "p", chunk_size=64, now=0, keep_allowed=True)
+    whole = detect.scan_bytes(data, "p", now=0, keep_allowed=True)
+    assert [(f.line, f.column) for f in whole] == [(f.line, f.column) for f in streamed] == [(1, 3)]
