@@ -18,6 +18,19 @@ class NotReadable(OSError):
     """The path is not a regular file of a sane size (the message says which)."""
 
 
+def read_at_most(fd: int, size: int) -> bytes:
+    """At most `size` bytes from `fd` (fewer at its end). Asking one byte more than a file should
+    hold tells a caller that the file is bigger than it said, or grew while being read."""
+    parts = []
+    while size > 0:
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
 def read_small_file(path: str, limit: int = DEFAULT_LIMIT) -> bytes:
     """The bytes of the regular file at `path` (a symlink to one is followed); OSError otherwise
     (FileNotFoundError when it does not exist, NotReadable for a FIFO, device, folder or a file
@@ -30,15 +43,7 @@ def read_small_file(path: str, limit: int = DEFAULT_LIMIT) -> bytes:
             raise NotReadable(f"{kind} (a FIFO, device or socket is never read)")
         if info.st_size > limit:
             raise NotReadable(f"larger than {limit} bytes")
-        parts = []
-        left = limit + 1
-        while left > 0:
-            part = os.read(fd, min(left, 1 << 20))
-            if not part:
-                break
-            parts.append(part)
-            left -= len(part)
-        data = b"".join(parts)
+        data = read_at_most(fd, limit + 1)
         if len(data) > limit:
             raise NotReadable(f"larger than {limit} bytes")
         return data

@@ -192,15 +192,9 @@ def _read_cache_file(folder: int, name: str) -> Optional[bytes]:
             or info.st_size > MAX_CACHE_BYTES
         ):
             return None
-        chunks = []
-        left = info.st_size + 1  # one byte more: a file that grows while read is refused
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
+        from pit_guard.small_files import read_at_most
+
+        data = read_at_most(fd, info.st_size + 1)  # one byte more: a file that grows while read is refused
         return data if len(data) == info.st_size else None
     except OSError:
         return None
