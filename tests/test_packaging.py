@@ -27,7 +27,7 @@ import pit_guard
 
 ROOT = Path(__file__).resolve().parent.parent
 # pit-guard's runtime dependencies (import names), and theirs; the optional ones may be absent.
-DEPENDENCIES = ("click", "regex", "git", "gitdb", "smmap")
+DEPENDENCIES = ("click",)
 OPTIONAL = ("hyperscan", "tomli")
 
 
