@@ -191,8 +191,11 @@ def _run(argv: Optional[List[str]]) -> Any:
 
 def _stderr(text: str) -> None:
     if sys.stderr is not None:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # standard error full or closed: the exit code still tells
 
 
 def _main(argv: Optional[List[str]]) -> int:

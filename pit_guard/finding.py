@@ -62,8 +62,11 @@ def notice(text: str) -> None:
     stream = sys.stderr
     if stream is None:  # closed by the caller: nowhere to tell
         return
-    stream.write(display_path(line) + "\n")
-    stream.flush()
+    try:
+        stream.write(display_path(line) + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # standard error full or closed: the exit code still tells (a notice must not change it)
 
 
 def fingerprint(rule_id: str, secret: str) -> str:

@@ -50,7 +50,9 @@ def validate(
             raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
         findings, missing = findings_from_report(document, root=".", name=report_file)
         for entry, reason in missing:
-            notice(f"not checked: {entry.get('path')}:{entry.get('line')}: {reason}")
+            line = entry.get("line")
+            where = f"{entry.get('path')}:{line}" if isinstance(line, int) else f"{entry.get('path')}"
+            notice(f"not checked: {where}: {reason}")
     else:
         from pit_guard.detection.detect import scan_bytes
 

@@ -128,3 +128,21 @@ def test_token_shaped_jwt_claims_never_reach_a_report(tmp_path: pathlib.Path) ->
         proc = run(["scan", "t.txt", "--format", fmt], tmp_path)
         assert proc.returncode == 1, proc.stderr
         assert not any(secret in proc.stdout + proc.stderr for secret in inner + [token]), fmt
+
+
+@pytest.mark.parametrize("args", [["scan", "clean"], ["scan", "nowhere"], ["scan", "leaky"]])
+def test_a_full_standard_error_does_not_change_the_exit_code(tmp_path: pathlib.Path, args: list) -> None:  # type: ignore[type-arg]
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "a.txt").write_text("nothing here\n")
+    (tmp_path / "leaky").mkdir()
+    (tmp_path / "leaky" / "a.env").write_text(f"GHL={new_pit()}\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pit_guard", *args],
+            cwd=tmp_path,
+            env=git_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=full,
+            timeout=30,
+        )
+    assert proc.returncode == {"clean": 0, "nowhere": 2, "leaky": 1}[args[1]]
