@@ -346,13 +346,13 @@ def test_quad_head_filter_never_rejects_a_run_decoding_to_base64(nested: bytes, 
 
 
 @SETTINGS
-@given(st.binary(min_size=0, max_size=60))
+@given(st.binary(min_size=0, max_size=80))
 def test_short_unanchored_runs_have_no_decoding_long_enough_to_nest(raw: bytes) -> None:
     """A run under _MIN_NESTED_RUN characters is skipped without decoding: no decoding of it, at any
     alignment, can hold a base64 line (_B64_LINE_END) to look into."""
     from pit_guard.detection.detect import _B64_LINE_END_RE, _MIN_NESTED_RUN, _decode_base64
 
-    run = base64.b64encode(raw).rstrip(b"=")[: _MIN_NESTED_RUN - 1]
+    run = base64.b64encode(base64.b64encode(raw) * 2)[: _MIN_NESTED_RUN - 1]  # base64 of base64 text
     for shift in range(4):
         decoded = _decode_base64(run[shift:]) or b""
         assert not _B64_LINE_END_RE.search(decoded + b"\n")
@@ -369,3 +369,36 @@ def test_base64_of_base64_line_is_found_at_each_alignment_and_width(backend: str
                 data = b"value:\n" + prefix + run.rstrip(b"=") + b"\nnext\n"
                 found = {f.secret for f in scan_bytes(data, "p", now=NOW)}
                 assert token in found, (prefix, pad)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(min_size=30, max_size=120).map(lambda b: base64.b64encode(b) + b"\n"),
+            st.binary(min_size=30, max_size=120).map(lambda b: base64.urlsafe_b64encode(b).rstrip(b"=") + b"\r\n"),
+            st.binary(max_size=40),
+        ),
+        max_size=12,
+    )
+)
+def test_line_ends_from_the_families_pass_are_those_of_the_regex(parts: list) -> None:
+    """With hyperscan, the offsets of lines ending in base64 come from the families pass over the
+    same object (no second pass); they are exactly the regex's, and a pass over other data is never
+    mistaken for this one."""
+    from pit_guard.detection.detect import _B64_LINE_END_RE
+
+    data = b"".join(parts)
+    expected = [m.start() for m in _B64_LINE_END_RE.finditer(data)]
+    assume(expected)
+    prefilter.use_backend("hyperscan")
+    try:
+        found = prefilter.families(data)
+        assert prefilter.B64_LINES in found
+        prefilter.families(b"x" * 60 + b"\n")  # another object's pass in between: not taken for data's
+        assert prefilter.base64_line_ends(data) == expected
+        prefilter.families(data)
+        assert prefilter.base64_line_ends(data) == expected
+        assert prefilter.base64_line_ends(data) == expected  # and again, after the saved offsets were used
+    finally:
+        prefilter.use_backend("auto")

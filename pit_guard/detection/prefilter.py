@@ -15,7 +15,7 @@ import base64
 import os
 import re
 import stat
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple, Union
 
 if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
     import random
@@ -89,6 +89,9 @@ _B64_LINE_END_RE = re.compile(rb"\n(?<=" + B64_LINE_END + rb")")
 
 
 _positions_db: Any = None
+# The data of the last hyperscan families pass that saw a line ending in base64, and every such
+# line's newline offset (a reference to the object itself: `is` cannot mistake another for it).
+_last_line_ends: Optional[Tuple[bytes, List[int]]] = None
 _context_db: Any = None
 _line_end_db: Any = None
 
@@ -342,7 +345,7 @@ def _passes_canary(database: Any, samples: List[Sample], rng: random.Random) -> 
     return True
 
 
-def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
+def _cache_name(hyperscan: Any, expressions: List[bytes], flags: Union[int, List[int]]) -> str:
     import hashlib
     import platform
 
@@ -352,7 +355,7 @@ def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
     return f"hyperscan-{key}.db"
 
 
-def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int = 0) -> Any:
+def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: Union[int, List[int]] = 0) -> Any:
     """A compiled hyperscan database, loaded from the on-disk cache when one there passes every check.
 
     Compiling all of pit-guard's patterns takes 0.2 to 0.6 s, more than a pre-commit hook should
@@ -381,7 +384,7 @@ def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int =
             expressions=expressions,
             ids=list(range(len(expressions))),
             elements=len(expressions),
-            flags=[flags] * len(expressions),
+            flags=flags if isinstance(flags, list) else [flags] * len(expressions),
         )
         if not _passes_canary(database, samples, rng):
             raise RuntimeError("pit-guard bug: the prefilter canary does not match its own patterns")
@@ -412,10 +415,12 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     patterns: List[Tuple[str, bytes, Sample]] = [(family, SHAPES[family], _SHAPE_SAMPLES[family]) for family in SHAPES]
     patterns += [(B64, re.escape(anchor), b64_samples[anchor]) for anchor in ANCHORS[B64]]
     patterns.append((B64_LINES, B64_LINE_END, _sample_b64_line))
-    database = _database(
-        hyperscan, [(pattern, sample) for _, pattern, sample in patterns], hyperscan.HS_FLAG_SINGLEMATCH
-    )
+    # Each family's first match is enough, except for lines ending in base64: every one is kept, so
+    # that detect.py gets their offsets from this pass instead of a second one (base64_line_ends).
+    flags = [0 if family == B64_LINES else hyperscan.HS_FLAG_SINGLEMATCH for family, _, _ in patterns]
+    database = _database(hyperscan, [(pattern, sample) for _, pattern, sample in patterns], flags)
     family_of = [family for family, _, _ in patterns]
+    line_end_id = family_of.index(B64_LINES)
     _positions_db = _database(hyperscan, [(re.escape(a), b64_samples[a]) for a in ANCHORS[B64]])
 
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
@@ -427,12 +432,19 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:
             return frozenset()
+        global _last_line_ends
         found: List[str] = []
+        line_ends: List[int] = []
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+            if pattern_id == line_end_id:
+                line_ends.append(end - 1)
             found.append(family_of[pattern_id])
 
+        _last_line_ends = None
         database.scan(data, match_event_handler=on_match)
+        if line_ends:
+            _last_line_ends = (data, line_ends)
         return frozenset(found)
 
     return scan
@@ -487,8 +499,13 @@ def families(data: bytes) -> FrozenSet[str]:
 def base64_line_ends(data: bytes) -> Optional[List[int]]:
     """Sorted offsets of the newline ending each B64_LINE_END match (hyperscan only; None means
     "use the regex")."""
+    global _last_line_ends
     if _scanner is _python_families or _line_end_db is None:
         return None
+    last = _last_line_ends
+    if last is not None and last[0] is data:  # the families pass over this very object saw them all
+        _last_line_ends = None
+        return sorted(last[1])
     ends: List[int] = []
 
     def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
