@@ -15,7 +15,7 @@ import base64
 import os
 import re
 import stat
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
     import random
@@ -345,7 +345,7 @@ def _passes_canary(database: Any, samples: List[Sample], rng: random.Random) -> 
     return True
 
 
-def _cache_name(hyperscan: Any, expressions: List[bytes], flags: Union[int, List[int]]) -> str:
+def _cache_name(hyperscan: Any, expressions: List[bytes], flags: int) -> str:
     import hashlib
     import platform
 
@@ -355,7 +355,7 @@ def _cache_name(hyperscan: Any, expressions: List[bytes], flags: Union[int, List
     return f"hyperscan-{key}.db"
 
 
-def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: Union[int, List[int]] = 0) -> Any:
+def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: int = 0) -> Any:
     """A compiled hyperscan database, loaded from the on-disk cache when one there passes every check.
 
     Compiling all of pit-guard's patterns takes 0.2 to 0.6 s, more than a pre-commit hook should
@@ -384,7 +384,7 @@ def _database(hyperscan: Any, patterns: List[Tuple[bytes, Sample]], flags: Union
             expressions=expressions,
             ids=list(range(len(expressions))),
             elements=len(expressions),
-            flags=flags if isinstance(flags, list) else [flags] * len(expressions),
+            flags=[flags] * len(expressions),
         )
         if not _passes_canary(database, samples, rng):
             raise RuntimeError("pit-guard bug: the prefilter canary does not match its own patterns")
@@ -414,20 +414,20 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     b64_samples = _base64_samples()
     patterns: List[Tuple[str, bytes, Sample]] = [(family, SHAPES[family], _SHAPE_SAMPLES[family]) for family in SHAPES]
     patterns += [(B64, re.escape(anchor), b64_samples[anchor]) for anchor in ANCHORS[B64]]
-    patterns.append((B64_LINES, B64_LINE_END, _sample_b64_line))
-    # Each family's first match is enough, except for lines ending in base64: every one is kept, so
-    # that detect.py gets their offsets from this pass instead of a second one (base64_line_ends).
-    flags = [0 if family == B64_LINES else hyperscan.HS_FLAG_SINGLEMATCH for family, _, _ in patterns]
-    database = _database(hyperscan, [(pattern, sample) for _, pattern, sample in patterns], flags)
+    database = _database(
+        hyperscan, [(pattern, sample) for _, pattern, sample in patterns], hyperscan.HS_FLAG_SINGLEMATCH
+    )
     family_of = [family for family, _, _ in patterns]
-    line_end_id = family_of.index(B64_LINES)
     _positions_db = _database(hyperscan, [(re.escape(a), b64_samples[a]) for a in ANCHORS[B64]])
 
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
     _context_db = _database(hyperscan, [(SHAPES[CONTEXT], _sample_context)])
-    # Every line ending in base64 (detect.py decodes wrapped blocks from there).
-    _line_end_db = _database(hyperscan, [(B64_LINE_END, _sample_b64_line)])
+    # Every line ending in base64 (detect.py decodes wrapped blocks from there): the B64_LINES family.
+    # A pass of its own, every match kept for base64_line_ends: its bounded repeat of a wide class
+    # slows a database it shares with the literal-led shapes more than a second pass costs (on
+    # bench_detect's corpus: 0.06 s shapes alone, 0.07 s lines alone, 0.16 s both in one database).
+    line_end_db = _line_end_db = _database(hyperscan, [(B64_LINE_END, _sample_b64_line)])
 
     def scan(data: bytes) -> FrozenSet[str]:
         if not data:
@@ -437,13 +437,16 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
         line_ends: List[int] = []
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
-            if pattern_id == line_end_id:
-                line_ends.append(end - 1)
             found.append(family_of[pattern_id])
+
+        def on_line_end(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+            line_ends.append(end - 1)
 
         _last_line_ends = None
         database.scan(data, match_event_handler=on_match)
+        line_end_db.scan(data, match_event_handler=on_line_end)
         if line_ends:
+            found.append(B64_LINES)
             _last_line_ends = (data, line_ends)
         return frozenset(found)
 
