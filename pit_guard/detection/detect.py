@@ -30,7 +30,7 @@ from pit_guard.detection.patterns import (
     UUID,
     WEBHOOK,
 )
-from pit_guard.detection.prefilter import context_match_ends, families
+from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends
 from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
@@ -294,11 +294,13 @@ def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
 def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[str]] = None) -> Iterator[_Candidate]:
     """`found`, when given, is a superset of families(data) already computed (a necessary condition
     of each family's pass, so a superset only costs passes that find nothing)."""
-    found = families(data) if found is None else found
+    seen: Optional[List[int]] = None  # the line ends below, when the families pass gave them
+    if found is None:
+        found, seen = families_and_line_ends(data)
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
         # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.
-        line_ends = _b64_line_ends(data) if B64_LINES in found else _end_of_data(data)
+        line_ends = _b64_line_ends(data, seen) if B64_LINES in found else _end_of_data(data)
         if B64 in found or line_ends:
             yield from _base64_wrapped(data, depth, now, B64 in found, line_ends)
     if not found:
@@ -680,13 +682,13 @@ _B64_LINE_END = B64_LINE_END
 _B64_LINE_END_RE = re.compile(rb"\n(?<=" + _B64_LINE_END + rb")")
 
 
-def _b64_line_ends(data: bytes) -> List[int]:
+def _b64_line_ends(data: bytes, seen: Optional[List[int]] = None) -> List[int]:
     """Offsets of the newline ending each line that ends in _MIN_B64_RUN base64 characters, in
-    order (hyperscan's database when it is the backend, else the regex: the same offsets), and the
-    data's end when it ends in such a run."""
+    order (`seen`, those of the families pass, else hyperscan's database when it is the backend,
+    else the regex: the same offsets), and the data's end when it ends in such a run."""
     from pit_guard.detection.prefilter import base64_line_ends
 
-    ends = base64_line_ends(data)
+    ends = seen if seen is not None else base64_line_ends(data)
     if ends is None:
         ends = [m.start() for m in _B64_LINE_END_RE.finditer(data)]
     return ends + _end_of_data(data)

@@ -89,9 +89,8 @@ _B64_LINE_END_RE = re.compile(rb"\n(?<=" + B64_LINE_END + rb")")
 
 
 _positions_db: Any = None
-# The data of the last hyperscan families pass that saw a line ending in base64, and every such
-# line's newline offset (a reference to the object itself: `is` cannot mistake another for it).
-_last_line_ends: Optional[Tuple[bytes, List[int]]] = None
+# The hyperscan families pass that also returns base64_line_ends(data) (set with the databases).
+_scan_with_line_ends: Optional[Callable[[bytes], Tuple[FrozenSet[str], List[int]]]] = None
 _context_db: Any = None
 _line_end_db: Any = None
 
@@ -406,7 +405,7 @@ def _load(hyperscan: Any, data: bytes) -> Any:
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
-    global _positions_db, _context_db, _line_end_db
+    global _positions_db, _context_db, _line_end_db, _scan_with_line_ends
     try:
         import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
@@ -429,10 +428,9 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     # bench_detect's corpus: 0.06 s shapes alone, 0.07 s lines alone, 0.16 s both in one database).
     line_end_db = _line_end_db = _database(hyperscan, [(B64_LINE_END, _sample_b64_line)])
 
-    def scan(data: bytes) -> FrozenSet[str]:
+    def scan_with_line_ends(data: bytes) -> Tuple[FrozenSet[str], List[int]]:
         if not data:
-            return frozenset()
-        global _last_line_ends
+            return frozenset(), []
         found: List[str] = []
         line_ends: List[int] = []
 
@@ -442,14 +440,16 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
         def on_line_end(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
             line_ends.append(end - 1)
 
-        _last_line_ends = None
         database.scan(data, match_event_handler=on_match)
         line_end_db.scan(data, match_event_handler=on_line_end)
         if line_ends:
             found.append(B64_LINES)
-            _last_line_ends = (data, line_ends)
-        return frozenset(found)
+        return frozenset(found), sorted(line_ends)
 
+    def scan(data: bytes) -> FrozenSet[str]:
+        return scan_with_line_ends(data)[0]
+
+    _scan_with_line_ends = scan_with_line_ends
     return scan
 
 
@@ -487,6 +487,22 @@ def use_backend(name: str) -> str:
 
 def families(data: bytes) -> FrozenSet[str]:
     """The credential families whose anchors occur in `data`."""
+    _choose_scanner(data)
+    assert _scanner is not None
+    return _scanner(data)
+
+
+def families_and_line_ends(data: bytes) -> Tuple[FrozenSet[str], Optional[List[int]]]:
+    """families(data) and, with hyperscan, what base64_line_ends(data) returns, from the same pass
+    (None: not known, ask base64_line_ends when B64_LINES is among the families)."""
+    _choose_scanner(data)
+    assert _scanner is not None
+    if _scanner is not _python_families and _scan_with_line_ends is not None:
+        return _scan_with_line_ends(data)
+    return _scanner(data), None
+
+
+def _choose_scanner(data: bytes) -> None:
     global _adaptive_left
     if _scanner is None:
         use_backend("auto")
@@ -495,20 +511,13 @@ def families(data: bytes) -> FrozenSet[str]:
             use_backend("auto")
         else:
             _adaptive_left -= len(data)
-    assert _scanner is not None
-    return _scanner(data)
 
 
 def base64_line_ends(data: bytes) -> Optional[List[int]]:
     """Sorted offsets of the newline ending each B64_LINE_END match (hyperscan only; None means
     "use the regex")."""
-    global _last_line_ends
     if _scanner is _python_families or _line_end_db is None:
         return None
-    last = _last_line_ends
-    if last is not None and last[0] is data:  # the families pass over this very object saw them all
-        _last_line_ends = None
-        return sorted(last[1])
     ends: List[int] = []
 
     def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
