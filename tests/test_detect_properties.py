@@ -314,3 +314,89 @@ def test_mutated_tokens_repeated_take_linear_time(data: bytes) -> None:
     assume(data)
     unit = data + b"\n"
     _assert_linear(lambda n: unit * (n // len(unit) + 1), data[:40])
+
+
+# --- The cheap tests before a nested decoding are necessary conditions of the exact one ------------
+
+_B64_TEXT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+
+
+def _exact_nested_shift(run: bytes, shift: int) -> bool:
+    from pit_guard.detection.detect import _RUN_BACK, _decode_base64
+
+    return b" " not in (_decode_base64(run[shift : shift + 72]) or b" ").translate(_RUN_BACK)
+
+
+@SETTINGS
+@given(
+    st.binary(min_size=0, max_size=80).map(lambda b: base64.b64encode(base64.b64encode(b)).rstrip(b"=")),
+    st.sampled_from((b"", b"ey", b"K", b"abc")),
+    st.binary(min_size=50, max_size=100).map(lambda b: base64.b64encode(b).rstrip(b"=")),
+    st.booleans(),
+)
+def test_quad_head_filter_never_rejects_a_run_decoding_to_base64(nested: bytes, head: bytes, noise: bytes, url: bool):
+    from pit_guard.detection.detect import _may_decode_to_base64
+
+    for run in (head + nested, noise, head + nested[:71], nested + noise):
+        if url:
+            run = run.replace(b"+", b"-").replace(b"/", b"_")
+        for shift in range(4):
+            if _exact_nested_shift(run, shift):
+                assert _may_decode_to_base64(run, shift), (run, shift)
+
+
+@SETTINGS
+@given(st.binary(min_size=0, max_size=80))
+def test_short_unanchored_runs_have_no_decoding_long_enough_to_nest(raw: bytes) -> None:
+    """A run under _MIN_NESTED_RUN characters is skipped without decoding: no decoding of it, at any
+    alignment, can hold a base64 line (_B64_LINE_END) to look into."""
+    from pit_guard.detection.detect import _B64_LINE_END_RE, _MIN_NESTED_RUN, _decode_base64
+
+    run = base64.b64encode(base64.b64encode(raw) * 2)[: _MIN_NESTED_RUN - 1]  # base64 of base64 text
+    for shift in range(4):
+        decoded = _decode_base64(run[shift:]) or b""
+        assert not _B64_LINE_END_RE.search(decoded + b"\n")
+
+
+def test_base64_of_base64_line_is_found_at_each_alignment_and_width(backend: str) -> None:
+    """A credential in base64 of base64 on a line of its own (no anchor in the outer run), after 0-3
+    characters of other base64 and with a standard or URL-safe alphabet, is found."""
+    token = "pit-" + str(uuid.uuid4())
+    for prefix in (b"", b"Q", b"QU", b"QUJ"):
+        for pad in (b"", b"xx ", b"filler text ab "):
+            outer = base64.b64encode(base64.b64encode(pad + token.encode()))
+            for run in (outer, outer.replace(b"+", b"-").replace(b"/", b"_")):
+                data = b"value:\n" + prefix + run.rstrip(b"=") + b"\nnext\n"
+                found = {f.secret for f in scan_bytes(data, "p", now=NOW)}
+                assert token in found, (prefix, pad)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(min_size=30, max_size=120).map(lambda b: base64.b64encode(b) + b"\n"),
+            st.binary(min_size=30, max_size=120).map(lambda b: base64.urlsafe_b64encode(b).rstrip(b"=") + b"\r\n"),
+            st.binary(max_size=40),
+            # Lines the looser hyperscan pattern matches and the exact one does not: `=` or CR inside.
+            st.binary(min_size=30, max_size=60).map(lambda b: base64.b64encode(b)[:30] + b"==\r" + base64.b64encode(b)),
+            st.integers(52, 70).map(lambda n: b"=" * n + b"\n"),
+        ),
+        max_size=12,
+    )
+)
+def test_line_ends_from_the_families_pass_are_those_of_the_regex(parts: list) -> None:
+    """With hyperscan, the offsets of lines ending in base64 come from the families pass (no second
+    pass); they are exactly the regex's, and those base64_line_ends finds on its own."""
+    from pit_guard.detection.detect import _B64_LINE_END_RE
+
+    data = b"".join(parts)
+    expected = [m.start() for m in _B64_LINE_END_RE.finditer(data)]
+    prefilter.use_backend("hyperscan")
+    try:
+        found, line_ends = prefilter.families_and_line_ends(data)
+        assert (prefilter.B64_LINES in found) == bool(expected) and found == prefilter.families(data)
+        assert line_ends == expected
+        assert prefilter.base64_line_ends(data) == expected
+    finally:
+        prefilter.use_backend("auto")

@@ -30,7 +30,7 @@ from pit_guard.detection.patterns import (
     UUID,
     WEBHOOK,
 )
-from pit_guard.detection.prefilter import context_match_ends, families
+from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends
 from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
@@ -294,11 +294,13 @@ def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
 def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[str]] = None) -> Iterator[_Candidate]:
     """`found`, when given, is a superset of families(data) already computed (a necessary condition
     of each family's pass, so a superset only costs passes that find nothing)."""
-    found = families(data) if found is None else found
+    seen: Optional[List[int]] = None  # the line ends below, when the families pass gave them
+    if found is None:
+        found, seen = families_and_line_ends(data)
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
         # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.
-        line_ends = _b64_line_ends(data) if B64_LINES in found else _end_of_data(data)
+        line_ends = _b64_line_ends(data, seen) if B64_LINES in found else _end_of_data(data)
         if B64 in found or line_ends:
             yield from _base64_wrapped(data, depth, now, B64 in found, line_ends)
     if not found:
@@ -680,13 +682,13 @@ _B64_LINE_END = B64_LINE_END
 _B64_LINE_END_RE = re.compile(rb"\n(?<=" + _B64_LINE_END + rb")")
 
 
-def _b64_line_ends(data: bytes) -> List[int]:
+def _b64_line_ends(data: bytes, seen: Optional[List[int]] = None) -> List[int]:
     """Offsets of the newline ending each line that ends in _MIN_B64_RUN base64 characters, in
-    order (hyperscan's database when it is the backend, else the regex: the same offsets), and the
-    data's end when it ends in such a run."""
+    order (`seen`, those of the families pass, else hyperscan's database when it is the backend,
+    else the regex: the same offsets), and the data's end when it ends in such a run."""
     from pit_guard.detection.prefilter import base64_line_ends
 
-    ends = base64_line_ends(data)
+    ends = seen if seen is not None else base64_line_ends(data)
     if ends is None:
         ends = [m.start() for m in _B64_LINE_END_RE.finditer(data)]
     return ends + _end_of_data(data)
@@ -724,7 +726,10 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         run, block_end = _wrapped_block(data, start, end)
         done.append((start, block_end))
         done_until = block_end
-        yield from _memoized_run(memo, run, start, depth, now, not anchored and block_end == end)
+        nested_only = not anchored and block_end == end
+        if nested_only and len(run) < _MIN_NESTED_RUN:
+            continue  # no decoding of it is long enough to be a base64 line itself: nothing to look into
+        yield from _memoized_run(memo, run, start, depth, now, nested_only)
     if not anchored:
         return
     from pit_guard.detection.prefilter import base64_anchor_positions
@@ -791,8 +796,11 @@ def _decoded_run(run: bytes, start: int, depth: int, now: float, nested_only: bo
     decodings says whether any can hold one. With `nested_only` (a run without an anchor) only a
     decoding holding base64 text itself is looked into."""
     shifts: List[int] = list(range(4))
-    if nested_only:  # cheap test first: the alignments whose first 54 bytes decode to base64 text
+    if nested_only:  # cheap tests first: the alignments whose first 54 bytes decode to base64 text
+        shifts = [s for s in shifts if _may_decode_to_base64(run, s)]
         shifts = [s for s in shifts if b" " not in (_decode_base64(run[s : s + 72]) or b" ").translate(_RUN_BACK)]
+        if not shifts:
+            return
     decodes = [_decode_base64(run[shift:]) or b"" if shift in shifts else b"" for shift in range(4)]
     if nested_only:
         decodes = [d if _B64_LINE_END_RE.search(d + b"\n") else b"" for d in decodes]
@@ -806,6 +814,22 @@ def _decoded_run(run: bytes, start: int, depth: int, now: float, nested_only: bo
             yield rule_id, secret, start + shift, "base64", extra
         if inner:
             break
+
+
+# A run without an anchor is looked into only when a decoding of it can itself be a base64 line
+# (_B64_LINE_END: 52 characters before a newline), which takes 70 characters (70 * 3 // 4 = 52).
+_MIN_NESTED_RUN = 70
+# Base64 text is bytes 0x2B..0x7A, whose top six bits are 10..30: so in a run decoding to base64
+# text, the first character of each group of four is one of these (base64 values 10..30).
+_NESTED_QUAD_HEADS = b"KLMNOPQRSTUVWXYZabcde"
+
+
+def _may_decode_to_base64(run: bytes, shift: int) -> bool:
+    """A necessary condition, without decoding, of run[shift : shift + 72] decoding to base64 text:
+    the first character of each group of four (one that has a second character, as _decode_base64
+    drops a lone last one) encodes the top six bits of a byte that must be base64 text. Random
+    base64 (a lockfile hash, a minified bundle's data URL) fails it within a few groups."""
+    return not run[shift : min(len(run), shift + 72) - 1 : 4].translate(None, _NESTED_QUAD_HEADS)
 
 
 def _wrapped_block(data: bytes, start: int, end: int) -> Tuple[bytes, int]:
