@@ -33,6 +33,21 @@ def clean_env(monkeypatch):
     monkeypatch.setenv("GIT_NO_LAZY_FETCH", "1")  # the test's own git calls must not fetch either
 
 
+def _history_mode_args(mode: str, base: str, head: str, monkeypatch) -> List[str]:
+    """The command line (and CI / pre-commit variables) that makes `mode` scan base..head."""
+    if mode == "range":
+        return ["scan", "--range", f"{base}..{head}"]
+    if mode == "ci":
+        for name, value in {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": base}.items():
+            monkeypatch.setenv(name, value)
+        return ["ci"]
+    if mode == "pre-push":
+        monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+        monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
+        return ["hook", "pre-push"]
+    return ["audit"]
+
+
 def _object_file(repo: Repo, sha: str) -> Path:
     return repo.path / ".git" / "objects" / sha[:2] / sha[2:]
 
@@ -131,18 +146,7 @@ def test_unread_blob_fails_closed(mode, fault, tmp_path, monkeypatch, capsys):
     else:
         repo, base, head = _history_repo(tmp_path, fault, hidden, other)
         monkeypatch.chdir(repo.path)
-        if mode == "range":
-            args = ["scan", "--range", f"{base}..{head}"]
-        elif mode == "ci":
-            for name, value in {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": base}.items():
-                monkeypatch.setenv(name, value)
-            args = ["ci"]
-        elif mode == "pre-push":
-            monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
-            monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
-            args = ["hook", "pre-push"]
-        else:
-            args = ["audit"]
+        args = _history_mode_args(mode, base, head, monkeypatch)
     code, report, output = _run(capsys, args)
     assert code == 2, output
     assert hidden not in output and other not in output
@@ -380,18 +384,7 @@ def test_token_in_commit_message_is_found(mode, tmp_path, monkeypatch, capsys):
     token = new_pit()
     repo, base, head = _message_repo(tmp_path, _tricky_message(token))
     monkeypatch.chdir(repo.path)
-    if mode == "range":
-        args = ["scan", "--range", f"{base}..{head}"]
-    elif mode == "ci":
-        for name, value in {"GITLAB_CI": "true", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": base}.items():
-            monkeypatch.setenv(name, value)
-        args = ["ci"]
-    elif mode == "pre-push":
-        monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
-        monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
-        args = ["hook", "pre-push"]
-    else:
-        args = ["audit"]
+    args = _history_mode_args(mode, base, head, monkeypatch)
     code, report, output = _run(capsys, args)
     assert code == 1, output
     findings = report["findings"]
