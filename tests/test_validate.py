@@ -335,7 +335,7 @@ def test_total_time_budget_turns_the_rest_unknown(ghl: FakeGHL) -> None:
         ghl.reply(token, slow(LIVE_422, 1.0))
     started = time.monotonic()
     results = check([pit_finding(t) for t in tokens], concurrency=1, total_timeout=0.5)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0  # 8 s without the budget; slack for a loaded machine
     reasons = [r.validation.reason for r in results if r.validation and r.validation.status == "unknown"]
     assert len(reasons) == 8
     assert sum("time budget exhausted" in reason for reason in reasons) >= 6
@@ -513,10 +513,10 @@ def test_nothing_to_probe_makes_no_pool_and_no_request(ghl: FakeGHL) -> None:
 def test_validate_token_detects_the_kind(ghl: FakeGHL) -> None:
     token = new_pit()
     ghl.reply(token, LIVE_422)
-    rule_id, validation = validate_token(token.upper() + "\r\n", timeout=0.3)
+    rule_id, validation = validate_token(token.upper() + "\r\n", timeout=10)
     assert (rule_id, validation.status) == ("ghl-private-integration-token", "live")
     key = v1_key("location")
-    assert validate_token(key.secret, timeout=0.3)[0] == "ghl-v1-location-api-key"
+    assert validate_token(key.secret, timeout=10)[0] == "ghl-v1-location-api-key"
 
 
 def test_validate_token_rejects_what_it_does_not_know(ghl: FakeGHL) -> None:

@@ -30,7 +30,7 @@ def test_redacted_entries_are_recovered_from_the_file_and_validated(tmp_path: Pa
     assert token not in json.dumps(document)
     recovered, missing = findings_from_report(document, root=str(tmp_path))
     assert missing == [] and [(f.secret, f.path, f.line) for f in recovered] == [(token, ".env", 2)]
-    [checked] = validate_findings(recovered, timeout=0.3)
+    [checked] = validate_findings(recovered, timeout=10)
     assert checked.validation is not None and checked.validation.status == "live"
 
 
