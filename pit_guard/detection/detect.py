@@ -319,11 +319,38 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
 
 
 def _pits(data: bytes) -> Iterator[_Candidate]:
+    mentions: Optional[List[Tuple[int, str]]] = None
     for pit_re in _PIT_RES:
         for m in pit_re.finditer(data):
             uuid = m.group(1).decode().lower()
             if not is_placeholder_uuid(uuid):
-                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
+                if mentions is None:  # once per input, and only when it holds a PIT
+                    mentions = location_mentions(data)
+                near = _nearest(mentions, m.start())
+                extra = {"location_id": near} if near else {}
+                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", extra
+
+
+# A sub-account id written beside a PIT (`locationId: "…"`, `GHL_LOCATION_ID=…`, a `/locations/<id>`
+# URL): an opaque PIT does not say which sub-account it opens; validation/reach.py confirms it.
+_LOCATION_MENTION_RE = re.compile(
+    rb"(?i:location[_-]?id)[\"']?\s{0,4}[:=]\s{0,4}[\"']?([A-Za-z0-9]{20})(?![A-Za-z0-9])"
+    rb"|/locations/([A-Za-z0-9]{20})(?![A-Za-z0-9])"
+)
+
+
+def location_mentions(data: bytes) -> List[Tuple[int, str]]:
+    """(offset, id) of every sub-account id written in `data`, placeholders left out."""
+    found = []
+    for m in _LOCATION_MENTION_RE.finditer(data):
+        value = m.group(1) or m.group(2)
+        if not _looks_like_placeholder(value):
+            found.append((m.start(), value.decode()))
+    return found
+
+
+def _nearest(mentions: List[Tuple[int, str]], at: int) -> Optional[str]:
+    return min(mentions, key=lambda mention: abs(mention[0] - at))[1] if mentions else None
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}
