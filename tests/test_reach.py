@@ -93,7 +93,8 @@ def reach(findings: Sequence[Finding], **options: Any) -> List[Finding]:
     return validate_findings(findings, follow=reach_of, **{**FAST, **options})
 
 
-def assert_requests_ok(ghl: FakeGHL, token: str, at_most: int = 1 + MAX_REQUESTS) -> None:
+def assert_requests_ok(ghl: FakeGHL, token: str, at_most: int = 6) -> None:
+    """At most 6 requests for a token: its validation probe (no retries here) and 5 for its reach."""
     sent = ghl.requests_for(token)
     assert sent and len(sent) <= at_most, [r.path for r in sent]
     assert {r.method for r in sent} == {"GET"}
@@ -303,6 +304,41 @@ def test_pit_of_unknown_level_asks_search_once(ghl: FakeGHL) -> None:
     assert result.reach is not None and result.reach.kind == "sub-account" and result.reach.requests == 1
 
 
+def test_a_slow_reach_stops_at_the_budget_and_never_costs_the_verdict(ghl: FakeGHL) -> None:
+    token, location = new_pit(), new_id()
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", slow(OK_200, 0.35))
+    for path in ("/calendars/", "/opportunities/pipelines", f"/locations/{location}/customFields"):
+        ghl.route(token, path, slow(OK_200, 0.35))
+    started = time.monotonic()
+    [result] = reach(found(f"GHL_LOCATION_ID={location}\nT={token}\n"), timeout=0.4, total_timeout=1.0)
+    assert time.monotonic() - started < 1.0 + 0.5 + 0.3  # the budget, its grace, and a margin
+    assert result.validation is not None and result.validation.status == "live"
+    assert result.reach is not None and result.reach.requests < 4
+    assert "time budget exhausted" in result.reach.note or "timed out" in result.reach.note
+
+
+def test_ids_from_answers_that_are_not_plain_ids_never_reach_a_url(ghl: FakeGHL) -> None:
+    token, location = new_pit(), new_id()
+    ghl.reply(token, MISMATCH_401)
+    ghl.route(token, "/locations/search", search_200([("../../hooks/x", "A"), (location, "B")]))
+    [result] = reach(found(f"T={token}\n"))
+    calls = [q.path for q in ghl.requests_for(token)]
+    assert not any(".." in c or "hooks" in c for c in calls), calls
+    assert calls[-1] == f"/locations/{location}"  # the first plain id, whose answer (unscripted) is refused
+    assert result.reach is not None and result.reach.kind == "agency" and result.reach.sub_accounts == 2
+
+
+def test_the_same_token_in_two_files_uses_the_place_with_a_sub_account_id(ghl: FakeGHL) -> None:
+    token, location, company = new_pit(), new_id(), new_id()
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", location_200(location, "Second Place", company))
+    first = scan_bytes(f"T={token}\n".encode(), "a.env")
+    second = scan_bytes(f"GHL_LOCATION_ID={location}\nT={token}\n".encode(), "b.env")
+    results = reach(first + second)
+    assert all(r.reach is not None and r.reach.sub_account == Account(location, "Second Place") for r in results)
+
+
 # --- never for tokens that are not live; names are safe -------------------------------------------
 
 
@@ -417,3 +453,25 @@ def test_location_id_near_a_pit_is_read_nearest_first_and_placeholders_are_not()
         m[1] for m in location_mentions(b'"location_id":"xxxxxxxxxxxxxxxxxxxx" /locations/YOUR_LOCATION_ID_HERE')
     ] == []
     assert [m[1] for m in location_mentions(f"GET /v1/locations/{far}?x".encode())] == [far]
+    ids = [new_id() for _ in range(50)]
+    many = "".join(f"locationId={i}\n" + ("PIT=" + new_pit() + "\n" if n % 10 == 0 else "") for n, i in enumerate(ids))
+    assert [f.location_id for f in scan_bytes(many.encode(), "m")] == [ids[n] for n in range(0, 50, 10)]
+
+
+def test_validate_report_later_shows_reach_from_the_location_id_the_report_kept(
+    ghl: FakeGHL, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token, location, company = new_pit(), new_id(), new_id()
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", location_200(location, "Old Town Bakery", company))
+    (tmp_path / "config.yml").write_text(f"ghl:\n  locationId: {location}\n  token: {token}\n")
+    report = tmp_path / "report.json"
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["scan", "config.yml", "--no-config", "--format", "json", "--output", str(report)]) == 1
+    assert not ghl.requests  # no --validate: nothing sent
+    assert json.loads(report.read_text())["findings"][0]["location_id"] == location
+    assert cli.main(["validate", "--report", str(report), "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    shape = json.loads(out)["findings"][0]["reach"]
+    assert shape["sub_account"] == {"id": location, "name": "Old Town Bakery"} and shape["identified"]
+    assert_no_token(token, out, err, report.read_text())

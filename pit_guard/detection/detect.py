@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import codecs
 import json
 import re
@@ -350,7 +351,12 @@ def location_mentions(data: bytes) -> List[Tuple[int, str]]:
 
 
 def _nearest(mentions: List[Tuple[int, str]], at: int) -> Optional[str]:
-    return min(mentions, key=lambda mention: abs(mention[0] - at))[1] if mentions else None
+    """The id written nearest to offset `at` (mentions are in order of offset: a binary search)."""
+    if not mentions:
+        return None
+    i = bisect.bisect_left(mentions, (at, ""))
+    around = mentions[max(0, i - 1) : i + 1]
+    return min(around, key=lambda mention: abs(mention[0] - at))[1]
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}

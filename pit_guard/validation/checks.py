@@ -373,6 +373,8 @@ def validate_findings(
     probes: Dict[str, Tuple[_Probe, Finding]] = {}
     for finding in findings:
         key = finding.fingerprint  # a hash: the secret is not even a dict key here
+        if key in probes and probes[key][1].location_id is None and finding.location_id:
+            probes[key] = (probes[key][0], finding)  # the same token elsewhere, with a sub-account id beside it
         if key in verdicts or key in probes:
             continue
         plan = _plan(finding, now, v2, v1)
