@@ -334,19 +334,24 @@ def _pits(data: bytes) -> Iterator[_Candidate]:
 
 # A sub-account id written beside a PIT (`locationId: "…"`, `GHL_LOCATION_ID=…`, a `/locations/<id>`
 # URL): an opaque PIT does not say which sub-account it opens; validation/reach.py confirms it.
-_LOCATION_MENTION_RE = re.compile(
-    rb"(?i:location[_-]?id)[\"']?\s{0,4}[:=]\s{0,4}[\"']?([A-Za-z0-9]{20})(?![A-Za-z0-9])"
-    rb"|/locations/([A-Za-z0-9]{20})(?![A-Za-z0-9])"
+# Searched in the lower-cased data (same offsets) so that each pattern starts with a literal that
+# `re` finds fast; the id itself is then read from the original bytes.
+_LOCATION_MENTION_RES = (
+    re.compile(rb"location[_-]?id[\"']?\s{0,4}[:=]\s{0,4}[\"']?([a-z0-9]{20})(?![a-z0-9])"),
+    re.compile(rb"/locations/([a-z0-9]{20})(?![a-z0-9])"),
 )
 
 
 def location_mentions(data: bytes) -> List[Tuple[int, str]]:
-    """(offset, id) of every sub-account id written in `data`, placeholders left out."""
+    """(offset, id) of every sub-account id written in `data`, in order, placeholders left out."""
+    lowered = data.lower()
     found = []
-    for m in _LOCATION_MENTION_RE.finditer(data):
-        value = m.group(1) or m.group(2)
-        if not _looks_like_placeholder(value):
-            found.append((m.start(), value.decode()))
+    for pattern in _LOCATION_MENTION_RES:
+        for m in pattern.finditer(lowered):
+            value = data[m.start(1) : m.end(1)]
+            if not _looks_like_placeholder(value):
+                found.append((m.start(), value.decode()))
+    found.sort()
     return found
 
 
