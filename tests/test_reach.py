@@ -150,7 +150,7 @@ def test_an_id_near_a_pit_that_is_not_its_own_is_not_identified(ghl: FakeGHL, re
     [result] = reach(found(f'{{"locationId": "{location}", "token": "{token}"}}'))
     r = result.reach
     assert r is not None and not r.identified and r.sub_account is None and r.requests == 1
-    assert "is not the one it opens" in r.note
+    assert f"the sub-account id written near it ({location}) is not the one it opens" in r.note
     assert r.summary == "sub-account not identified"
 
 
@@ -475,3 +475,16 @@ def test_validate_report_later_shows_reach_from_the_location_id_the_report_kept(
     shape = json.loads(out)["findings"][0]["reach"]
     assert shape["sub_account"] == {"id": location, "name": "Old Town Bakery"} and shape["identified"]
     assert_no_token(token, out, err, report.read_text())
+
+
+def test_a_reach_answer_quoting_the_token_is_never_repeated(ghl: FakeGHL, capsys: pytest.CaptureFixture[str]) -> None:
+    token, location = new_pit(), new_id()
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", Reply(400, {"message": f"Bad token {token} for {location}"}))
+    ghl.route(token, "/calendars/", Reply(401, {"message": f"Bearer {token.upper()} rejected"}))
+    [result] = reach(found(f"GHL_LOCATION_ID={location}\nT={token}\n"))
+    r = result.reach
+    assert r is not None and "withheld" in r.note
+    for shown in (format_text([result], []), format_markdown([result], []), format_sarif([result], [])):
+        assert_no_token(token, shown)
+        assert token.upper()[4:] not in shown

@@ -63,7 +63,8 @@ class _Session:
         self.notes: List[str] = []
 
     def note(self, text: str) -> None:
-        text = display_path(scrub(text, self.secret))
+        """Our own words (server text in them is scrubbed by the caller), printable, tokens redacted."""
+        text = display_path(text)
         if text not in self.notes:
             self.notes.append(text)
 
@@ -90,7 +91,7 @@ class _Session:
             if failure.connection:
                 run.breaker.failure(scrub(failure.reason, self.secret))
             self.stopped = True
-            self.note(f"{what}: {failure.reason}")
+            self.note(f"{what}: {scrub(failure.reason, self.secret)}")
             return UNKNOWN, None, 0
         run.breaker.success()
         run.limiter.observe(answer.headers, answer.code)
