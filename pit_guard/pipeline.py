@@ -153,16 +153,17 @@ def run_validation(
     """Opt-in liveness checks, and what each live token reaches (validation/reach.py). Runs after
     suppression, so nothing suppressed is ever sent."""
     from pit_guard.validation.checks import override_notice, validate_findings
-    from pit_guard.validation.reach import reach_of
+    from pit_guard.validation.reach import reach_of, settle
 
     told = override_notice()
     if told:
         notice(told)
     if not findings:
         return []
-    return validate_findings(
+    checked = validate_findings(
         findings, concurrency=concurrency, timeout=timeout, total_timeout=total_timeout, follow=reach_of
     )
+    return [settle(f) for f in checked]
 
 
 def live_first(findings: Sequence[Finding]) -> List[Finding]:

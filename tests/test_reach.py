@@ -488,3 +488,28 @@ def test_a_reach_answer_quoting_the_token_is_never_repeated(ghl: FakeGHL, capsys
     for shown in (format_text([result], []), format_markdown([result], []), format_sarif([result], [])):
         assert_no_token(token, shown)
         assert token.upper()[4:] not in shown
+
+
+def test_once_reach_ran_a_pit_keeps_only_confirmed_account_ids(
+    ghl: FakeGHL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pit_guard.pipeline import run_validation
+
+    wrong, agency_pit, right = new_pit(), new_pit(), new_pit()
+    guess, company, location = new_id(), new_id(), new_id()
+    subs = [(new_id(), "Client 0")]
+    ghl.reply(wrong, LIVE_422)
+    ghl.route(wrong, f"/locations/{guess}", OTHER_LOCATION_401)
+    ghl.reply(agency_pit, MISMATCH_401)
+    ghl.route(agency_pit, "/locations/search", search_200(subs))
+    ghl.route(agency_pit, f"/locations/{subs[0][0]}", location_200(subs[0][0], "Client 0", company))
+    ghl.reply(right, LIVE_422)
+    ghl.route(right, f"/locations/{location}", location_200(location, "Right Place", company))
+    findings = found(f"LOCATION_ID={guess}\nA={wrong}\n") + found(f"LOCATION_ID={guess}\nB={agency_pit}\n")
+    findings += found(f"LOCATION_ID={location}\nC={right}\n")
+    assert [f.location_id for f in findings] == [guess, guess, location]
+    settled = {f.secret: f for f in run_validation(findings, 2, 0.5, 5.0)}
+    assert settled[wrong].location_id is None and settled[wrong].company_id is None
+    assert settled[agency_pit].location_id is None and settled[agency_pit].company_id == company
+    assert settled[right].location_id == location and settled[right].company_id == company
+    capsys.readouterr()

@@ -9,6 +9,7 @@ Only account ids, names and counts are kept from an answer: nothing personal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.parse
@@ -220,6 +221,20 @@ def _pit(session: _Session, finding: Finding, validation: Validation) -> Dict[st
         session.note("no sub-account id is written near it")
         return {"kind": "sub-account"}
     return {"kind": "unknown"}
+
+
+def settle(finding: Finding) -> Finding:
+    """A PIT's account ids as its reach found them: the sub-account id written beside it is only a
+    guess, so once reach ran it is replaced by the confirmed sub-account (or none), and an agency
+    PIT gets its company id. Claims of JWTs are the token's own word and are left alone."""
+    reach = finding.reach
+    if reach is None or finding.rule_id != "ghl-private-integration-token":
+        return finding
+    agency = reach.agency.id if reach.agency is not None else None
+    if reach.kind == "agency":
+        return dataclasses.replace(finding, location_id=None, company_id=agency or finding.company_id)
+    confirmed = reach.sub_account.id if reach.identified and reach.sub_account is not None else None
+    return dataclasses.replace(finding, location_id=confirmed, company_id=agency or finding.company_id)
 
 
 # --- Sub-account tokens ---------------------------------------------------------------------------
