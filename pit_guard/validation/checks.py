@@ -157,6 +157,7 @@ def _sendable(secret: str) -> bool:
 
 # Matched as substrings: a live reading errs on the side of "revoke it now".
 AGENCY_LEVEL = "works: an agency-level token (user type mismatch on a location endpoint)"  # read by reach.py
+ACCEPTED = "the token was accepted"  # 2xx, or 422 on an endpoint missing its locationId; read by reach.py
 _LIVE_V2 = (
     ("not authorized for this scope", "works, but lacks this endpoint's scope"),
     ("location is not accessible from this token", "works (for another location)"),
@@ -251,7 +252,7 @@ def classify(answer: http.Answer, v2: bool, secret: str = "") -> Tuple[str, str]
     if 300 <= code < 400:
         return UNKNOWN, f"unexpected redirect (HTTP {code}), not followed"
     if 200 <= code < 300 or (v2 and code == 422):
-        return LIVE, f"HTTP {code}: the token was accepted"
+        return LIVE, f"HTTP {code}: {ACCEPTED}"
     if code in (401, 403):
         return _classify_refusal(code, message, v2, quoted)
     return UNKNOWN, f"unexpected answer: HTTP {code}{quoted}"

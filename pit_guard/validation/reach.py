@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from pit_guard.finding import Account, Finding, Reach, Validation, display_path
 from pit_guard.validation import http
 from pit_guard.validation.checks import (
+    ACCEPTED,
     AGENCY_LEVEL,
     BUDGET_EXHAUSTED,
     LIVE,
@@ -210,7 +211,7 @@ def _pit(session: _Session, finding: Finding, validation: Validation) -> Dict[st
     location = _path_id(finding.location_id)
     if location:
         return _sub_account(session, location, guessed=True)
-    if "the token was accepted" in validation.reason:  # 422 on /contacts/: a sub-account PIT
+    if ACCEPTED in validation.reason:  # 422 on /contacts/ without a locationId: a sub-account PIT
         session.note("no sub-account id (locationId, GHL_LOCATION_ID, a /locations/<id> URL) is written near it")
         return {"kind": "sub-account"}
     # Which level is not known: an agency token lists its sub-accounts, a sub-account token is refused.
