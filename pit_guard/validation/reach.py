@@ -267,6 +267,8 @@ def _sub_account(session: _Session, location: Optional[str], guessed: bool) -> D
             session.note(f"the sub-account id written near it ({location}) is not the one it opens")
             return facts
         session.note(f"the token refused its own sub-account {location}")
+    elif outcome == MISMATCH:
+        session.note("GET /locations/{id}: refused for the token's level (user type or authClass mismatch)")
     for scope, path in SCOPE_PROBES:
         if session.left() <= 0:
             break
