@@ -144,6 +144,65 @@ class Validation:
 
 
 @dataclasses.dataclass(frozen=True)
+class Account:
+    """An agency or sub-account as GoHighLevel names it: its id and name, nothing personal."""
+
+    id: Optional[str] = None
+    name: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Reach:
+    """What a live token opens (validation/reach.py; the JSON shape is in docs/reach.md)."""
+
+    kind: str = "unknown"  # sub-account | agency | unknown
+    agency: Optional[Account] = None
+    sub_account: Optional[Account] = None
+    sub_accounts: Optional[int] = None  # agency tokens: how many sub-accounts it reaches
+    sub_accounts_at_least: bool = False  # the count stopped where the requests did: maybe more
+    first_sub_accounts: Tuple[str, ...] = ()  # names
+    identified: bool = False  # an answer confirmed which account it opens
+    scopes_working: Tuple[str, ...] = ()
+    scopes_refused: Tuple[str, ...] = ()
+    scopes_claimed: Tuple[str, ...] = ()  # from the token's own claims, no request
+    auth_class: Optional[str] = None
+    client_id: Optional[str] = None
+    requests: int = 0
+    note: str = ""
+
+    @property
+    def blast_radius(self) -> int:
+        """How many sub-accounts it opens: what reports sort by, widest first."""
+        if self.kind == "agency":
+            return max(1, self.sub_accounts or 0)
+        return 1 if self.kind == "sub-account" else 0
+
+    @property
+    def summary(self) -> str:
+        """`agency "Acme" and 214 sub-accounts`, `sub-account "Main St" (abc…)`, `sub-account not identified`."""
+        if self.kind == "agency":
+            name = _named(self.agency, with_id=not (self.agency and self.agency.name))
+            if self.sub_accounts is None:
+                return f"agency{name} (sub-accounts not counted)"
+            more = "at least " if self.sub_accounts_at_least else ""
+            return f"agency{name} and {more}{self.sub_accounts} sub-account{'s' if self.sub_accounts != 1 else ''}"
+        if self.kind == "sub-account":
+            if not self.identified or self.sub_account is None:
+                return "sub-account not identified"
+            return f"sub-account{_named(self.sub_account)}"
+        return "not identified"
+
+
+def _named(account: Optional[Account], with_id: bool = True) -> str:
+    if account is None:
+        return ""
+    text = f' "{account.name}"' if account.name else ""
+    if account.id and with_id:
+        text += f" ({account.id})" if account.name else f" {account.id}"
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
 class Finding:
     rule_id: str
     secret: str  # full, normalised secret: never printed unless --show-secrets
@@ -161,6 +220,7 @@ class Finding:
     expired: bool = False
     provenance: Optional[Provenance] = None
     validation: Optional[Validation] = None
+    reach: Optional[Reach] = None  # what a live token opens (--validate)
     # On a line marked `pit-guard: allow`: sources keep it so that the pipeline can count what the
     # marker suppresses (it is never reported, never validated).
     allowed: bool = False

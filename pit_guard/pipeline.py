@@ -150,21 +150,32 @@ def exit_code(findings: Sequence[Finding], fail_on_expired: bool = False, fail_o
 def run_validation(
     findings: Sequence[Finding], concurrency: int, timeout: float, total_timeout: float
 ) -> List[Finding]:
-    """Opt-in liveness checks. Runs after suppression, so nothing suppressed is ever sent."""
+    """Opt-in liveness checks, and what each live token reaches (validation/reach.py). Runs after
+    suppression, so nothing suppressed is ever sent."""
     from pit_guard.validation.checks import override_notice, validate_findings
+    from pit_guard.validation.reach import reach_of, settle
 
     told = override_notice()
     if told:
         notice(told)
     if not findings:
         return []
-    return validate_findings(findings, concurrency=concurrency, timeout=timeout, total_timeout=total_timeout)
+    checked = validate_findings(
+        findings, concurrency=concurrency, timeout=timeout, total_timeout=total_timeout, follow=reach_of
+    )
+    return [settle(f) for f in checked]
 
 
 def live_first(findings: Sequence[Finding]) -> List[Finding]:
-    """Order validated findings by urgency: live, unknown, not-checked, then dead and expired."""
+    """Order validated findings by urgency: live (widest reach first), unknown, not-checked, then dead
+    and expired."""
     rank = {"live": 0, "unknown": 1, "not-checked": 2, "dead": 3, "expired": 4}
-    return sorted(findings, key=lambda f: rank.get(f.validation.status, 2) if f.validation else 2)
+
+    def urgency(f: Finding) -> Tuple[int, int]:
+        # Among live tokens, the widest reach first (an agency token before a sub-account's).
+        return (rank.get(f.validation.status, 2) if f.validation else 2, -(f.reach.blast_radius if f.reach else 0))
+
+    return sorted(findings, key=urgency)
 
 
 def summarize(findings: Sequence[Finding], skipped: Sequence[Unread]) -> None:

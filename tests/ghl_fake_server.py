@@ -6,6 +6,7 @@ Reusable by tests and benchmarks:
     server.reply(token, LIVE_422)                  # this token always answers 422
     server.reply(token, RATE_429, LIVE_200)        # 429 once, then 200 (the last reply repeats)
     ... point PIT_GUARD_V2_API_URL at server.base and PIT_GUARD_V1_API_URL at server.v1_base ...
+    server.route(token, "/locations/abc", reply)   # this token, this path (query left out): reach
     server.requests                                # every request: method, path, headers
     server.stop()
 
@@ -85,6 +86,52 @@ V1_SWITCH = Reply(401, {"msg": "Unauthorized, Switch to the new API token."})
 REDIRECT_302 = Reply(302, {"message": "moved"}, (("Location", "http://127.0.0.1:9/elsewhere"),))
 
 
+# What a live token reaches (docs/reach.md): the documented answer shapes of the read-only calls.
+# Fields GoHighLevel also sends (addresses, e-mail, phone) are included so that tests can check
+# they never reach a report.
+def location_200(location_id: str, name: str, company_id: str) -> Reply:
+    return Reply(
+        200,
+        {
+            "location": {
+                "id": location_id,
+                "companyId": company_id,
+                "name": name,
+                "email": "owner@example.test",
+                "phone": "+15550100",
+                "address": "1 Main St",
+                "firstName": "Pat",
+                "lastName": "Example",
+            }
+        },
+    )
+
+
+def company_200(company_id: str, name: str, location_count: Optional[int]) -> Reply:
+    company: Dict[str, Any] = {"id": company_id, "name": name, "email": "agency@example.test", "phone": "+15550101"}
+    if location_count is not None:
+        company["locationCount"] = location_count
+    return Reply(200, {"company": company})
+
+
+def search_200(locations: List[Tuple[str, str]]) -> Reply:
+    return Reply(200, {"locations": [{"id": i, "name": n, "email": "x@example.test"} for i, n in locations]})
+
+
+def installed_200(names: List[str], count: int) -> Reply:
+    return Reply(
+        200,
+        {
+            "locations": [{"_id": f"loc{i:017d}", "name": n, "address": "2 Side St"} for i, n in enumerate(names)],
+            "count": count,
+        },
+    )
+
+
+V1_LOCATIONS = Reply(200, {"locations": [{"id": f"v1loc{i:015d}", "name": f"Shop {i}"} for i in range(3)]})
+OK_200 = Reply(200, {"calendars": [], "pipelines": [], "customFields": []})
+
+
 def slow(reply: Reply, seconds: float) -> Reply:
     return dataclasses.replace(reply, delay=seconds)
 
@@ -113,6 +160,7 @@ class FakeGHL:
         self.requests: List[Recorded] = []
         self.rate_limited = 0  # how many 429s the burst limit produced
         self._scripts: Dict[str, List[Reply]] = {}
+        self._routes: Dict[Tuple[str, str], List[Reply]] = {}
         self._arrivals: Deque[float] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -125,6 +173,12 @@ class FakeGHL:
         """What `token` gets, request after request; the last reply repeats."""
         with self._lock:
             self._scripts[token] = list(replies)
+
+    def route(self, token: str, path: str, *replies: Reply) -> None:
+        """What `token` gets on `path` (exact, query string left out), request after request; the
+        last reply repeats. Routes come before `reply` scripts."""
+        with self._lock:
+            self._routes[(token, path)] = list(replies)
 
     def start(self) -> "FakeGHL":
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -170,6 +224,9 @@ class FakeGHL:
             if limited:
                 self.rate_limited += 1
                 return Reply(429, {"statusCode": 429, "message": "Too Many Requests"}), rate_headers
+            routed = self._routes.get((record.token, path.split("?", 1)[0]))
+            if routed and ("version" in headers or path.startswith("/v1/")):
+                return (routed.pop(0) if len(routed) > 1 else routed[0]), rate_headers
             script = self._scripts.get(record.token)
             if script:
                 return (script.pop(0) if len(script) > 1 else script[0]), rate_headers

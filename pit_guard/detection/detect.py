@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import codecs
 import json
 import re
@@ -319,11 +320,48 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
 
 
 def _pits(data: bytes) -> Iterator[_Candidate]:
+    mentions: Optional[List[Tuple[int, str]]] = None
     for pit_re in _PIT_RES:
         for m in pit_re.finditer(data):
             uuid = m.group(1).decode().lower()
             if not is_placeholder_uuid(uuid):
-                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", {}
+                if mentions is None:  # once per input, and only when it holds a PIT
+                    mentions = location_mentions(data)
+                near = _nearest(mentions, m.start())
+                extra = {"location_id": near} if near else {}
+                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", extra
+
+
+# A sub-account id written beside a PIT (`locationId: "…"`, `GHL_LOCATION_ID=…`, a `/locations/<id>`
+# URL): an opaque PIT does not say which sub-account it opens; validation/reach.py confirms it.
+# Searched in the lower-cased data (same offsets) so that each pattern starts with a literal that
+# `re` finds fast; the id itself is then read from the original bytes.
+_LOCATION_MENTION_RES = (
+    re.compile(rb"location[_-]?id[\"']?\s{0,4}[:=]\s{0,4}[\"']?([a-z0-9]{20})(?![a-z0-9])"),
+    re.compile(rb"/locations/([a-z0-9]{20})(?![a-z0-9])"),
+)
+
+
+def location_mentions(data: bytes) -> List[Tuple[int, str]]:
+    """(offset, id) of every sub-account id written in `data`, in order, placeholders left out."""
+    lowered = data.lower()
+    found = []
+    for pattern in _LOCATION_MENTION_RES:
+        for m in pattern.finditer(lowered):
+            value = data[m.start(1) : m.end(1)]
+            if not _looks_like_placeholder(value):
+                found.append((m.start(), value.decode()))
+    found.sort()
+    return found
+
+
+def _nearest(mentions: List[Tuple[int, str]], at: int) -> Optional[str]:
+    """The id written nearest to offset `at` (mentions are in order of offset: a binary search)."""
+    if not mentions:
+        return None
+    i = bisect.bisect_left(mentions, (at, ""))
+    around = mentions[max(0, i - 1) : i + 1]
+    return min(around, key=lambda mention: abs(mention[0] - at))[1]
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
 from pit_guard.detection.rules import RULES, RULES_BY_ID, Rule
-from pit_guard.finding import Finding, Provenance, Suppression, Unread, describe_suppressed
+from pit_guard.finding import Account, Finding, Provenance, Reach, Suppression, Unread, describe_suppressed
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"
@@ -122,6 +122,50 @@ def report_path(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
+def _account_dict(account: Optional[Account]) -> Optional[Dict[str, Optional[str]]]:
+    return None if account is None else {"id": account.id, "name": account.name}
+
+
+def reach_to_dict(reach: Reach) -> Dict[str, Any]:
+    """The `reach` object of the JSON report and SARIF (its shape: docs/reach.md)."""
+    return {
+        "kind": reach.kind,
+        "agency": _account_dict(reach.agency),
+        "sub_account": _account_dict(reach.sub_account),
+        "sub_accounts": reach.sub_accounts,
+        "sub_accounts_at_least": reach.sub_accounts_at_least,
+        "first_sub_accounts": list(reach.first_sub_accounts),
+        "identified": reach.identified,
+        "scopes_working": list(reach.scopes_working),
+        "scopes_refused": list(reach.scopes_refused),
+        "scopes_claimed": list(reach.scopes_claimed),
+        "auth_class": reach.auth_class,
+        "client_id": reach.client_id,
+        "requests": reach.requests,
+        "blast_radius": reach.blast_radius,
+        "summary": reach.summary,
+        "note": reach.note,
+    }
+
+
+def reach_line(reach: Reach) -> str:
+    """`reaches: agency "Acme" and 214 sub-accounts; scopes working: …` for text reports."""
+    parts = [f"reaches: {reach.summary}"]
+    if reach.first_sub_accounts:
+        parts.append("first: " + ", ".join(f'"{name}"' for name in reach.first_sub_accounts))
+    if reach.scopes_working:
+        parts.append("scopes working: " + " ".join(reach.scopes_working))
+    if reach.scopes_refused:
+        parts.append("scopes refused: " + " ".join(reach.scopes_refused))
+    if reach.note:
+        parts.append(reach.note)
+    return "; ".join(parts)
+
+
+def blast_radius(finding: Finding) -> int:
+    return finding.reach.blast_radius if finding.reach is not None else 0
+
+
 def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
     rule = RULES_BY_ID[finding.rule_id]
     out: Dict[str, Any] = {
@@ -146,6 +190,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "revoke": rule.revoke,
         "provenance": None,
         "validation": None,
+        "reach": None if finding.reach is None else reach_to_dict(finding.reach),
     }
     if finding.provenance is not None:
         p = finding.provenance
@@ -225,6 +270,8 @@ def format_text(
                 details.append(exposure(f.provenance))
             if f.validation is not None:
                 details.append(f"status: {f.validation.status} ({f.validation.reason})")
+            if f.reach is not None:
+                details.append(reach_line(f.reach))
             details.append(f"revoke: {rule.revoke}")
             lines.extend("    " + _style(detail, "2", color) for detail in details)
         blocks.append("\n".join(lines))
@@ -286,6 +333,8 @@ def _sarif_message(f: Finding, show_secrets: bool) -> str:
         parts.append(f"status: {f.validation.status} ({f.validation.reason})")
     elif f.expired:
         parts.append("expired")
+    if f.reach is not None:
+        parts.append(f"reaches {f.reach.summary}")
     if f.encoding != "plain":
         parts.append(f"{f.encoding}-encoded")
     return "; ".join(parts) + f". Revoke: {rule.revoke}"
@@ -322,6 +371,10 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
         props["validationReason"] = f.validation.reason
         if f.validation.checked_at:
             props["validationCheckedAt"] = f.validation.checked_at
+    if f.reach is not None:
+        props["reach"] = reach_to_dict(f.reach)
+        props["reachSummary"] = f.reach.summary
+        props["blastRadius"] = f.reach.blast_radius
     return props
 
 
@@ -419,6 +472,9 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     }
     if f.encoding != "plain":
         details["encoding"] = {"name": "Encoding", "type": "text", "value": f.encoding}
+    if f.reach is not None:
+        description += f" Reaches {f.reach.summary}."
+        details["reach"] = {"name": "Reaches", "type": "text", "value": reach_line(f.reach)}
     return {
         # Stable per finding and place, so re-running a pipeline yields the same ids.
         "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{path}:{f.line}:{commit['sha']}")),
@@ -534,9 +590,14 @@ def format_markdown(
             f"place{'s' if len(findings) != 1 else ''}. Revoke each one first (deleting it from the "
             "code or from git history does not un-leak it), then remove it from the code."
         )
-    for account in sorted(accounts, key=lambda a: (a[0], a[1])):
+    # Widest reach first (an agency token opening 214 sub-accounts before a single sub-account's).
+    widest = {a: max(blast_radius(ps[0]) for ps in group) for a, group in accounts.items()}
+    for account in sorted(accounts, key=lambda a: (-widest[a], a[0], a[1])):
         out += ["", f"## {account[2]}"]
-        group = sorted(accounts[account], key=lambda ps: (rule_order.get(ps[0].rule_id, 99), ps[0].fingerprint))
+        group = sorted(
+            accounts[account],
+            key=lambda ps: (-blast_radius(ps[0]), rule_order.get(ps[0].rule_id, 99), ps[0].fingerprint),
+        )
         for places in group:
             first = places[0]
             rule = RULES_BY_ID[first.rule_id]
@@ -549,6 +610,11 @@ def format_markdown(
             reason = f" ({_md_escape(first.validation.reason)})" if first.validation is not None else ""
             out += ["", f"### {rule.name} {_md_code(first.shown(show_secrets))}", ""]
             out.append(f"- Status: **{state}**{reason}")
+            if first.reach is not None:
+                out.append(f"- Reaches: **{_md_escape(first.reach.summary)}**")
+                detail = reach_line(first.reach).split("; ", 1)[1:]
+                if detail:
+                    out.append(f"  - {_md_escape(detail[0])}")
             out.append(f"- Rule: {_md_code(rule.id)}, fingerprint {_md_code(first.fingerprint)}")
             out.append(f"- Found in {len(places)} place{'s' if len(places) != 1 else ''}:")
             out += [f"  - {_place(f)}" for f in places[:MARKDOWN_MAX_PLACES]]

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 
 from pit_guard.detection.rules import RULES_BY_ID
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Validation, redact
+from pit_guard.finding import Finding, Reach, Validation, redact
 from pit_guard.validation import http
 
 V2_DEFAULT = "https://services.leadconnectorhq.com"
@@ -47,6 +47,8 @@ GRACE = 0.5  # seconds past the budget for an answer that arrived just in time t
 
 logger = logging.getLogger("pit_guard.validation.checks")
 Log = Callable[[str], None]
+# What runs after a token's verdict, in the same worker, budget and rate limiter: reach.py's lookup.
+FollowUp = Callable[["_Run", Finding, Validation], Optional[Reach]]
 
 
 # --- Where requests go ----------------------------------------------------------------------------
@@ -154,11 +156,13 @@ def _sendable(secret: str) -> bool:
 # --- Reading GoHighLevel's answers --------------------------------------------------------------
 
 # Matched as substrings: a live reading errs on the side of "revoke it now".
+AGENCY_LEVEL = "works: an agency-level token (user type mismatch on a location endpoint)"  # read by reach.py
+ACCEPTED = "the token was accepted"  # 2xx, or 422 on an endpoint missing its locationId; read by reach.py
 _LIVE_V2 = (
     ("not authorized for this scope", "works, but lacks this endpoint's scope"),
     ("location is not accessible from this token", "works (for another location)"),
     ("does not have access to this location", "works (for another location)"),
-    ("user type mismatch", "works: an agency-level token (user type mismatch on a location endpoint)"),
+    ("user type mismatch", AGENCY_LEVEL),
     ("authclass type is not allowed", "works (wrong auth class for this endpoint)"),
 )
 # Matched exactly (after normalising): a dead reading must be GoHighLevel's own word.
@@ -227,6 +231,11 @@ def _normal(message: str) -> str:
     return " ".join(message.lower().split()).rstrip(".!")
 
 
+def normal_message(answer: http.Answer) -> str:
+    """An answer's message, lower-cased, spaces collapsed, trailing punctuation dropped ("" if none)."""
+    return _normal(_message(answer)[1])
+
+
 def classify(answer: http.Answer, v2: bool, secret: str = "") -> Tuple[str, str]:
     """(status, reason) for one answer; 429 and 5xx come back as unknown (the caller may retry)."""
     code = answer.code
@@ -243,7 +252,7 @@ def classify(answer: http.Answer, v2: bool, secret: str = "") -> Tuple[str, str]
     if 300 <= code < 400:
         return UNKNOWN, f"unexpected redirect (HTTP {code}), not followed"
     if 200 <= code < 300 or (v2 and code == 422):
-        return LIVE, f"HTTP {code}: the token was accepted"
+        return LIVE, f"HTTP {code}: {ACCEPTED}"
     if code in (401, 403):
         return _classify_refusal(code, message, v2, quoted)
     return UNKNOWN, f"unexpected answer: HTTP {code}{quoted}"
@@ -346,8 +355,10 @@ def validate_findings(
     log: Optional[Log] = None,
     retries: int = 2,
     backoff: float = 0.5,
+    follow: Optional[FollowUp] = None,
 ) -> List[Finding]:
-    """The same findings, in the same order, each with `validation` set.
+    """The same findings, in the same order, each with `validation` set (and `reach`, from
+    `follow`, for the live ones: run in the same worker, under the same limiter and budget).
 
     Identical secrets are checked once. Requests run on `concurrency` threads under one client-side
     rate limit; each has `timeout` seconds and the whole run `total_timeout` seconds, both wall-clock
@@ -360,16 +371,18 @@ def validate_findings(
     v2, v1 = _check_base(v2, V2_DEFAULT), _check_base(v1, V1_DEFAULT)
     now = time.time() if now is None else now
     verdicts: Dict[str, Validation] = {}
-    probes: Dict[str, Tuple[_Probe, str]] = {}
+    probes: Dict[str, Tuple[_Probe, Finding]] = {}
     for finding in findings:
         key = finding.fingerprint  # a hash: the secret is not even a dict key here
+        if key in probes and probes[key][1].location_id is None and finding.location_id:
+            probes[key] = (probes[key][0], finding)  # the same token elsewhere, with a sub-account id beside it
         if key in verdicts or key in probes:
             continue
         plan = _plan(finding, now, v2, v1)
         if isinstance(plan, Validation):
             verdicts[key] = plan
         else:
-            probes[key] = (plan, finding.secret)
+            probes[key] = (plan, finding)
     if probes:
         budget = http.Budget(total_timeout)
         run = _Run(
@@ -380,8 +393,13 @@ def validate_findings(
             retries,
             backoff,
         )
-        verdicts.update(_run_pool(run, probes, concurrency, log))
-    return [dataclasses.replace(f, validation=verdicts[f.fingerprint]) for f in findings]
+        pooled, reaches = _run_pool(run, probes, concurrency, log, follow)
+        verdicts.update(pooled)
+    else:
+        reaches = {}
+    return [
+        dataclasses.replace(f, validation=verdicts[f.fingerprint], reach=reaches.get(f.fingerprint)) for f in findings
+    ]
 
 
 def _check_arguments(concurrency: int, timeout: float, total_timeout: float, retries: int, backoff: float) -> None:
@@ -394,38 +412,54 @@ def _check_arguments(concurrency: int, timeout: float, total_timeout: float, ret
 
 
 def _run_pool(
-    run: _Run, probes: Dict[str, Tuple[_Probe, str]], concurrency: int, log: Optional[Log]
-) -> Dict[str, Validation]:
-    """Every probe's verdict by the budget's deadline (plus GRACE), whatever the workers are doing.
+    run: _Run,
+    probes: Dict[str, Tuple[_Probe, Finding]],
+    concurrency: int,
+    log: Optional[Log],
+    follow: Optional[FollowUp] = None,
+) -> Tuple[Dict[str, Validation], Dict[str, Reach]]:
+    """Every probe's verdict by the budget's deadline (plus GRACE), whatever the workers are doing,
+    and what `follow` found for the live ones by then (a verdict is handed over before its reach
+    starts, so a slow reach never costs a token its verdict).
 
     The workers are daemon threads, not a concurrent.futures pool (which joins its threads at
     interpreter exit): one stuck in the network is abandoned and never holds up the exit.
     """
-    tasks: "queue.SimpleQueue[Tuple[str, Tuple[_Probe, str]]]" = queue.SimpleQueue()
+    tasks: "queue.SimpleQueue[Tuple[str, Tuple[_Probe, Finding]]]" = queue.SimpleQueue()
     for task in probes.items():
         tasks.put(task)
-    results: "queue.SimpleQueue[Optional[Tuple[str, Validation]]]" = queue.SimpleQueue()
+    results: "queue.SimpleQueue[Optional[Tuple[str, Union[Validation, Reach]]]]" = queue.SimpleQueue()
 
     def work() -> None:
         try:
             while run.budget.remaining() > 0:
                 try:
-                    key, (probe, secret) = tasks.get_nowait()
+                    key, (probe, finding) = tasks.get_nowait()
                 except queue.Empty:
                     return
-                results.put((key, _check(run, probe, secret)))
+                verdict = _check(run, probe, finding.secret)
+                results.put((key, verdict))
+                if follow is not None and verdict.status == LIVE:
+                    try:
+                        found = follow(run, finding, verdict)
+                    except Exception:  # noqa: BLE001 - a bug in a follow-up must not lose the verdicts
+                        found = None
+                    if found is not None:
+                        results.put((key, found))
         finally:
             results.put(None)  # this worker is done
 
     workers = min(concurrency, len(probes))
     for number in range(workers):
         threading.Thread(target=work, name=f"pit-guard-validate-{number}", daemon=True).start()
-    labels = {key: redact(secret) for key, (_, secret) in probes.items()}
+    labels = {key: redact(finding.secret) for key, (_, finding) in probes.items()}
     # Each request's own deadline is cut to what is left of the budget, so workers finish by then.
     end = time.monotonic() + run.budget.remaining() + GRACE
     verdicts: Dict[str, Validation] = {}
+    reaches: Dict[str, Reach] = {}
     try:
-        while len(verdicts) < len(probes) and workers:
+        # Until every worker is done (each stops when the tasks or the budget run out).
+        while workers:
             try:
                 item = results.get(timeout=max(0.0, end - time.monotonic()))
             except queue.Empty:
@@ -433,16 +467,19 @@ def _run_pool(
             if item is None:
                 workers -= 1
                 continue
-            key, verdict = item
-            verdicts[key] = verdict
-            _report(log, labels[key], verdict)
+            key, outcome = item
+            if isinstance(outcome, Reach):
+                reaches[key] = outcome
+                continue
+            verdicts[key] = outcome
+            _report(log, labels[key], outcome)
     finally:
         run.budget.cancel()  # workers still running stop at their next step
     for key, label in labels.items():
         if key not in verdicts:
             verdicts[key] = Validation(UNKNOWN, BUDGET_EXHAUSTED, _iso(time.time()))
             _report(log, label, verdicts[key])
-    return verdicts
+    return verdicts, reaches
 
 
 def _report(log: Optional[Log], label: str, verdict: Validation) -> None:
