@@ -64,58 +64,113 @@ def main() -> int:
     parser.add_argument("--repo", help="an existing repository (e.g. one gen_synth_repo.py built) instead")
     parser.add_argument("--runs", type=int, default=3, help="Chromium opens of each page")
     parser.add_argument("--workdir", help="where to build (default: a temp folder, removed after)")
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="instead of a repository: N synthetic credentials, each in 25 places and 40 branches (a stress case)",
+    )
     args = parser.parse_args()
     names = ("chromium", "chromium-browser", "google-chrome")
     browser = next((shutil.which(n) for n in names if shutil.which(n)), None)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="pit-guard-bench-html-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         repo = Path(args.repo) if args.repo else work / "synth.git"
-        if not args.repo:
+        if args.synthetic:
+            html = synthetic(args.synthetic)
+        elif not args.repo:
             subprocess.run(
                 [sys.executable, str(GENERATOR), str(repo), "--ground-truth", str(work / "truth.json")],
                 check=True,
                 env=ENV,
             )
-        out = {}
-        for fmt in ("json", "html"):
-            target = work / f"report.{fmt}"
-            proc, cpu, wall = timed(
-                [sys.executable, "-m", "pit_guard", "audit", str(repo), "--format", fmt, "-o", str(target)], env=ENV
-            )
-            assert proc.returncode in (0, 1), proc.stderr.decode()[-500:]
-            out[fmt] = target
-            print(f"audit --format {fmt}: {target.stat().st_size / 1e6:.2f} MB, CPU {cpu:.1f} s, wall {wall:.1f} s")
-        findings = json.loads(out["json"].read_text())["findings"]
-        credentials = len({f["fingerprint"] for f in findings})
-        html = out["html"].read_text(encoding="utf-8")
-        print(f"{len(findings)} findings, {credentials} credentials; HTML {len(html.encode()) / 1e6:.3f} MB")
+        if not args.synthetic:
+            html = audited(repo, work)
         if browser is None:
             print("no Chromium installed: load time not measured")
             return 0
-        probed = work / "probed.html"
-        probed.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-        blank = work / "blank.html"
-        blank.write_text("<!DOCTYPE html><html><body>" + PROBE + "</body></html>")
-        rows = {}
-        for name, page in (("blank page (floor)", blank), ("HTML report", probed)):
-            cpus, walls, loads = [], [], []
-            for i in range(args.runs):
-                dom, cpu, wall = chromium(browser, page.as_uri(), str(work / f"profile-{i}"))
-                found = re.search(r'data-load-ms="(\d+)"', dom)
-                loads.append(int(found.group(1)) if found else -1)
-                cpus.append(cpu)
-                walls.append(wall)
-            rows[name] = (statistics.median(cpus), statistics.median(walls), statistics.median(loads))
-        head = f"{'chromium --headless --dump-dom':34} {'CPU s':>7} {'wall s':>7} {'page load ms':>13}"
-        print(f"{head}  (median of {args.runs})")
-        for name, (cpu, wall, load) in rows.items():
-            print(f"{name:34} {cpu:7.2f} {wall:7.2f} {load:13.0f}")
-        (bc, bw, _), (rc, rw, rl) = rows["blank page (floor)"], rows["HTML report"]
-        print(f"report minus floor: CPU {rc - bc:+.2f} s, wall {rw - bw:+.2f} s; page load {rl:.0f} ms")
+        load_times(browser, html, work, args.runs)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def synthetic(n: int) -> str:
+    import uuid
+
+    from pit_guard.finding import Finding, Provenance, Validation
+    from pit_guard.reporting.html import format_html
+
+    findings = []
+    statuses = ("live", "dead", "unknown", "not-checked")
+    branches = tuple(f"feature/branch-{i}" for i in range(40))
+    for i in range(n):
+        secret = "pit-" + str(uuid.uuid4())
+        for place in range(25):
+            commit = uuid.uuid4().hex + "0" * 8
+            provenance = Provenance(commit, "Ada <ada@example.com>", "2024-01-01", 500, True, branches)
+            findings.append(
+                Finding(
+                    "ghl-private-integration-token",
+                    secret,
+                    f"src/module_{i}/file_{place}.py",
+                    place + 1,
+                    9,
+                    provenance=provenance,
+                    validation=Validation(statuses[i % 4], "synthetic"),
+                )
+            )
+    start = time.process_time()
+    html = format_html(findings, [])
+    print(
+        f"{n} synthetic credentials in {len(findings)} places: HTML {len(html.encode()) / 1e6:.3f} MB, "
+        f"written in {time.process_time() - start:.2f} s CPU"
+    )
+    return html
+
+
+def audited(repo: Path, work: Path) -> str:
+    """`audit --format json` and `--format html` of the repository (CPU and wall of each)."""
+    out = {}
+    for fmt in ("json", "html"):
+        target = work / f"report.{fmt}"
+        proc, cpu, wall = timed(
+            [sys.executable, "-m", "pit_guard", "audit", str(repo), "--format", fmt, "-o", str(target)], env=ENV
+        )
+        assert proc.returncode in (0, 1), proc.stderr.decode()[-500:]
+        out[fmt] = target
+        print(f"audit --format {fmt}: {target.stat().st_size / 1e6:.2f} MB, CPU {cpu:.1f} s, wall {wall:.1f} s")
+    findings = json.loads(out["json"].read_text())["findings"]
+    credentials = len({f["fingerprint"] for f in findings})
+    html = out["html"].read_text(encoding="utf-8")
+    print(f"{len(findings)} findings, {credentials} credentials; HTML {len(html.encode()) / 1e6:.3f} MB")
+    return html
+
+
+def load_times(browser: str, html: str, work: Path, runs: int) -> None:
+    """The report and a blank page (the floor) opened side by side, `runs` times each."""
+    probed = work / "probed.html"
+    probed.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    blank = work / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body>" + PROBE + "</body></html>")
+    rows = {}
+    for name, page in (("blank page (floor)", blank), ("HTML report", probed)):
+        cpus, walls, loads = [], [], []
+        for i in range(runs):
+            dom, cpu, wall = chromium(browser, page.as_uri(), str(work / f"profile-{name[:5]}-{i}"))
+            found = re.search(r'data-load-ms="(\d+)"', dom)
+            loads.append(int(found.group(1)) if found else -1)
+            cpus.append(cpu)
+            walls.append(wall)
+        rows[name] = (statistics.median(cpus), statistics.median(walls), statistics.median(loads))
+    head = f"{'chromium --headless --dump-dom':34} {'CPU s':>7} {'wall s':>7} {'page load ms':>13}"
+    print(f"{head}  (median of {runs})")
+    for name, (cpu, wall, load) in rows.items():
+        print(f"{name:34} {cpu:7.2f} {wall:7.2f} {load:13.0f}")
+    (bc, bw, _), (rc, rw, rl) = rows["blank page (floor)"], rows["HTML report"]
+    print(f"report minus floor: CPU {rc - bc:+.2f} s, wall {rw - bw:+.2f} s; page load {rl:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from git_helpers import Repo, git_env, new_pit
 
 from pit_guard.cli import main
 from pit_guard.finding import Finding, Provenance, Validation
-from pit_guard.reporting.html import MAX_PLACES, format_html
+from pit_guard.reporting.html import MAX_BRANCHES, MAX_PLACES, format_html
 
 EVIL = "<script>alert(1)</script>"
 # Tags that make a browser fetch something (or navigate) when they carry a URL.
@@ -114,6 +114,8 @@ def test_page_is_self_contained_escaped_and_redacted() -> None:
     assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # path, branch, second path
     assert EVIL in "".join(page.text)  # shown as text, exactly as named
     assert "Pushed" in text and "yes: it left this machine" in text
+    many = format_html([finding(token, None, branches=tuple(f"b{i:03d}" for i in range(MAX_BRANCHES + 7)))], [])
+    assert f"b{MAX_BRANCHES - 1:03d}</code> and 7 more" in many and f"b{MAX_BRANCHES:03d}" not in many
     shown = format_html(findings, [], show_secrets=True)
     assert token in shown and "secrets shown in full" in shown
 

@@ -24,6 +24,7 @@ from pit_guard.finding import Finding, Suppression, Unread, describe_suppressed
 
 # Places listed per credential before "and N more" (the JSON report has them all).
 MAX_PLACES = 20
+MAX_BRANCHES = 30  # branches named per credential, then how many more
 _STATUS_ORDER = ("live", "unknown", "not-checked", "not validated", "dead", "expired")
 
 
@@ -75,7 +76,10 @@ def _timeline(f: Finding) -> str:
         rows.append(("Still in HEAD", "yes" if p.in_head else "no (history only)"))
     if p.branches is not None:
         remote = [b for b in p.branches if b.startswith("remotes/")]
-        rows.append(("Branches", ", ".join(f"<code>{_e(b)}</code>" for b in p.branches) or "none (tags, stash)"))
+        shown = ", ".join(f"<code>{_e(b)}</code>" for b in p.branches[:MAX_BRANCHES]) or "none (tags, stash)"
+        if len(p.branches) > MAX_BRANCHES:
+            shown += f" and {len(p.branches) - MAX_BRANCHES} more"
+        rows.append(("Branches", shown))
         rows.append(("Pushed", "yes: it left this machine" if remote else "local branches only"))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table class="timeline">{body}</table>'
@@ -150,7 +154,7 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
         f"<ul>{items}</ul></details>"
     )
     steps = "".join(
-        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{i}"> {_e(step)}</label></li>'
+        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{i}"> <span>{_e(step)}</span></label></li>'
         for i, step in enumerate(_checklist(first, status))
     )
     out.append(f'<h4>Revocation checklist</h4><ul class="check">{steps}</ul></article>')
@@ -273,7 +277,7 @@ code{font:13px ui-monospace,monospace;background:#eef0f4;padding:0 .25em;border-
 table{border-collapse:collapse}th,td{padding:.2em .6em;text-align:left;border-bottom:1px solid #e3e6eb}
 .kinds td{text-align:center}
 .cred{background:#fff;border:1px solid #d6dae1;border-left:6px solid #8a94a6;border-radius:6px;
- padding:.8em 1em;margin:1em 0}
+ padding:.8em 1em;margin:1em 0;content-visibility:auto;contain-intrinsic-size:auto 420px}
 .cred[data-status=live]{border-left-color:#c62828}.cred[data-status=unknown]{border-left-color:#e68a00}
 .cred[data-status=dead],.cred[data-status=expired]{border-left-color:#2e7d32}
 .badge{font-size:.75em;padding:.1em .5em;border-radius:1em;background:#8a94a6;color:#fff;vertical-align:middle}
@@ -281,7 +285,7 @@ table{border-collapse:collapse}th,td{padding:.2em .6em;text-align:left;border-bo
 .s-dead,.s-expired{background:#2e7d32}
 .filters{display:flex;gap:1em;flex-wrap:wrap;align-items:center;margin:.5em 0}
 .check{list-style:none;padding-left:0}
-.check label:has(input:checked){text-decoration:line-through;color:#5b6372}
+.check input:checked+span{text-decoration:line-through;color:#5b6372}
 [hidden]{display:none!important}
 """
 
