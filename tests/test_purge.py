@@ -280,3 +280,25 @@ def test_base64_forms_cover_every_alignment() -> None:
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(prefix + token.encode() + b"\n")
             assert any(form in encoded for form in p.forms(token)), prefix
+
+
+def test_a_failed_rewrite_leaves_no_secrets_file_behind(
+    small: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pit_guard import cli
+
+    failing = small.root / "git-filter-repo"
+    failing.write_text("#!/bin/sh\necho 'fatal: the rewrite broke' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(pg_git, "find_filter_repo", lambda search: str(failing))
+    for name, value in git_env().items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(small.repo.path)
+    code = cli.main(["purge", str(small.repo.path), "--apply", "--i-have-revoked"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "git-filter-repo failed (exit 3): the rewrite broke" in err
+    into = small.root / "work-purged"
+    assert into.is_dir() and not (into / p.EXPRESSIONS_NAME).exists()
+    assert snapshot(small.repo.path) == before
+    assert small.secrets[0] not in err

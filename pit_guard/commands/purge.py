@@ -121,7 +121,13 @@ def purge(
         git.mirror_clone(where.folder, into)
         p.write_secret_file(expr_path, data)
     notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
-    git.filter_repo(program, into, expr_path)
+    try:
+        git.filter_repo(program, into, expr_path)
+    except FatalError:
+        if not expressions_file:  # ours, in the clone: the secrets must not stay behind a failure
+            os.unlink(expr_path)
+        notice(f"the rewrite failed: {into} is left as it is for a look (delete it); your clone is unchanged")
+        raise
     left, unread = p.prove(into)
     for u in unread:
         notice(f"not scanned {u.path}: {u.reason}")
@@ -137,6 +143,13 @@ def purge(
         return EXIT_FINDINGS
     _done(where, into, expr_path, len(credentials))
     return EXIT_CLEAN
+
+
+# The mirror holds what the user's clone holds: a commit only the remote has is neither purged nor kept.
+_FETCH_FIRST = (
+    "A force-push replaces the remote's branches with these: `git fetch --all --tags` in your clone before "
+    "purging, so that nothing pushed since is lost (run purge again if the fetch brought anything)."
+)
 
 
 def _quote(text: str) -> str:
@@ -166,7 +179,7 @@ def _steps(where: Target, into: str, expr_path: str, count: int) -> None:
         f"--replace-message {_quote(expr_path)}"
     )
     _echo(f"  3. pit-guard audit {_quote(into)}   (must find nothing; if it finds something, do not push)")
-    _echo(f"  4. force-push the rewritten refs (from {into}, after step 3):")
+    _echo(f"  4. force-push the rewritten refs (from {into}, after step 3). {_FETCH_FIRST}")
     for line in _remotes_text(where):
         _echo(f"       {line}")
     _echo(f"  5. rm {_quote(expr_path)}")
@@ -188,7 +201,8 @@ def _done(where: Target, into: str, expr_path: str, count: int) -> None:
     _echo(f"Done: {into} holds the history without the {count} credential(s); its audit finds nothing.")
     _echo("Your own clone was not changed.")
     _echo()
-    _echo("Force-push the rewritten history (check the branches and tags first):")
+    _echo(f"Force-push the rewritten history (check the branches and tags first: `git -C {_quote(into)} branch -a`).")
+    _echo(_FETCH_FIRST)
     for line in _push_lines(where, into):
         _echo(f"  {line}")
     _echo()
