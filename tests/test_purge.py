@@ -42,23 +42,28 @@ def snapshot(folder: Path) -> Dict[str, bytes]:
 
 
 def trees(git_dir: Path, commits: List[str]) -> Dict[str, Dict[bytes, bytes]]:
-    """commit -> {path: blob content} for every file of each commit."""
-    out: Dict[str, Dict[bytes, bytes]] = {}
+    """commit -> {path: blob content} for every file of each commit (one `cat-file --batch` for all blobs)."""
+    listed: Dict[str, Dict[bytes, str]] = {}
     for commit in commits:
-        listing = subprocess.run(
-            ["git", "ls-tree", "-r", "-z", commit], cwd=git_dir, capture_output=True, check=True
-        ).stdout
+        listing = subprocess.run(["git", "ls-tree", "-r", "-z", commit], cwd=git_dir, capture_output=True, check=True)
         files = {}
-        for record in listing.split(b"\0"):
-            if not record:
-                continue
-            meta, path = record.split(b"\t", 1)
-            sha = meta.split()[2].decode()
-            files[path] = subprocess.run(
-                ["git", "cat-file", "blob", sha], cwd=git_dir, capture_output=True, check=True
-            ).stdout
-        out[commit] = files
-    return out
+        for record in listing.stdout.split(b"\0"):
+            if record:
+                meta, path = record.split(b"\t", 1)
+                files[path] = meta.split()[2].decode()
+        listed[commit] = files
+    shas = sorted({sha for files in listed.values() for sha in files.values()})
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=git_dir, input="".join(s + "\n" for s in shas).encode(), capture_output=True
+    ).stdout
+    blobs: Dict[str, bytes] = {}
+    at = 0
+    for sha in shas:
+        header_end = out.index(b"\n", at)
+        size = int(out[at:header_end].split()[2])
+        blobs[sha] = out[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+    return {commit: {path: blobs[sha] for path, sha in files.items()} for commit, files in listed.items()}
 
 
 class Built:
