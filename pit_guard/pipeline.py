@@ -32,7 +32,7 @@ from pit_guard.finding import (
     notice,
 )
 
-FORMATS = ("text", "json", "sarif", "gitlab", "markdown")  # = reporting.formats.FORMATTERS (a test checks)
+FORMATS = ("text", "json", "sarif", "gitlab", "markdown", "html")  # = reporting.formats.FORMATTERS (a test checks)
 # When this run started: GitLab reports carry the scan's start time.
 STARTED = datetime.datetime.now(datetime.timezone.utc)
 

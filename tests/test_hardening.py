@@ -42,7 +42,7 @@ def test_token_in_a_file_name_is_redacted_everywhere(
 ) -> None:
     token = new_pit()
     (tmp_path / f"{token}.env").write_text(f"GHL={token}\n")
-    for fmt in ("text", "json", "sarif", "gitlab", "markdown"):
+    for fmt in ("text", "json", "sarif", "gitlab", "markdown", "html"):
         assert main(["scan", str(tmp_path), "--format", fmt]) == 1
         out = capsys.readouterr()
         assert token not in out.out + out.err, fmt
@@ -137,6 +137,6 @@ def test_report_of_undecodable_file_names_does_not_crash(
     name = os.fsencode(str(tmp_path)) + b"/bad\xffname.txt"
     with open(name, "wb") as f:
         f.write(f"GHL={new_pit()}\n".encode())
-    for fmt in ("text", "json", "sarif", "gitlab", "markdown"):
+    for fmt in ("text", "json", "sarif", "gitlab", "markdown", "html"):
         assert main(["scan", str(tmp_path), "--format", fmt, "--output", str(tmp_path / f"out.{fmt}")]) == 1, fmt
     assert "bad\\\\xffname.txt" in (tmp_path / "out.json").read_text()

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from pit_guard import __version__
 from pit_guard.detection.rules import RULES, RULES_BY_ID, Rule
 from pit_guard.finding import Account, Finding, Provenance, Reach, Suppression, Unread, describe_suppressed
+from pit_guard.reporting.html import format_html
 
 JSON_SCHEMA_VERSION = 1
 TOOL_NAME = "pit-guard"
@@ -645,6 +646,7 @@ FORMATTERS: Dict[str, Callable[..., str]] = {
     "sarif": format_sarif,
     "gitlab": format_gitlab,
     "markdown": format_markdown,
+    "html": format_html,
 }
 
 
@@ -660,8 +662,8 @@ def format_report(
 ) -> str:
     if fmt == "text":
         return format_text(findings, skipped, show_secrets, color=color, suppressed=suppressed)
-    if fmt == "gitlab":
-        return format_gitlab(findings, skipped, show_secrets, started=started, suppressed=suppressed)
+    if fmt in ("gitlab", "html"):
+        return FORMATTERS[fmt](findings, skipped, show_secrets, started=started, suppressed=suppressed)
     return FORMATTERS[fmt](findings, skipped, show_secrets, suppressed=suppressed)
 
 

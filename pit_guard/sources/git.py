@@ -126,7 +126,8 @@ def run(args: Sequence[str], cwd: str, input: Optional[bytes] = None, check: boo
     )
     out, err = proc.communicate(input)
     if check and proc.returncode != 0:
-        raise FatalError(f"git {args[0]} failed: {git_error(err, proc.returncode)}")
+        command = next((a for a in args if not a.startswith("-") and "=" not in a), "")  # past any `-c k=v`
+        raise FatalError(f"git {command} failed: {git_error(err, proc.returncode)}")
     return out
 
 
@@ -681,3 +682,71 @@ def annotated_tags(repo: Repo) -> List[Tag]:
                 )
             )
     return tags
+
+
+# --- purge (commands/purge.py): a mirror clone, git-filter-repo on it, what to push ---------------
+
+FILTER_REPO = "git-filter-repo"  # the optional extra pit-guard[purge] installs this program (PyPI: git-filter-repo)
+
+
+def mirror_clone(source: str, dest: str) -> None:
+    """`git clone --mirror` of `source` into the new folder `dest`: every ref, objects copied (never
+    hard-linked, so nothing done to the clone can touch the source's files). Local paths only: the
+    clone runs no transport (protocol.allow=never stays) and no hook."""
+    parent = os.path.dirname(os.path.abspath(dest)) or "."
+    # The local copy counts as git's `file` transport: allowed for this one command, still no other.
+    args = ["-c", "protocol.file.allow=always", "clone", "--quiet", "--mirror", "--no-hardlinks"]
+    run([*args, "--", os.path.abspath(source), os.path.abspath(dest)], cwd=parent)
+
+
+def find_filter_repo(search: Sequence[str]) -> Optional[str]:
+    """The git-filter-repo program: beside the running Python first (a virtualenv's bin/), then PATH."""
+    import shutil
+
+    for folder in search:
+        candidate = os.path.join(folder, FILTER_REPO)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which(FILTER_REPO)
+
+
+def filter_repo(program: str, git_dir: str, expressions: str) -> None:
+    """Rewrite every ref of the (mirror) repository at `git_dir`: blob contents with --replace-text,
+    commit and tag messages with --replace-message, both from `expressions`. git-filter-repo expires
+    the reflogs and repacks with --prune=now, so the old objects leave this clone."""
+    # --force: its fresh-clone check (one pack, no reflog) guards a user's working clone; this is the
+    # mirror clone purge made a moment ago (a local clone copies objects loose, which that check refuses).
+    args = [program, "--quiet", "--force", "--replace-text", expressions, "--replace-message", expressions]
+    try:
+        proc = subprocess.run(args, cwd=git_dir, env=_env(), stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as e:
+        raise FatalError(f"cannot run {program}: {e.strerror or e}") from None
+    if proc.returncode != 0:
+        # its own message, not its output: a progress line could quote nothing secret, but a
+        # traceback could quote an expression
+        raise FatalError(f"git-filter-repo failed (exit {proc.returncode}): {git_error(proc.stderr, proc.returncode)}")
+
+
+def ref_names(repo: Repo) -> List[str]:
+    """Every ref (not symbolic ones), full names."""
+    out = repo.run("for-each-ref", "--format=%(symref) %(refname)")
+    names = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        symref, _, name = line.partition(" ")
+        if not symref:
+            names.append(name)
+    return names
+
+
+def remote_urls(repo: Repo) -> List[Tuple[str, str]]:
+    """(remote name, push URL) of each remote, the URL without any user:password part."""
+    out = repo.run("config", "-z", "--get-regexp", r"^remote\..*\.(url|pushurl)$", check=False)
+    found: Dict[str, str] = {}
+    for record in out.decode("utf-8", "surrogateescape").split("\0"):
+        key, _, url = record.partition("\n")
+        if not key:
+            continue
+        name, kind = key[len("remote.") :].rsplit(".", 1)
+        if kind == "pushurl" or name not in found:
+            found[name] = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url)
+    return sorted(found.items())
