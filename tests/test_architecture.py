@@ -105,6 +105,7 @@ LAYERS: Tuple[Tuple[str, int], ...] = (
     ("pit_guard.reporting", 5),
     ("pit_guard.config", 4),
     ("pit_guard.sources", 3),
+    ("pit_guard.archives", 3),
     ("pit_guard.detection.patterns", 0),
     ("pit_guard.detection", 2),
     ("pit_guard.finding", 1),

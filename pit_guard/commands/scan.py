@@ -31,7 +31,7 @@ def scan(
         return _scan_git(paths, staged, since, rng, run)
     from pit_guard.sources.files import scan_paths
 
-    result = scan_paths(list(paths), max_file_size=run.max_file_size, stdin=stdin_bytes())
+    result = scan_paths(list(paths), max_file_size=run.max_file_size, stdin=stdin_bytes(), archives=run.archives)
     return pipeline.finish(result.findings, result.skipped, run.options)
 
 
@@ -42,12 +42,12 @@ def _scan_git(paths: Sequence[str], staged: bool, since: Optional[str], rng: Opt
     if sum(bool(x) for x in (staged, since, rng)) > 1:
         raise click.UsageError("use only one of --staged, --since and --range")
     if staged:
-        result = changes.scan_staged(".", list(paths) or None, max_size=run.max_file_size)
+        result = changes.scan_staged(".", list(paths) or None, max_size=run.max_file_size, archives=run.archives)
     else:
         if paths:
             raise click.UsageError("--since and --range scan commits, not paths: drop the paths")
         changes.require_revs(".", since or rng or "")
         revs = [f"{since}..HEAD"] if since else [rng or ""]
-        result = changes.scan_range(".", revs, max_size=run.max_file_size)
+        result = changes.scan_range(".", revs, max_size=run.max_file_size, archives=run.archives)
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)
