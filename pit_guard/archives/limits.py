@@ -25,7 +25,9 @@ class Limits:
 
     depth: int = 3  # archives inside archives: the outer one is level 1; 0 opens none
     total_bytes: int = 1 << 30  # uncompressed bytes read from one archive in all (nested ones included)
-    ratio: int = 1000  # an entry expanding more than this many times is a bomb, not data
+    # An entry expanding more than this many times is a bomb, not data (Apache POI's default too;
+    # source code and configs compress 3-20 times). Judged past RATIO_FLOOR bytes, so small files never.
+    ratio: int = 100
     entries: int = 100_000  # files in one archive in all (nested ones included)
     chosen: FrozenSet[str] = frozenset()  # the limits the user set (depth, bytes, ratio, entries)
 

@@ -63,7 +63,8 @@ def scan_history(
         hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool, archives or Limits())
         problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
         # blobs that could not be read or scanned: the history pass tells where they are
-        places = {u.path[len("<object ") : -1]: "" for u in problems if u.path.startswith("<object ")}
+        # (`<object SHA>!inner` for an entry of an archive blob)
+        places = {u.path[len("<object ") :].partition(">")[0]: "" for u in problems if u.path.startswith("<object ")}
         try:
             job.finish()
         except FatalError as e:
