@@ -216,7 +216,9 @@ def scan_staged(
 def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResult, archives: Limits) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
-    from pit_guard.sources.files import scan_paths
+    from pit_guard.archives.inputs import scan_source
+    from pit_guard.archives.limits import HEAD, kind
+    from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
     name = git.show_path(p)
@@ -227,14 +229,24 @@ def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResul
         if size > max_size:
             result.skipped.append(Unread(name, f"larger than --max-file-size ({max_size} bytes)", chosen=True))
             return
+        with open(full, "rb") as f:
+            archive = kind(f.read(HEAD))
+            f.seek(0)
+            if archive is not None:  # read entry by entry, as `scan` reads it
+                opened = scan_source(archive, f, name, archives)
+                result.findings += opened.findings
+                result.skipped += opened.skipped
+                return
+            if size > git.STREAM_THRESHOLD:
+                found, error = scan_stream_or_error(f.read, name)
+            else:
+                found, error = scan_or_error(f.read(), name)
     except OSError as e:
         result.skipped.append(Unread(name, f"cannot read it ({e.strerror or type(e).__name__})"))
         return
-    # Read as `scan` reads a file (archives opened), then placed by its name in the repository.
-    read = scan_paths([os.fsdecode(full)], max_file_size=max_size, archives=archives)
-    full_name = os.fsdecode(full)
-    result.findings += [dataclasses.replace(f, path=placed(name, f.inner)) for f in read.findings]
-    result.skipped += [dataclasses.replace(u, path=name + u.path[len(full_name) :]) for u in read.skipped]
+    result.findings += found
+    if error is not None:
+        result.skipped.append(Unread(name, error))
 
 
 # --- commit ranges: pre-push, CI, --since/--range --------------------------------------------------

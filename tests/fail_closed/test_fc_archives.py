@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import resource
+import os
 import struct
 import subprocess
 import sys
@@ -84,8 +84,16 @@ def nested_bomb(levels: int, copies: int, leaf: bytes) -> bytes:
     return data
 
 
-def peak_child_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def spawned_peak_rss_mb(args: List[str], cwd: Path) -> Tuple[int, float]:
+    """(exit code, peak RSS in MB) of `pit-guard ARGS`, spawned without fork (posix_spawn) and reaped
+    with wait4: the child's own peak, never a copy of this test process's memory."""
+    argv = [sys.executable, "-m", "pit_guard", *args, "--no-config"]
+    devnull = os.devnull
+    flags = os.O_WRONLY
+    actions = [(os.POSIX_SPAWN_OPEN, 1, devnull, flags, 0), (os.POSIX_SPAWN_OPEN, 2, devnull, flags, 0)]
+    pid = os.posix_spawn(sys.executable, argv, {**git_env(), "PWD": str(cwd)}, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
 
 
 def test_42_zip_style_nesting_stops_at_the_default_depth_and_fails_the_run(tmp_path: Path):
@@ -103,7 +111,8 @@ def test_42_zip_style_nesting_stops_at_the_default_depth_and_fails_the_run(tmp_p
     assert "more entries like it" in unread["reason"]
     assert b"--max-archive-depth 3, the default" in proc.stderr and b"exit 2" in proc.stderr
     assert token.encode() not in proc.stdout + proc.stderr
-    assert peak_child_rss_mb() < 400
+    code, peak = spawned_peak_rss_mb(["scan", str(tmp_path / "42.zip")], tmp_path)
+    assert code == 2 and peak < 400, peak
 
 
 def test_42_zip_style_nesting_opened_all_the_way_still_stops(tmp_path: Path):
@@ -117,7 +126,8 @@ def test_42_zip_style_nesting_opened_all_the_way_still_stops(tmp_path: Path):
     skipped = json.loads(proc.stdout)["skipped"]
     assert [u["fails"] for u in skipped if "--max-archive-ratio 100, the default" in u["reason"]] == [True]
     assert [u["fails"] for u in skipped if "--max-archive-entries 5000)" in u["reason"]] == [False]
-    assert peak_child_rss_mb() < 400
+    code, peak = spawned_peak_rss_mb(["scan", str(tmp_path / "42.zip"), *args[3:]], tmp_path)
+    assert code == 2 and peak < 400, peak
 
 
 def test_one_10_gb_entry_of_zeros_is_stopped_by_its_ratio(tmp_path: Path, capsys):
