@@ -17,6 +17,7 @@ import argparse
 import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -76,27 +77,31 @@ def _zip(entries: Dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _child(args: List[str], cwd: str) -> Tuple[float, float, float, int, str]:
-    """(wall s, CPU s, peak RSS MB, exit code, last stderr line) of `pit-guard ARGS` in a child.
+# Run argv[3:] with stdout/stderr to the files argv[1], argv[2]; print its exit code, CPU s and peak RSS (KB).
+# Spawned from this small process: Linux counts the memory a process had before exec in its peak RSS,
+# and a child spawned straight from a large parent (pytest, a benchmark holding its corpus) would show that.
+MEASURE = """
+import os, sys
+flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+actions = [(os.POSIX_SPAWN_OPEN, 1, sys.argv[1], flags, 0o600), (os.POSIX_SPAWN_OPEN, 2, sys.argv[2], flags, 0o600)]
+pid = os.posix_spawn(sys.argv[3], sys.argv[3:], dict(os.environ), file_actions=actions)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+"""
 
-    Spawned with posix_spawn (no fork) and reaped with wait4: the child's own figures, not inflated
-    by a copy of this process's memory (a forked child's peak RSS can count the parent's pages)."""
+
+def _child(args: List[str], cwd: str) -> Tuple[float, float, float, int, str]:
+    """(wall s, CPU s, peak RSS MB, exit code, last stderr line) of `pit-guard ARGS` in a child
+    (its own figures: see MEASURE)."""
     out, err = os.path.join(cwd, "child.out"), os.path.join(cwd, "child.err")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    argv = [sys.executable, "-m", "pit_guard", *args, "--no-config", "--format", "json"]
-    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")}
+    argv = [sys.executable, "-c", MEASURE, out, err, sys.executable, "-m", "pit_guard"]
     wall = time.perf_counter()
-    pid = os.posix_spawn(
-        sys.executable,
-        argv,
-        env,
-        file_actions=[(os.POSIX_SPAWN_OPEN, 1, out, flags, 0o600), (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o600)],
-    )
-    _, status, usage = os.wait4(pid, 0)
+    proc = subprocess.run([*argv, *args, "--no-config", "--format", "json"], cwd=cwd, capture_output=True, check=True)
     wall = time.perf_counter() - wall
+    code, cpu, peak = proc.stdout.split()
     with open(err, "rb") as f:
         last = f.read().decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), last[0]
+    return wall, float(cpu), int(peak) / 1024, int(code), last[0]
 
 
 def bench_bomb(root: str) -> None:
