@@ -202,6 +202,28 @@ def test_a_missing_layer_fails_the_run(tmp_path: Path, capsys, monkeypatch):
     assert ("image.tar!config Env", 2) in found(data)
 
 
+def test_hostile_manifests_and_unreadable_layers_fail_the_run_without_a_traceback(tmp_path: Path, capsys):
+    image = Image()
+    token = new_pit()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for manifest in (b"not json", deep, b'[{"Config": 5, "Layers": [7, null]}]'):
+        (tmp_path / "m.tar").write_bytes(tar_bytes({"manifest.json": manifest, "a.env": f"K={token}".encode()}))
+        code, data, err = scan(["scan", str(tmp_path / "m.tar")], capsys)
+        assert code == 2 or (code == 1 and manifest.startswith(b"[{")), err
+        assert "Traceback" not in err and token not in err
+    zstd_layer = b"\x28\xb5\x2f\xfd" + bytes(600)
+    files = image.oci_files()
+    layer_name = next(n for n in files if n.split("/")[-1].startswith(image.oci_shorts[1]))
+    files[layer_name] = zstd_layer
+    (tmp_path / "z.tar").write_bytes(tar_bytes(files))
+    code, data, _ = scan(["scan", str(tmp_path / "z.tar")], capsys)
+    assert code == 2
+    assert [(u["path"], "zstd" in u["reason"]) for u in data["skipped"]] == [
+        (f"{tmp_path}/z.tar!layer {image.oci_shorts[1]}", True)
+    ]
+    assert (f"{tmp_path}/z.tar!config Env", 2) in found(data)
+
+
 # --- scan --image -----------------------------------------------------------------------------------
 
 

@@ -70,6 +70,10 @@ class FolderStore(_Store):
         return open(path, "rb") if os.path.isfile(path) and not os.path.islink(path) else None
 
 
+def _error(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if isinstance(error, RecursionError) else str(error)
+
+
 def _clean(name: str) -> str:
     while name.startswith("./"):
         name = name[2:]
@@ -168,8 +172,8 @@ class _Image:
     def scan(self) -> Outcome:
         try:
             configs, layers = self.parts()
-        except (ValueError, OSError, tarfile.TarError) as e:
-            self.out.skipped.append(Unread(self.name, f"an image whose manifest cannot be read: {e}"))
+        except Exception as e:  # noqa: BLE001 - a hostile manifest (bad JSON, nesting past recursion): told
+            self.out.skipped.append(Unread(self.name, f"an image whose manifest cannot be read: {_error(e)}"))
             return self.out
         done: Set[str] = set()
         for blob in dict.fromkeys(configs):
@@ -186,8 +190,8 @@ class _Image:
     def config(self, blob: str) -> None:
         try:
             document = self.json(blob)
-        except (ValueError, OSError) as e:
-            self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {e}"))
+        except Exception as e:  # noqa: BLE001 - as for the manifest
+            self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {_error(e)}"))
             return
         if not isinstance(document, dict):
             document = {}
@@ -231,7 +235,6 @@ class _Image:
         try:
             f = self.store.open(blob)
         except OSError as e:
-            f = None
             self.out.skipped.append(Unread(self.place(label), f"cannot read it: {e.strerror or e}"))
             return
         if f is None:
@@ -249,7 +252,11 @@ class _Image:
             walk.run(layer_kind, f, inner=label, depth=1, join="/")
 
     def other(self, member: str) -> None:
-        f = self.store.open(member)
+        try:
+            f = self.store.open(member)
+        except OSError as e:
+            self.out.skipped.append(Unread(self.place(member), f"cannot read it: {e.strerror or e}"))
+            return
         if f is None:
             return
         with f:
@@ -265,4 +272,9 @@ class _Image:
 
 def scan_image(store: _Store, name: str, limits: Limits) -> Outcome:
     """Every layer and the config of each image in `store`, placed under `name`."""
-    return _Image(store, name, limits).scan()
+    image = _Image(store, name, limits)
+    try:
+        return image.scan()
+    except OSError as e:  # a layout folder's file that cannot be opened or listed
+        image.out.skipped.append(Unread(name, f"cannot read the image: {e.strerror or e}"))
+        return image.out

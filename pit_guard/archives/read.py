@@ -22,6 +22,7 @@ import dataclasses
 import gzip
 import io
 import lzma
+import struct
 import tarfile
 import tempfile
 import zipfile
@@ -129,7 +130,16 @@ class _Counter:
 
 
 # What a broken or hostile archive raises while it is read: its own error, never the run's.
-_BROKEN = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, ValueError)
+_BROKEN = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    ValueError,
+    struct.error,
+)
 
 
 class Walk:
@@ -204,12 +214,18 @@ class Walk:
                 self.tar(inner, source, depth, join)
             else:
                 self.compressed(archive, inner, source, depth, join)
+        except _Stop:
+            raise
         except _Skip as skip:
             self.out.skipped.append(skip.unread)
         except _BROKEN as e:
             self.out.skipped.append(Unread(self.place(inner), f"a broken {archive} archive: {_why(e)}"))
         except OSError as e:
             self.out.skipped.append(Unread(self.place(inner), f"cannot read it: {e.strerror or _why(e)}"))
+        except MemoryError:
+            self.out.skipped.append(Unread(self.place(inner), "out of memory while reading it"))
+        except Exception as e:  # noqa: BLE001 - whatever a hostile archive makes a library raise: its own error
+            self.out.skipped.append(Unread(self.place(inner), f"cannot read it ({type(e).__name__}); please report it"))
 
     def entry(self, inner: str, read: Callable[[int], bytes], size: Optional[int], depth: int) -> None:
         """One entry's bytes (`read` counts them): a nested archive opened (within the depth), else scanned."""
