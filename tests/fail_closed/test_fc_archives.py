@@ -96,12 +96,12 @@ print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.
 """
 
 
-def spawned_peak_rss_mb(args: List[str], cwd: Path) -> Tuple[int, float]:
-    """(exit code, peak RSS in MB) of `pit-guard ARGS`: its own peak (see MEASURE)."""
+def measured(args: List[str], cwd: Path) -> Tuple[int, bytes, bytes, float]:
+    """(exit code, stdout, stderr, peak RSS in MB) of `pit-guard ARGS`: its own peak (see MEASURE)."""
     argv = [sys.executable, "-c", MEASURE, str(cwd / "out"), str(cwd / "err"), sys.executable, "-m", "pit_guard"]
     proc = subprocess.run([*argv, *args, "--no-config"], cwd=cwd, env=git_env(), capture_output=True, timeout=120)
     code, _cpu, peak = proc.stdout.split()
-    return int(code), int(peak) / 1024
+    return int(code), (cwd / "out").read_bytes(), (cwd / "err").read_bytes(), int(peak) / 1024
 
 
 def test_42_zip_style_nesting_stops_at_the_default_depth_and_fails_the_run(tmp_path: Path):
@@ -110,17 +110,16 @@ def test_42_zip_style_nesting_stops_at_the_default_depth_and_fails_the_run(tmp_p
     (tmp_path / "42.zip").write_bytes(
         zip_bytes({"readme.env": f"K={token}\n".encode(), "x.zip": nested_bomb(4, 16, leaf)})
     )
-    proc = subprocess_run(["scan", "42.zip", "--format", "json"], tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    data = json.loads(proc.stdout)
+    code, out, err, peak = measured(["scan", "42.zip", "--format", "json"], tmp_path)
+    assert code == 2, err
+    data = json.loads(out)
     assert [f["path"] for f in data["findings"]] == ["42.zip!readme.env"]  # still reported
     [unread] = [u for u in data["skipped"] if "--max-archive-depth" in u["reason"]]
     assert unread["fails"] and unread["path"].startswith("42.zip!x.zip!l3-0.zip!l2-0.zip")
     assert "more entries like it" in unread["reason"]
-    assert b"--max-archive-depth 3, the default" in proc.stderr and b"exit 2" in proc.stderr
-    assert token.encode() not in proc.stdout + proc.stderr
-    code, peak = spawned_peak_rss_mb(["scan", str(tmp_path / "42.zip")], tmp_path)
-    assert code == 2 and peak < 400, peak
+    assert b"--max-archive-depth 3, the default" in err and b"exit 2" in err
+    assert token.encode() not in out + err
+    assert peak < 400, peak
 
 
 def test_42_zip_style_nesting_opened_all_the_way_still_stops(tmp_path: Path):
@@ -129,13 +128,12 @@ def test_42_zip_style_nesting_opened_all_the_way_still_stops(tmp_path: Path):
     leaf = zip_bytes({f"zeros{i}.bin": bytes(4 * MB) for i in range(16)})
     (tmp_path / "42.zip").write_bytes(nested_bomb(5, 16, leaf))
     args = ["scan", "42.zip", "--format", "json", "--max-archive-depth", "50", "--max-archive-entries", "5000"]
-    proc = subprocess_run(args, tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    skipped = json.loads(proc.stdout)["skipped"]
+    code, out, err, peak = measured(args, tmp_path)
+    assert code == 2, err
+    skipped = json.loads(out)["skipped"]
     assert [u["fails"] for u in skipped if "--max-archive-ratio 100, the default" in u["reason"]] == [True]
     assert [u["fails"] for u in skipped if "--max-archive-entries 5000)" in u["reason"]] == [False]
-    code, peak = spawned_peak_rss_mb(["scan", str(tmp_path / "42.zip"), *args[3:]], tmp_path)
-    assert code == 2 and peak < 400, peak
+    assert peak < 400, peak
 
 
 def test_one_10_gb_entry_of_zeros_is_stopped_by_its_ratio(tmp_path: Path, capsys):
