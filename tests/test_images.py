@@ -224,6 +224,18 @@ def test_hostile_manifests_and_unreadable_layers_fail_the_run_without_a_tracebac
     assert (f"{tmp_path}/z.tar!config Env", 2) in found(data)
 
 
+def test_tars_that_are_no_image_are_plain_archives(tmp_path: Path, capsys):
+    token, other = new_pit(), new_pit()
+    many = {f"src/f{i}.txt": b"x" for i in range(5000)}  # past the member count an image can have
+    many["src/zz.env"] = f"K={token}\n".encode()
+    (tmp_path / "many.tar").write_bytes(tar_bytes(many))
+    pwa = {"manifest.json": b'{"name": "app", "start_url": "/"}', "static/app.env": f"K={other}\n".encode()}
+    (tmp_path / "pwa.tar").write_bytes(tar_bytes(pwa))  # a web app's manifest.json is no image manifest
+    code, data, _ = scan(["scan", str(tmp_path)], capsys)
+    assert code == 1 and data["complete"] is True
+    assert [p for p, _ in found(data)] == [f"{tmp_path}/many.tar!src/zz.env", f"{tmp_path}/pwa.tar!static/app.env"]
+
+
 # --- scan --image -----------------------------------------------------------------------------------
 
 

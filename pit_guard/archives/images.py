@@ -24,6 +24,9 @@ from pit_guard.finding import Finding, Unread
 _BLOB = re.compile(r"blobs/[a-z0-9]{1,32}/[A-Za-z0-9]{16,128}")
 _CONFIG_PARTS = ("Env", "Cmd", "Entrypoint", "Labels")
 _MAX_JSON = 64 << 20  # a manifest or config larger than this is not one
+# An image tarball has a few files a layer (and at most a few hundred layers): a tar with more members
+# is read as a plain archive, without listing them all first.
+_IMAGE_MEMBERS = 4096
 
 
 class _Store:
@@ -88,8 +91,12 @@ def tar_image(source: Any) -> Optional[TarStore]:
     """The image in an uncompressed, seekable tarball, or None when it is no image (then rewound)."""
     try:
         archive = tarfile.open(fileobj=source, mode="r:")
+        for count, _member in enumerate(archive, 1):
+            if count > _IMAGE_MEMBERS:
+                source.seek(0)
+                return None
         store = TarStore(archive)
-    except (tarfile.TarError, EOFError, ValueError, OSError):
+    except Exception:  # noqa: BLE001 - not a tar tarfile can list: read as a plain archive (which tells why)
         source.seek(0)
         return None
     names = set(store.names())
