@@ -185,13 +185,22 @@ def _relative(path: str, root: str) -> Optional[str]:
 def is_excluded(path: str, config: Config) -> bool:
     """Gitignore-like globs: a pattern without `/` matches any file or folder name; one with `/`
     (or starting with `/`) matches the path from the config's folder (`*` crosses `/`); a folder
-    excludes what is in it."""
-    if not config.exclude or path.startswith("<"):
+    excludes what is in it. Inside an archive (`outer.zip!inner/file.env`) the patterns match the
+    outer path, and each inner path too (anchored at the archive's root)."""
+    if not config.exclude:
         return False
+    outer, *inner = path.split("!")
+    if any(_glob_excluded(part, config) for part in inner):
+        return True
+    if outer.startswith("<"):
+        return False
+    return _glob_excluded(_relative(outer, config.root) or outer.replace(os.sep, "/"), config)
+
+
+def _glob_excluded(relative: str, config: Config) -> bool:
     import fnmatch
 
-    relative = _relative(path, config.root) or path.replace(os.sep, "/")
-    parts = relative.split("/")
+    parts = relative.strip("/").split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in config.exclude:
         # A leading or inner `/` anchors the pattern at the config's folder; a trailing one only

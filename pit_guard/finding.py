@@ -69,6 +69,11 @@ def notice(text: str) -> None:
         pass  # standard error full or closed: the exit code still tells (a notice must not change it)
 
 
+def placed(path: str, inner: str) -> str:
+    """`path!inner`: where a finding inside an archive is (just `path` for one outside)."""
+    return f"{path}!{inner}" if inner else path
+
+
 def fingerprint(rule_id: str, secret: str) -> str:
     """Content identity: the same secret under the same rule is one finding wherever it is."""
     import hashlib  # here: a clean run never needs it
@@ -224,6 +229,14 @@ class Finding:
     # On a line marked `pit-guard: allow`: sources keep it so that the pipeline can count what the
     # marker suppresses (it is never reported, never validated).
     allowed: bool = False
+    # Inside an archive or image: the place in it (`inner/dir/file.env`, `!` between nested archives);
+    # `path` then ends with `!` and this, and SARIF / GitLab point at the outer file.
+    inner: str = ""
+
+    @property
+    def outer(self) -> str:
+        """The file on disk or in git that holds the finding (the archive, for one inside it)."""
+        return self.path[: -len(self.inner) - 1] if self.inner and self.path.endswith("!" + self.inner) else self.path
 
     @property
     def fingerprint(self) -> str:

@@ -267,6 +267,7 @@ def displayable(
         dataclasses.replace(
             f,
             path=display_path(f.path, show_secrets),
+            inner=display_path(f.inner, show_secrets),
             provenance=provenance(f.provenance),
             validation=validation(f.validation),
         )

@@ -106,6 +106,7 @@ LAYERS: Tuple[Tuple[str, int], ...] = (
     ("pit_guard.remediation", 5),
     ("pit_guard.config", 4),
     ("pit_guard.sources", 3),
+    ("pit_guard.archives", 3),
     ("pit_guard.detection.patterns", 0),
     ("pit_guard.detection", 2),
     ("pit_guard.finding", 1),
@@ -150,9 +151,10 @@ def test_package_inits_import_nothing() -> None:
 
 
 def test_only_sources_git_runs_git() -> None:
-    """git runs only in sources/git.py: the one module that imports subprocess."""
+    """git runs only in sources/git.py: with sources/containers.py (`docker save` for --image) the
+    only modules that import subprocess."""
     users = sorted(name for name, path in MODULES.items() if "subprocess" in imports_of(path))
-    assert users == ["pit_guard.sources.git"], users
+    assert users == ["pit_guard.sources.containers", "pit_guard.sources.git"], users
 
 
 def test_commands_are_listed_not_registered_on_import() -> None:

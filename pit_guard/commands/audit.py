@@ -32,7 +32,11 @@ def audit(repo: str, include_unreachable: bool, run: Run) -> int:
         git.use_named_repository()  # `audit PATH` reads PATH's repository, whatever GIT_DIR says
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     result = scan_history(
-        repo, include_unreachable=include_unreachable, max_file_size=run.max_file_size, progress=progress
+        repo,
+        include_unreachable=include_unreachable,
+        max_file_size=run.max_file_size,
+        progress=progress,
+        archives=run.archives,
     )
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)

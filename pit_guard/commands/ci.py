@@ -20,6 +20,6 @@ def ci(run: Run) -> int:
 
     described, revs = ci_revs(".", os.environ)
     notice(f"scanning {described}")
-    result = changes.scan_range(".", revs, max_size=run.max_file_size)
+    result = changes.scan_range(".", revs, max_size=run.max_file_size, archives=run.archives)
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)

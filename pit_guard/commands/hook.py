@@ -32,6 +32,6 @@ def pre_push(remote: Optional[str], url: Optional[str], run: Run) -> int:
     """Scan the commits a push sends (pre-commit's PRE_COMMIT_* variables, or git's stdin)."""
     from pit_guard.sources import changes
 
-    result = changes.scan_push(".", max_size=run.max_file_size)
+    result = changes.scan_push(".", max_size=run.max_file_size, archives=run.archives)
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, Callable, Optional, TypeVar
 
 import click
 
+from pit_guard.archives.limits import Limits
 from pit_guard.commands.precommit import Run, resolve, size_limit
 from pit_guard.config import Config, load_config, parse_size
 from pit_guard.pipeline import FORMATS
@@ -41,6 +42,54 @@ def max_file_size_option(f: _F) -> _F:
         help="Skip (with a notice) files and blobs larger than this, e.g. 25M "
         "(default: no limit; large files are streamed).",
     )(f)
+
+
+def archive_limits(depth: Optional[int], total: Optional[int], ratio: Optional[int], entries: Optional[int]) -> Limits:
+    """The archive limits in force: each one given on the command line is the user's choice (hitting
+    it is told, not failing); the others are the defaults (hitting one fails the run)."""
+    given = {"depth": depth, "bytes": total, "ratio": ratio, "entries": entries}
+    default = Limits()
+    return Limits(
+        depth=default.depth if depth is None else depth,
+        total_bytes=default.total_bytes if total is None else total,
+        ratio=default.ratio if ratio is None else ratio,
+        entries=default.entries if entries is None else entries,
+        chosen=frozenset(name for name, value in given.items() if value is not None),
+    )
+
+
+def archive_options(f: _F) -> _F:
+    """--max-archive-depth, --max-archive-bytes, --max-archive-ratio, --max-archive-entries."""
+    default = Limits()
+    options = [
+        click.option(
+            "--max-archive-depth",
+            type=click.IntRange(0, 100),
+            default=None,
+            help=f"Open archives nested this deep (default {default.depth}; 0: read archives as plain bytes).",
+        ),
+        click.option(
+            "--max-archive-bytes",
+            default=None,
+            callback=_size,
+            help="Read at most this many uncompressed bytes from one archive, e.g. 4G (default 1G).",
+        ),
+        click.option(
+            "--max-archive-ratio",
+            type=click.IntRange(1),
+            default=None,
+            help=f"Leave out archive entries that expand more than this many times (default {default.ratio}).",
+        ),
+        click.option(
+            "--max-archive-entries",
+            type=click.IntRange(1),
+            default=None,
+            help=f"Read at most this many entries of one archive (default {default.entries}).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
 def config_options(f: _F) -> _F:
@@ -131,6 +180,10 @@ def report_options(f: Callable[..., int]) -> Callable[..., int]:
         validate_total_timeout: float,
         fail_on: str,
         max_file_size: Optional[int],
+        max_archive_depth: Optional[int],
+        max_archive_bytes: Optional[int],
+        max_archive_ratio: Optional[int],
+        max_archive_entries: Optional[int],
         **kwargs: Any,
     ) -> int:
         run = resolve(
@@ -146,6 +199,7 @@ def report_options(f: Callable[..., int]) -> Callable[..., int]:
             validate_total_timeout=validate_total_timeout,
             fail_on=fail_on,
             max_file_size=max_file_size,
+            archives=archive_limits(max_archive_depth, max_archive_bytes, max_archive_ratio, max_archive_entries),
         )
         return f(*args, run=run, **kwargs)
 
@@ -175,6 +229,7 @@ def report_options(f: Callable[..., int]) -> Callable[..., int]:
                 help="'live': fail only on tokens that may still work (live, unknown, not-checked).",
             ),
             max_file_size_option,
+            archive_options,
         ]
     ):
         decorated = option(decorated)

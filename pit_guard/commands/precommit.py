@@ -15,6 +15,7 @@ import os
 import stat
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from pit_guard.archives.limits import Limits
 from pit_guard.config import Config, load_config, parse_size
 from pit_guard.finding import NO_SIZE_LIMIT
 from pit_guard.pipeline import FORMATS, Options, refuse_overwrite
@@ -26,6 +27,7 @@ class Run:
 
     options: Options
     max_file_size: int
+    archives: Limits = Limits()  # how far archives and images are looked into
 
 
 def size_limit(given: Optional[int], config: Config) -> Tuple[int, bool]:
@@ -51,6 +53,7 @@ def resolve(
     validate_total_timeout: float,
     fail_on: str,
     max_file_size: Optional[int],
+    archives: Optional[Limits] = None,
 ) -> Run:
     """The run's options once its settings are loaded: --output checked against the inputs it must
     not overwrite, --max-file-size decided (given on the command line wins over the config's)."""
@@ -70,7 +73,7 @@ def resolve(
         validate_total_timeout=validate_total_timeout,
         fail_on=fail_on,
     )
-    return Run(options, limit)
+    return Run(options, limit, Limits() if archives is None else archives)
 
 
 def pre_commit(files: Sequence[str], run: Run) -> int:
@@ -80,7 +83,7 @@ def pre_commit(files: Sequence[str], run: Run) -> int:
     from pit_guard.sources import changes
 
     prefilter.use_backend("adaptive")  # a few staged files: no hyperscan database to load
-    result = changes.scan_staged(".", list(files) or None, max_size=run.max_file_size)
+    result = changes.scan_staged(".", list(files) or None, max_size=run.max_file_size, archives=run.archives)
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)
 

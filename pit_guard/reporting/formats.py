@@ -193,6 +193,9 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "validation": None,
         "reach": None if finding.reach is None else reach_to_dict(finding.reach),
     }
+    if finding.inner:  # inside an archive or image: the file that holds it, and the place in it
+        out["archive"] = finding.outer
+        out["archive_path"] = finding.inner
     if finding.provenance is not None:
         p = finding.provenance
         out["provenance"] = {
@@ -367,6 +370,8 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
                 "branches": None if p.branches is None else list(p.branches),
             }
         )
+    if f.inner:
+        props["archivePath"] = f.inner  # the place inside the archive or image the location names
     if f.validation is not None:
         props["validationStatus"] = f.validation.status
         props["validationReason"] = f.validation.reason
@@ -386,7 +391,7 @@ def format_sarif(
     rule_index = {rule.id: i for i, rule in enumerate(RULES)}
     results: List[Dict[str, Any]] = []
     for f in findings:
-        uri, relative = _sarif_uri(f.path)
+        uri, relative = _sarif_uri(f.outer)  # inside an archive: the archive (the inner path is a property)
         artifact: Dict[str, Any] = {"uri": uri}
         if relative:
             artifact["uriBaseId"] = SARIF_SRCROOT
@@ -458,7 +463,7 @@ def _gitlab_time(moment: Optional[datetime.datetime]) -> str:
 
 def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     rule = RULES_BY_ID[f.rule_id]
-    path = report_path(f.path)
+    path = report_path(f.outer)  # inside an archive: the archive (the inner path is a detail)
     commit: Dict[str, Any] = {"sha": GITLAB_NO_COMMIT}
     if f.provenance is not None:
         commit = {"sha": f.provenance.commit, "author": f.provenance.author, "date": f.provenance.date}
@@ -476,9 +481,11 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     if f.reach is not None:
         description += f" Reaches {f.reach.summary}."
         details["reach"] = {"name": "Reaches", "type": "text", "value": reach_line(f.reach)}
+    if f.inner:
+        details["archive_path"] = {"name": "Place inside the archive", "type": "text", "value": f.inner}
     return {
         # Stable per finding and place, so re-running a pipeline yields the same ids.
-        "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{path}:{f.line}:{commit['sha']}")),
+        "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{report_path(f.path)}:{f.line}:{commit['sha']}")),
         "category": "secret_detection",
         "name": rule.name,
         "description": description,

@@ -14,8 +14,9 @@ import re
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from pit_guard.archives.limits import Limits
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.finding import Finding, Provenance, Unread, placed
 from pit_guard.sources import git
 from pit_guard.sources.result import SourceResult
 
@@ -34,13 +35,17 @@ class _Target:
 
 
 def _scan_targets(
-    repo: git.Repo, targets: Sequence[_Target], max_size: int, result: SourceResult
+    repo: git.Repo, targets: Sequence[_Target], max_size: int, result: SourceResult, archives: Limits
 ) -> Dict[str, List[Finding]]:
     """Scan each needed blob once; returns findings by blob sha (also for the `before` blobs).
 
     A wanted blob that cannot be read or scanned is Unread, named by path and sha (all the blobs a
     partial clone never downloaded: one Unread). A `before` blob that cannot be read counts as
-    holding nothing, so a secret it might have held is reported as new, never hidden."""
+    holding nothing, so a secret it might have held is reported as new, never hidden.
+
+    A blob whose first bytes are an archive's is read entry by entry (`archives`): its findings
+    keep their inner place, its limits hit are Unread like any other."""
+    from pit_guard.archives.inputs import scan_blob_bytes, scan_blob_stream
     from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     needed = list(dict.fromkeys([t.sha for t in targets] + [b for t in targets for b in t.before]))
@@ -55,7 +60,12 @@ def _scan_targets(
     for blob in git.iter_blobs(repo, needed, max_size):
         name = names.get(blob.sha, blob.sha)
         if blob.stream is not None:
-            found[blob.sha], error = scan_stream_or_error(blob.stream, name)
+            opened, rest = scan_blob_stream(blob.stream, name, archives)
+            if opened is None:
+                found[blob.sha], error = scan_stream_or_error(rest, name)
+            else:
+                found[blob.sha], error = opened.findings, None
+                result.skipped += opened.skipped if blob.sha in wanted else []
         elif blob.data is None:
             found[blob.sha] = []
             if blob.sha not in wanted:
@@ -68,7 +78,12 @@ def _scan_targets(
         else:
             # An LFS pointer's own bytes are scanned too: a file can merely start like one.
             lfs += git.lfs_pointer(blob.data) and blob.sha in wanted
-            found[blob.sha], error = scan_or_error(blob.data, name)
+            opened = scan_blob_bytes(blob.data, name, archives)
+            if opened is None:
+                found[blob.sha], error = scan_or_error(blob.data, name)
+            else:
+                found[blob.sha], error = opened.findings, None
+                result.skipped += opened.skipped if blob.sha in wanted else []
         if error is not None and blob.sha in wanted:
             result.skipped.append(Unread(name, f"{error} ({blob.sha})"))
     if not_downloaded:
@@ -114,7 +129,11 @@ def tag_place(name: str) -> str:
 def _new_findings(target: _Target, found: Dict[str, List[Finding]]) -> List[Finding]:
     old = {f.fingerprint for b in target.before for f in found.get(b, [])}
     path = git.show_path(target.path)
-    return [dataclasses.replace(f, path=path) for f in found.get(target.sha, []) if f.fingerprint not in old]
+    return [
+        dataclasses.replace(f, path=placed(path, f.inner))
+        for f in found.get(target.sha, [])
+        if f.fingerprint not in old
+    ]
 
 
 # --- pre-commit: the index ----------------------------------------------------------------------
@@ -131,7 +150,9 @@ def _relative_to_root(repo: git.Repo, name: str) -> bytes:
     return os.path.normpath(raw).replace(os.sep.encode(), b"/") if raw else raw
 
 
-def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_size: int) -> SourceResult:
+def scan_staged(
+    path: str = ".", files: Optional[Sequence[str]] = None, *, max_size: int, archives: Optional[Limits] = None
+) -> SourceResult:
     """What `git commit` would add now. With `files` (as pre-commit passes them) only those paths,
     each scanned in full when its staged version equals HEAD; without, every staged change."""
     repo = git.open_repo(path)
@@ -179,22 +200,24 @@ def scan_staged(path: str = ".", files: Optional[Sequence[str]] = None, *, max_s
             continue
         staged = index.get(p)
         if staged is None:
-            _scan_untracked(repo, p, max_size, result)
+            _scan_untracked(repo, p, max_size, result, archives or Limits())
         elif staged[2] != 0:
             result.skipped.append(Unread(git.show_path(p), "unmerged (resolve the conflict and stage it first)"))
         elif staged[0] == git.GITLINK_MODE:
             result.notices.append(f"{git.show_path(p)} is a submodule: not descended into (scan it on its own)")
         else:
             targets.append(_Target(p, staged[1], ()))  # unchanged since HEAD: scan it all
-    found = _scan_targets(repo, targets, max_size, result)
+    found = _scan_targets(repo, targets, max_size, result, archives or Limits())
     for t in targets:
         result.findings += _new_findings(t, found)
     return result
 
 
-def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResult) -> None:
+def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResult, archives: Limits) -> None:
     """A file given by name that git does not track has no staged version: read it from disk,
     so that `pre-commit run --files new.txt` never silently scans nothing."""
+    from pit_guard.archives.inputs import scan_source
+    from pit_guard.archives.limits import HEAD, kind
     from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
     full = os.path.join(os.fsencode(repo.cwd), p)
@@ -207,6 +230,13 @@ def _scan_untracked(repo: git.Repo, p: bytes, max_size: int, result: SourceResul
             result.skipped.append(Unread(name, f"larger than --max-file-size ({max_size} bytes)", chosen=True))
             return
         with open(full, "rb") as f:
+            archive = kind(f.read(HEAD))
+            f.seek(0)
+            if archive is not None:  # read entry by entry, as `scan` reads it
+                opened = scan_source(archive, f, name, archives)
+                result.findings += opened.findings
+                result.skipped += opened.skipped
+                return
             if size > git.STREAM_THRESHOLD:
                 found, error = scan_stream_or_error(f.read, name)
             else:
@@ -244,7 +274,7 @@ def require_revs(path: str, text: str) -> None:
             raise FatalError(f"unknown revision {end!r}{hint}")
 
 
-def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> SourceResult:
+def scan_range(path: str, revs: Sequence[str], *, max_size: int, archives: Optional[Limits] = None) -> SourceResult:
     """Secrets added by the commits `revs` selects (git rev-list syntax), each reported once: at
     the oldest commit that adds it, with how many of those commits add it."""
     repo = git.open_repo(path)
@@ -274,12 +304,12 @@ def scan_range(path: str, revs: Sequence[str], *, max_size: int) -> SourceResult
             targets.append(_Target(e.path, e.new_sha, before, commit))
     for name in sorted(submodules):
         result.notices.append(f"{git.show_path(name)} is a submodule: not descended into (scan it on its own)")
-    found = _scan_targets(repo, targets, max_size, result)
+    found = _scan_targets(repo, targets, max_size, result, archives or Limits())
     first: Dict[Tuple[str, bytes], Tuple[Finding, git.Commit]] = {}
     adds: Dict[Tuple[str, bytes], int] = {}
     for t in targets:
         for f in _new_findings(t, found):
-            key = (f.fingerprint, t.path)
+            key = (f.fingerprint, t.path + f.inner.encode("utf-8", "surrogateescape"))
             adds[key] = adds.get(key, 0) + 1
             if key not in first:
                 assert t.commit is not None
@@ -337,7 +367,12 @@ def parse_push_lines(text: str) -> List[Tuple[str, str, str, str]]:
 
 
 def scan_push(
-    path: str, *, max_size: int, stdin_text: Optional[str] = None, env: Optional[Dict[str, str]] = None
+    path: str,
+    *,
+    max_size: int,
+    stdin_text: Optional[str] = None,
+    env: Optional[Dict[str, str]] = None,
+    archives: Optional[Limits] = None,
 ) -> SourceResult:
     """The commits a push sends: from pre-commit's PRE_COMMIT_FROM_REF/TO_REF (or, for a root
     commit push where pre-commit passes neither, PRE_COMMIT_LOCAL_BRANCH), else git's stdin."""
@@ -371,7 +406,7 @@ def scan_push(
         )
     seen: Set[Tuple[str, str]] = set()
     for revs in selections:  # one per pushed ref; a commit pushed under two refs is reported once
-        part = scan_range(path, revs, max_size=max_size)
+        part = scan_range(path, revs, max_size=max_size, archives=archives)
         result.findings += [f for f in part.findings if (f.fingerprint, f.path) not in seen]
         seen.update((f.fingerprint, f.path) for f in part.findings)
         result.skipped += part.skipped

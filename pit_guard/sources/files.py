@@ -25,11 +25,15 @@ import errno
 import functools
 import os
 import stat
-from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, List, Optional, Sequence
 
+from pit_guard.archives.limits import HEAD, Limits, kind
 from pit_guard.detection import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
 from pit_guard.sources.result import SourceResult
+
+if TYPE_CHECKING:
+    from pit_guard.archives.read import Outcome
 
 STDIN_PATH = "<stdin>"
 
@@ -50,24 +54,35 @@ _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def scan_paths(
-    paths: Sequence[str], *, max_file_size: int = NO_SIZE_LIMIT, stdin: BinaryIO | None = None
+    paths: Sequence[str],
+    *,
+    max_file_size: int = NO_SIZE_LIMIT,
+    stdin: BinaryIO | None = None,
+    archives: Optional[Limits] = None,
 ) -> SourceResult:
-    """Every file under `paths` (`-`: `stdin`); one input that cannot be read never stops the others."""
+    """Every file under `paths` (`-`: `stdin`); one input that cannot be read never stops the others.
+    An archive (told by its first bytes) is read entry by entry within `archives` limits; a folder
+    holding an OCI image layout is read as an image."""
     result = SourceResult()
+    limits = Limits() if archives is None else archives
     for path in paths or ["."]:
         if path == "-":
-            _scan_stdin(result, stdin, max_file_size)
+            _scan_stdin(result, stdin, max_file_size, limits)
             continue
         try:
             mode = os.stat(path).st_mode  # named: a symlink is followed
         except OSError as e:
             result.skipped.append(Unread(path, _named_error(path, e)))
             continue
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(mode) and _is_image_folder(path, limits):
+            from pit_guard.archives.images import FolderStore, scan_image
+
+            _add_outcome(result, scan_image(FolderStore(path), path, limits))
+        elif stat.S_ISDIR(mode):
             for file in _walk(path, result.skipped):
-                _scan_file(result, file, max_file_size, follow=False)
+                _scan_file(result, file, max_file_size, limits, follow=False)
         elif stat.S_ISREG(mode):
-            _scan_file(result, path, max_file_size, follow=True)
+            _scan_file(result, path, max_file_size, limits, follow=True)
         else:
             hint = "give what it carries on stdin: `- < PATH`" if stat.S_ISFIFO(mode) else "name a file or folder"
             result.skipped.append(Unread(path, f"{_kind(mode)}: not read ({hint})"))
@@ -141,7 +156,39 @@ def _open_error(error: OSError, follow: bool) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def _scan_file(result: SourceResult, path: str, max_file_size: int, follow: bool) -> None:
+def _is_image_folder(path: str, limits: Limits) -> bool:
+    from pit_guard.archives.images import is_layout_folder
+
+    return limits.depth > 0 and is_layout_folder(path)
+
+
+def _add_outcome(result: SourceResult, outcome: "Outcome") -> None:
+    result.findings += outcome.findings
+    result.skipped += outcome.skipped
+    result.scanned += 1
+
+
+def _scan_archive_file(result: SourceResult, path: str, fd: int, archive: str, limits: Limits) -> None:
+    """A file on disk that is an archive: read through its own handle (seekable), never extracted."""
+    from pit_guard.archives.inputs import scan_source
+
+    with os.fdopen(os.dup(fd), "rb") as f:
+        _add_outcome(result, scan_source(archive, f, path, limits))
+
+
+def _head(fd: int) -> bytes:
+    """The file's first HEAD bytes, its offset left at the start."""
+    head = os.read(fd, HEAD)
+    while len(head) < HEAD:
+        more = os.read(fd, HEAD - len(head))
+        if not more:
+            break
+        head += more
+    os.lseek(fd, 0, os.SEEK_SET)
+    return head
+
+
+def _scan_file(result: SourceResult, path: str, max_file_size: int, limits: Limits, follow: bool) -> None:
     """One file found as a regular file: opened without blocking, checked to still be one, then read.
 
     (O_NONBLOCK changes nothing for a regular file: reads wait for the disk as usual.)"""
@@ -158,14 +205,18 @@ def _scan_file(result: SourceResult, path: str, max_file_size: int, follow: bool
             reason = f"larger than --max-file-size ({info.st_size} > {max_file_size} bytes)"
             result.skipped.append(Unread(path, reason, chosen=True))
         else:
-            _scan_input(result, path, functools.partial(os.read, fd), max_file_size, info.st_size)
+            archive = kind(_head(fd))
+            if archive is not None:
+                _scan_archive_file(result, path, fd, archive, limits)
+            else:
+                _scan_input(result, path, functools.partial(os.read, fd), max_file_size, info.st_size)
     except OSError as e:
         result.skipped.append(Unread(path, f"cannot read: {e.strerror or e}"))
     finally:
         os.close(fd)
 
 
-def _scan_stdin(result: SourceResult, stdin: Optional[BinaryIO], max_file_size: int) -> None:
+def _scan_stdin(result: SourceResult, stdin: Optional[BinaryIO], max_file_size: int, limits: Limits) -> None:
     if stdin is None:
         result.skipped.append(Unread(STDIN_PATH, "`-` given but there is no standard input (it is closed)"))
         return
@@ -173,7 +224,28 @@ def _scan_stdin(result: SourceResult, stdin: Optional[BinaryIO], max_file_size: 
     if refused:
         result.skipped.append(Unread(STDIN_PATH, refused))
         return
-    _scan_input(result, STDIN_PATH, stdin.read, max_file_size, None)
+    reading = _filled(stdin.read)
+    try:
+        head = reading(HEAD)
+    except _ReadError as e:
+        result.skipped.append(Unread(STDIN_PATH, f"cannot read: {getattr(e.error, 'strerror', None) or e.error}"))
+        return
+    archive = kind(head)
+    if archive is None:
+        parts = [head]
+
+        def rest(n: int) -> Optional[bytes]:
+            return parts.pop() if parts else stdin.read(n)
+
+        _scan_input(result, STDIN_PATH, rest, max_file_size, None)
+        return
+    from pit_guard.archives.read import scan_archive, seekable_stream
+
+    try:
+        with seekable_stream(head, reading, archive) as source:
+            _add_outcome(result, scan_archive(archive, source, STDIN_PATH, limits))
+    except _ReadError as e:
+        result.skipped.append(Unread(STDIN_PATH, f"cannot read: {getattr(e.error, 'strerror', None) or e.error}"))
 
 
 def _stdin_device(stdin: BinaryIO) -> Optional[str]:

@@ -19,8 +19,9 @@ import sys
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
+from pit_guard.archives.limits import Limits
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.finding import Finding, Provenance, Unread, placed
 from pit_guard.sources import changes, git
 from pit_guard.sources.result import SourceResult
 
@@ -36,6 +37,7 @@ def scan_history(
     max_file_size: int,
     progress: bool = False,
     workers: Optional[int] = None,
+    archives: Optional[Limits] = None,
 ) -> SourceResult:
     repo = git.open_repo(path)
     result = SourceResult()
@@ -58,10 +60,11 @@ def scan_history(
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, revs, log_options, stdin, log_file)
-        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool)
+        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool, archives or Limits())
         problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
         # blobs that could not be read or scanned: the history pass tells where they are
-        places = {u.path[len("<object ") : -1]: "" for u in problems if u.path.startswith("<object ")}
+        # (`<object SHA>!inner` for an entry of an archive blob)
+        places = {u.path[len("<object ") :].partition(">")[0]: "" for u in problems if u.path.startswith("<object ")}
         try:
             job.finish()
         except FatalError as e:
@@ -107,18 +110,26 @@ _Hits = List[Tuple[str, List[Finding]]]
 _ChunkResult = Tuple[_Hits, int, List[Unread], int, int]
 
 
-def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
-    """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems."""
+def _scan_chunk(task: Tuple[git.Repo, List[str], int, Limits]) -> _ChunkResult:
+    """Scan one run of blobs (runs in a worker process): findings per blob, LFS pointers, problems.
+    Only a blob whose first bytes are an archive's takes the archive path (findings keep their inner
+    place; its problems are `<object SHA>!inner`)."""
+    from pit_guard.archives.inputs import scan_blob_bytes, scan_blob_stream
     from pit_guard.detection.detect import scan_or_error, scan_stream_or_error
 
-    repo, shas, max_size = task
+    repo, shas, max_size, archives = task
     hits: _Hits = []
     lfs = 0
     problems: List[Unread] = []
     nbytes = 0
     for blob in git.iter_blobs(repo, shas, max_size, listed=True):
         if blob.stream is not None:
-            found, error = scan_stream_or_error(blob.stream)
+            opened, rest = scan_blob_stream(blob.stream, f"<object {blob.sha}>", archives)
+            if opened is None:
+                found, error = scan_stream_or_error(rest)
+            else:
+                found, error = opened.findings, None
+                problems += opened.skipped
             if error is not None:
                 problems.append(Unread(f"<object {blob.sha}>", error))
             if found:
@@ -129,7 +140,12 @@ def _scan_chunk(task: Tuple[git.Repo, List[str], int]) -> _ChunkResult:
             continue
         nbytes += len(blob.data)
         lfs += git.lfs_pointer(blob.data)  # told, and scanned: a file can merely start like a pointer
-        found, error = scan_or_error(blob.data)
+        opened = scan_blob_bytes(blob.data, f"<object {blob.sha}>", archives)
+        if opened is None:
+            found, error = scan_or_error(blob.data)
+        else:
+            found, error = opened.findings, None
+            problems += opened.skipped
         if error is not None:
             problems.append(Unread(f"<object {blob.sha}>", error))
         if found:
@@ -270,7 +286,7 @@ class _Workers:
         if finalizer is not None:
             finalizer.cancel()  # Pool.terminate() at interpreter exit would hang the same way
 
-    def run(self, tasks: List[Tuple[git.Repo, List[str], int]]) -> Iterator[_ChunkResult]:
+    def run(self, tasks: List[Tuple[git.Repo, List[str], int, Limits]]) -> Iterator[_ChunkResult]:
         if self.pause:
             sys.stderr.write(f"pit-guard: test: paused with {self.count} workers\n")
             sys.stderr.flush()
@@ -284,11 +300,16 @@ class _Workers:
 
 
 def _scan_blobs(
-    repo: git.Repo, blobs: Sequence[Tuple[str, int]], max_size: int, progress: bool, pool: _Workers
+    repo: git.Repo,
+    blobs: Sequence[Tuple[str, int]],
+    max_size: int,
+    progress: bool,
+    pool: _Workers,
+    archives: Limits,
 ) -> Tuple[_Hits, int, List[Unread]]:
     total_bytes = sum(size for _, size in blobs)
     chunks = _chunks(blobs, pool.count * _CHUNKS_PER_WORKER)
-    tasks = [(repo, chunk, max_size) for chunk in chunks]
+    tasks = [(repo, chunk, max_size, archives) for chunk in chunks]
     bar = _Progress(total_bytes, len(blobs)) if progress else None
     hits: _Hits = []
     lfs = 0
@@ -344,13 +365,16 @@ _NONE: FrozenSet[str] = frozenset()
 
 
 def _without_provenance(hits: _Hits) -> List[Finding]:
-    return [dataclasses.replace(f, path=f"<blob {sha}>") for sha, found in hits for f in found]
+    return [dataclasses.replace(f, path=placed(f"<blob {sha}>", f.inner)) for sha, found in hits for f in found]
 
 
 def _placed(unread: Unread, places: Dict[str, str]) -> Unread:
     """`<object SHA>` -> `<object SHA> PATH in commit C`: where history first has that blob."""
-    place = places.get(unread.path[len("<object ") : -1]) if unread.path.startswith("<object ") else None
-    return dataclasses.replace(unread, path=f"{unread.path} {place}") if place else unread
+    if not unread.path.startswith("<object "):
+        return unread
+    sha, _, inner = unread.path[len("<object ") :].partition(">")  # `<object SHA>!inner` inside an archive
+    place = places.get(sha)
+    return dataclasses.replace(unread, path=f"<object {sha}> {place}{inner}") if place else unread
 
 
 def _with_provenance(
@@ -372,23 +396,23 @@ def _with_provenance(
     facts = _secret_facts(hits, present, in_head, tips)
     # One finding per secret and path: successive edits of a file are one leak, first seen in the
     # commit that introduced the oldest version; how far it spread is a fact of the secret.
-    earliest: Dict[Tuple[str, bytes], Tuple[_Origin, Finding]] = {}
+    earliest: Dict[Tuple[str, bytes, str], Tuple[_Origin, Finding]] = {}
     findings: List[Finding] = []
     for sha, found in hits:
         origin = origins.get(sha)
         if origin is None:
             if include_unreachable or sha in extra:
                 # No commit holds it: a dangling blob (staged once, never committed) or a tagged blob.
-                findings += [dataclasses.replace(f, path=f"<blob {sha} in no commit>") for f in found]
+                findings += [dataclasses.replace(f, path=placed(f"<blob {sha} in no commit>", f.inner)) for f in found]
             continue  # unreachable: only reported with --include-unreachable
         for f in found:
-            key = (f.fingerprint, origin.path)
+            key = (f.fingerprint, origin.path, f.inner)
             if key not in earliest or origin.timestamp < earliest[key][0].timestamp:
                 earliest[key] = (origin, f)
-    for (fp, path), (origin, f) in earliest.items():
+    for (fp, path, _inner), (origin, f) in earliest.items():
         commits, head_has_it, branches = facts[fp]
         prov = Provenance(origin.commit, origin.author, origin.date, commits, head_has_it, branches)
-        findings.append(dataclasses.replace(f, path=git.show_path(path), provenance=prov))
+        findings.append(dataclasses.replace(f, path=placed(git.show_path(path), f.inner), provenance=prov))
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
     return findings, missing
 

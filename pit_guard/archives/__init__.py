@@ -1,0 +1,1 @@
+"""Look inside archives and container images: zip, tar, gzip/bzip2/xz, docker save and OCI layouts."""
