@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import peak_rss
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
@@ -83,25 +84,11 @@ def nested_bomb(levels: int, copies: int, leaf: bytes) -> bytes:
     return data
 
 
-# Run argv[3:] with stdout/stderr to the files argv[1], argv[2]; print its exit code, CPU s and peak RSS (KB).
-# Spawned from this small process: Linux counts the memory a process had before exec in its peak RSS,
-# and a child spawned straight from a large parent (pytest, a benchmark holding its corpus) would show that.
-MEASURE = """
-import os, sys
-flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-actions = [(os.POSIX_SPAWN_OPEN, 1, sys.argv[1], flags, 0o600), (os.POSIX_SPAWN_OPEN, 2, sys.argv[2], flags, 0o600)]
-pid = os.posix_spawn(sys.argv[3], sys.argv[3:], dict(os.environ), file_actions=actions)
-_, status, usage = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
-"""
-
-
 def measured(args: List[str], cwd: Path) -> Tuple[int, bytes, bytes, float]:
-    """(exit code, stdout, stderr, peak RSS in MB) of `pit-guard ARGS`: its own peak (see MEASURE)."""
-    argv = [sys.executable, "-c", MEASURE, str(cwd / "out"), str(cwd / "err"), sys.executable, "-m", "pit_guard"]
-    proc = subprocess.run([*argv, *args, "--no-config"], cwd=cwd, env=git_env(), capture_output=True, timeout=120)
-    code, _cpu, peak = proc.stdout.split()
-    return int(code), (cwd / "out").read_bytes(), (cwd / "err").read_bytes(), int(peak) / 1024
+    """(exit code, stdout, stderr, peak RSS in MB) of `pit-guard ARGS`: its own peak (tests/peak_rss.py)."""
+    command = [sys.executable, "-m", "pit_guard", *args, "--no-config"]
+    code, out, err, _cpu, peak = peak_rss.run_measured(command, cwd, env=git_env(), cwd=cwd, timeout=120)
+    return code, out, err, peak / (1 << 20)
 
 
 def test_42_zip_style_nesting_stops_at_the_default_depth_and_fails_the_run(tmp_path: Path):

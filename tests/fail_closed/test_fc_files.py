@@ -21,6 +21,7 @@ import sys
 import tracemalloc
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+import peak_rss
 import pytest
 from git_helpers import new_pit
 
@@ -188,17 +189,9 @@ def run_measured(
     argv: List[str], stdin_path: Optional[pathlib.Path], tmp_path: pathlib.Path
 ) -> Tuple[int, str, str, int]:
     """Run pit-guard in a child process: (exit code, stdout, stderr, the child's own peak RSS)."""
-    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
-        with open(stdin_path or os.devnull, "rb") as stdin:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "pit_guard", "scan", "--format", "json", *argv],
-                stdin=stdin,
-                stdout=out,
-                stderr=err,
-            )
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's usage, not every child's of the test run
-            proc.returncode = status >> 8 if os.WIFEXITED(status) else -1
-    return proc.returncode, (tmp_path / "out").read_text(), (tmp_path / "err").read_text(), usage.ru_maxrss * 1024
+    command = [sys.executable, "-m", "pit_guard", "scan", "--format", "json", *argv]
+    code, out, err, _cpu, peak = peak_rss.run_measured(command, tmp_path, stdin=stdin_path)
+    return code, out.decode(), err.decode(), peak
 
 
 @pytest.mark.parametrize("source", ["file", "stdin"])
