@@ -430,22 +430,32 @@ def _run_pool(
         tasks.put(task)
     results: "queue.SimpleQueue[Optional[Tuple[str, Union[Validation, Reach]]]]" = queue.SimpleQueue()
 
+    # Live tokens waiting for their follow-up: taken only when no verdict is left to check, so one
+    # token's follow-up requests never spend the budget another token's verdict needs.
+    later: "queue.SimpleQueue[Tuple[str, Finding, Validation]]" = queue.SimpleQueue()
+
     def work() -> None:
         try:
             while run.budget.remaining() > 0:
                 try:
                     key, (probe, finding) = tasks.get_nowait()
                 except queue.Empty:
-                    return
+                    break
                 verdict = _check(run, probe, finding.secret)
                 results.put((key, verdict))
                 if follow is not None and verdict.status == LIVE:
-                    try:
-                        found = follow(run, finding, verdict)
-                    except Exception:  # noqa: BLE001 - a bug in a follow-up must not lose the verdicts
-                        found = None
-                    if found is not None:
-                        results.put((key, found))
+                    later.put((key, finding, verdict))
+            while follow is not None and run.budget.remaining() > 0:
+                try:
+                    key, finding, verdict = later.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    found = follow(run, finding, verdict)
+                except Exception:  # noqa: BLE001 - a bug in a follow-up must not lose the verdicts
+                    found = None
+                if found is not None:
+                    results.put((key, found))
         finally:
             results.put(None)  # this worker is done
 

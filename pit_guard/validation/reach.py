@@ -9,6 +9,8 @@ Only account ids, names and counts are kept from an answer: nothing personal.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import re
@@ -88,7 +90,7 @@ class _Session:
             return UNKNOWN, None, 0
         self.used += 1
         try:
-            answer = http.get(url, self.secret, min(run.timeout, run.budget.remaining()), v2)
+            answer = http.get(url, self.secret, min(run.timeout, run.budget.remaining()), v2, http.MAX_LIST_BODY)
         except http.NetError as failure:
             if failure.connection:
                 run.breaker.failure(scrub(failure.reason, self.secret))
@@ -134,10 +136,40 @@ def _name(value: Any, secret: str) -> Optional[str]:
     """An account's name as reports show it: a string, token-free, printable, at most NAME_MAX."""
     if not isinstance(value, str) or not value.strip():
         return None
-    if quotes_secret(value, secret):
+    text = " ".join(value.split())
+    if quotes_secret(value, secret) or any(quotes_secret(form, secret) for form in _decoded_forms(text)):
         return "(name withheld: it quotes the token)"
-    shown = display_path(" ".join(value.split()))
+    shown = display_path(text)
+    # display_path escapes C0 controls; C1 controls (U+009B is a terminal's CSI), bidi overrides,
+    # zero-width and line-separator characters must not restyle or reorder a report line either.
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in shown)
     return shown if len(shown) <= NAME_MAX else shown[: NAME_MAX - 1] + "…"
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+def _decoded_forms(text: str) -> List[str]:
+    """What the start of `text` (all a report can show of it) says once percent-decoded, and with
+    each base64 or hex run in it decoded at every alignment: a name that carries the token
+    re-encoded is caught like a plain one."""
+    value = text[:4096]
+    forms = [urllib.parse.unquote(value)]
+    for run in _BASE64_RUN.findall(value):
+        for start in range(4):
+            piece = run[start:]
+            piece = piece[: len(piece) - len(piece) % 4]
+            try:  # standard and URL-safe alphabets alike
+                decoded = base64.b64decode(piece.replace("-", "+").replace("_", "/"), validate=True)
+            except (ValueError, binascii.Error):
+                continue
+            forms.append(decoded.decode("latin-1"))
+    for run in _HEX_RUN.findall(value):
+        for start in range(2):
+            piece = run[start:]
+            forms.append(bytes.fromhex(piece[: len(piece) - len(piece) % 2]).decode("latin-1"))
+    return forms
 
 
 def _object(body: Any, key: str) -> Dict[str, Any]:

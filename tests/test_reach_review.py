@@ -1,0 +1,129 @@
+"""Adversarial review of reach (validation/reach.py): what a hostile repository or a hostile or
+buggy server can do to it. Each test is a problem the review confirmed, then fixed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any, Dict, List, Sequence
+
+from ghl_fake_server import (
+    LIVE_422,
+    MISMATCH_401,
+    FakeGHL,
+    Reply,
+    company_200,
+    location_200,
+    search_200,
+    slow,
+)
+
+from pit_guard.detection.detect import scan_bytes
+from pit_guard.finding import Finding
+from pit_guard.reporting.formats import format_json, format_markdown, format_sarif, format_text
+from pit_guard.validation.checks import validate_findings
+from pit_guard.validation.reach import reach_of
+
+FAST: Dict[str, Any] = {"timeout": 0.5, "total_timeout": 5.0, "backoff": 0.01, "retries": 0}
+
+
+def new_pit() -> str:
+    return f"pit-{uuid.uuid4()}"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+def found(text: str) -> List[Finding]:
+    findings = scan_bytes(text.encode(), "app/.env")
+    assert findings, text
+    return findings
+
+
+def reach(findings: Sequence[Finding], **options: Any) -> List[Finding]:
+    return validate_findings(findings, follow=reach_of, **{**FAST, **options})
+
+
+def every_format(findings: Sequence[Finding]) -> str:
+    return "\n".join(f(findings, []) for f in (format_text, format_json, format_sarif, format_markdown))
+
+
+def test_a_realistic_full_search_page_larger_than_the_validators_body_cap_still_counts(ghl: FakeGHL) -> None:
+    """GoHighLevel's location objects carry address, settings and social links (~1 KB each): a page
+    of 100 is past the 64 KiB the validator reads of an error body. The agency must still be read."""
+    token, company = new_pit(), new_id()
+    filler = {"address": "1 Main Street", "settings": {"allowDuplicateContact": False}, "social": {"x": "y" * 700}}
+    subs = [{"id": new_id(), "name": f"Client {i}", **filler} for i in range(100)]
+    ghl.reply(token, MISMATCH_401)  # validation: an agency PIT
+    ghl.route(token, "/locations/search", Reply(200, {"locations": subs}))
+    ghl.route(token, f"/locations/{subs[0]['id']}", location_200(subs[0]["id"], "Client 0", company))
+    ghl.route(token, f"/companies/{company}", company_200(company, "Acme", 214))
+    assert len(json.dumps({"locations": subs})) > 64 * 1024
+    [result] = reach(found(f"AGENCY_TOKEN={token}\n"))
+    r = result.reach
+    assert r is not None and r.kind == "agency", r
+    assert r.summary == 'agency "Acme" and 214 sub-accounts', r
+    assert r.first_sub_accounts[0] == "Client 0"
+
+
+def test_a_slow_reach_does_not_cost_other_tokens_their_verdicts(ghl: FakeGHL) -> None:
+    """Verdicts first: one token's reach (up to 5 requests) must not eat the budget that the next
+    tokens' liveness checks need. The stand-in stalls each reach request past its timeout."""
+    tokens = [new_pit() for _ in range(4)]
+    text = ""
+    for token in tokens:
+        location = new_id()
+        ghl.reply(token, LIVE_422)
+        ghl.route(token, f"/locations/{location}", slow(location_200(location, "Slow", new_id()), 30))
+        text += f"LOCATION_ID={location}\nTOKEN={token}\n\n" + "#\n" * 3000
+    findings = found(text)
+    assert len(findings) == 4
+    started = time.monotonic()
+    results = reach(findings, concurrency=1, timeout=1.0, total_timeout=2.5)
+    assert time.monotonic() - started < 2.5 + 1.0
+    assert [f.validation.status for f in results if f.validation] == ["live"] * 4
+
+
+def test_a_name_holding_the_token_re_encoded_is_withheld(ghl: FakeGHL) -> None:
+    """A name is server text like any other: the token in base64 (standard or URL-safe), in hex or
+    percent-encoded must not reach a report through it."""
+    token, other = new_pit(), new_pit()
+    raw = token.encode()
+    forms = [
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(b"x" + raw).decode().rstrip("="),
+        base64.b64encode(b"ab" + raw).decode(),
+        raw.hex(),
+        "".join(f"%{b:02X}" for b in raw),
+    ]
+    subs = [(new_id(), f"Shop {form}") for form in forms]
+    ghl.reply(token, MISMATCH_401)
+    ghl.route(token, "/locations/search", search_200(subs + [(new_id(), "Main Street Dental")]))
+    ghl.route(token, f"/locations/{subs[0][0]}", location_200(subs[0][0], f"Shop {base64.b64encode(raw).decode()}", ""))
+    [result] = reach(found(f"T={token}\nOTHER={other}\n")[:1])
+    r = result.reach
+    assert r is not None and len(r.first_sub_accounts) == 5
+    shown = every_format([result])
+    for form in forms:
+        assert form not in shown and form[8:40] not in shown, form
+    assert all("withheld" in name for name in r.first_sub_accounts), r.first_sub_accounts
+
+
+def test_names_cannot_carry_terminal_or_bidi_controls(ghl: FakeGHL) -> None:
+    """C1 controls (U+009B is CSI to a terminal), bidi overrides and line separators in a name are
+    escaped like C0 controls already are: a name must not reorder or restyle a report line."""
+    token = new_pit()
+    names = ["A\u009b31mred", "B\u202etxt.exe", "C\u2028D", "E\u200bF", "G\u0085H"]
+    ghl.reply(token, MISMATCH_401)
+    ghl.route(token, "/locations/search", search_200([(new_id(), n) for n in names]))
+    [result] = reach(found(f"T={token}\n"))
+    r = result.reach
+    assert r is not None and len(r.first_sub_accounts) == 5
+    for name in r.first_sub_accounts:
+        assert name.isprintable(), repr(name)
+    shown = format_text([result], [])
+    for char in "\u009b\u202e\u2028\u200b\u0085":
+        assert char not in shown
