@@ -127,3 +127,35 @@ def test_names_cannot_carry_terminal_or_bidi_controls(ghl: FakeGHL) -> None:
     shown = format_text([result], [])
     for char in "\u009b\u202e\u2028\u200b\u0085":
         assert char not in shown
+
+
+def _cpu(data: bytes) -> float:
+    started = time.process_time()
+    scan_bytes(data, "big.json")
+    return time.process_time() - started
+
+
+def test_a_file_full_of_location_ids_costs_a_pit_little_to_scan() -> None:
+    """A hostile file: 100k `locationId`s (and as many placeholders) and one PIT. Looking for the id
+    beside the PIT must cost about what the same file without ids costs, not 7 µs per id."""
+    ids = "".join(
+        f'"locationId": "{uuid.uuid4().hex[:20]}",\n"location_id": "xxxxxxxxxxxxxxxxxxxx",\n' for _ in range(50_000)
+    )
+    tail = f"TOKEN={new_pit()}\n"
+    with_ids = (ids + tail).encode()
+    without = (ids.replace("location", "lodation") + tail).encode()
+    _cpu(without)  # warm up (prefilter, regex compile)
+    costs = [(_cpu(with_ids), _cpu(without)) for _ in range(2)]
+    best_with, best_without = min(c[0] for c in costs), min(c[1] for c in costs)
+    assert best_with <= 3 * best_without + 0.1, costs
+    [pit] = scan_bytes(with_ids, "big.json")
+    assert pit.location_id is not None and pit.location_id in ids
+
+
+def test_placeholders_between_a_pit_and_its_id_are_stepped_over() -> None:
+    """A guard for the fix above: placeholders are now told apart lazily, nearest first."""
+    real = new_id()
+    text = f"locationId={real}\n" + "".join(f"LOCATION_ID=yourlocationid{i:06d}\n" for i in range(5))
+    text += f"PIT={new_pit()}\n" + "".join(f"/locations/xxxxxxxxxxxxxxxxxx{i:02d}\n" for i in range(5))
+    [pit] = scan_bytes(text.encode(), "a")
+    assert pit.location_id == real
