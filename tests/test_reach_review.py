@@ -159,3 +159,40 @@ def test_placeholders_between_a_pit_and_its_id_are_stepped_over() -> None:
     text += f"PIT={new_pit()}\n" + "".join(f"/locations/xxxxxxxxxxxxxxxxxx{i:02d}\n" for i in range(5))
     [pit] = scan_bytes(text.encode(), "a")
     assert pit.location_id == real
+
+
+def test_an_account_id_in_an_answer_that_quotes_the_token_is_dropped(ghl: FakeGHL) -> None:
+    """Ids from answers go into reports (the agency id, and the finding's company_id once settled):
+    one that is the token with its dashes dropped must not."""
+    from pit_guard.validation.reach import settle
+
+    token, location = new_pit(), new_id()
+    echoed = token.replace("-", "")
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", location_200(location, "Shop", echoed))
+    results = [settle(f) for f in reach(found(f"locationId={location}\nT={token}\n"))]
+    r = results[0].reach
+    assert r is not None and r.identified and r.sub_account is not None
+    shown = every_format(results)
+    assert echoed[3:] not in shown
+    assert not [q.path for q in ghl.requests_for(token) if echoed[3:] in q.path]
+
+
+def test_a_crafted_oauth_token_cannot_send_its_probe_to_another_path(ghl: FakeGHL) -> None:
+    """A JWT written in a repository chooses its own authClassId: `..` must not turn the liveness
+    probe `GET /locations/{id}` into `GET /locations/..` (`/` once a server or proxy normalises it)."""
+    now = int(time.time())
+
+    def part(value: Dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    for owner in ("..", "."):
+        claims = {"authClass": "Location", "authClassId": owner, "iat": now - 60, "exp": now + 9999}
+        claims["oauthMeta"] = {"scopes": ["locations.readonly"]}
+        signature = base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).rstrip(b"=").decode()
+        jwt = ".".join((part({"alg": "HS256", "typ": "JWT"}), part(claims), signature))
+        ghl.reply(jwt, LIVE_422)
+        [result] = reach(found(f"TOKEN={jwt}\n"))
+        paths = [q.path for q in ghl.requests_for(jwt)]
+        assert not any(p.rstrip("/").endswith(("/" + owner)) for p in paths), paths
+        assert result.validation is not None and result.validation.status == "not-checked"

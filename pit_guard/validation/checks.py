@@ -140,11 +140,16 @@ def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
     return _Probe((v2 if probe.kind == "v2" else v1) + probe.path, v2=probe.kind == "v2")
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9]{1,64}")  # GoHighLevel's account ids are 20 letters and digits
+
+
 def _access_token_probe(finding: Finding, v2: str) -> _Plan:
     company = (finding.auth_class or "").lower() == "company"
     owner = finding.company_id if company else finding.location_id
     if not owner:
         return Validation(NOT_CHECKED, "the token's payload has no authClassId to probe")
+    if not _PLAIN_ID.fullmatch(owner):  # `..` or `.` would send the probe to another path
+        return Validation(NOT_CHECKED, "the token's authClassId is not a plain id (letters and digits)")
     collection = "companies" if company else "locations"
     return _Probe(f"{v2}/{collection}/{urllib.parse.quote(owner, safe='')}", v2=True)
 

@@ -132,6 +132,13 @@ def _path_id(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and _ID.fullmatch(value) else None
 
 
+def _answer_id(value: Any, secret: str) -> Optional[str]:
+    """An account id read from an answer: a plain id that does not quote the token (it goes into
+    reports, and into the finding's company_id once settled)."""
+    found = _path_id(value)
+    return None if found is None or quotes_secret(found, secret) else found
+
+
 def _name(value: Any, secret: str) -> Optional[str]:
     """An account's name as reports show it: a string, token-free, printable, at most NAME_MAX."""
     if not isinstance(value, str) or not value.strip():
@@ -290,7 +297,7 @@ def _sub_account(session: _Session, location: Optional[str], guessed: bool) -> D
         identified = True
         working.append("locations.readonly")
         name = _name(found.get("name"), session.secret)
-        company = _path_id(found.get("companyId"))
+        company = _answer_id(found.get("companyId"), session.secret)
         agency = Account(company) if company else None
     elif outcome == SCOPE:
         refused.append("locations.readonly")
@@ -362,7 +369,7 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         listed += len(page)
         last_page_full = len(page) >= SEARCH_PAGE
         names.extend(n for n in (_name(item.get("name"), session.secret) for item in page) if n)
-        page_ids.extend(i for i in (_path_id(item.get("id")) for item in page) if i)
+        page_ids.extend(i for i in (_answer_id(item.get("id"), session.secret) for item in page) if i)
         return True
 
     page_ids: List[str] = []
@@ -370,7 +377,8 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         # Agency PIT: list first, then learn the company from one sub-account.
         if search() and page_ids and session.left() > 0:
             outcome, body, _ = session.get("GET /locations/{id}", f"{session.v2}/locations/{page_ids[0]}")
-            company = _path_id(_object(body, "location").get("companyId")) if outcome == OK else None
+            found = _object(body, "location").get("companyId") if outcome == OK else None
+            company = _answer_id(found, session.secret)
     if company and session.left() > 0:
         outcome, body, _ = session.get("GET /companies/{id}", f"{session.v2}/companies/{company}")
         if outcome == OK:
