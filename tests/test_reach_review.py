@@ -196,3 +196,39 @@ def test_a_crafted_oauth_token_cannot_send_its_probe_to_another_path(ghl: FakeGH
         paths = [q.path for q in ghl.requests_for(jwt)]
         assert not any(p.rstrip("/").endswith(("/" + owner)) for p in paths), paths
         assert result.validation is not None and result.validation.status == "not-checked"
+
+
+def test_a_list_answer_of_the_wrong_shape_is_not_read_as_zero_sub_accounts(ghl: FakeGHL) -> None:
+    """An agency token whose /locations/search answers 200 without a `locations` list (another
+    shape, an API change) has sub-accounts not counted, not "0 sub-accounts" (the widest-first
+    order of every report rests on that count)."""
+    for body in ({"contacts": [], "meta": {"total": 0}}, {"locations": "all of them"}, {"locations": None}):
+        token = new_pit()
+        ghl.reply(token, MISMATCH_401)
+        ghl.route(token, "/locations/search", Reply(200, body))
+        [result] = reach(found(f"AGENCY_TOKEN={token}\n"))
+        r = result.reach
+        assert r is not None and r.sub_accounts is None, (body, r)
+        assert "0 sub-accounts" not in r.summary
+
+
+def test_deeply_nested_json_costs_no_fact_already_known(ghl: FakeGHL) -> None:
+    """`[[[[…` 5000 deep makes json.loads raise RecursionError, which was not caught: the whole
+    reach was lost (kind unknown), even the agency id the token's own claims give without a request."""
+    company = new_id()
+    now = int(time.time())
+
+    def part(value: Dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {"authClass": "Company", "authClassId": company, "iat": now - 60, "exp": now + 9999}
+    claims["oauthMeta"] = {"scopes": ["companies.readonly"]}
+    signature = base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).rstrip(b"=").decode()
+    jwt = ".".join((part({"alg": "HS256", "typ": "JWT"}), part(claims), signature))
+    deep = Reply(200, "[" * 5000 + "]" * 5000, content_type="application/json")
+    ghl.route(jwt, f"/companies/{company}", company_200(company, "Acme", 3), deep)  # validation, then reach
+    ghl.route(jwt, "/locations/search", deep)
+    [result] = reach(found(f"TOKEN={jwt}\n"))
+    r = result.reach
+    assert r is not None and r.kind == "agency" and r.agency is not None and r.agency.id == company, r
+    assert "internal error" not in r.note

@@ -217,7 +217,7 @@ def _message(answer: http.Answer) -> Tuple[bool, str]:
     """(is JSON, message): GoHighLevel puts it in `message` (v2, sometimes a list) or `msg` (v1)."""
     try:
         value = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested deeper than Python recurses
         return False, ""
     if not isinstance(value, (dict, list)):
         return False, ""

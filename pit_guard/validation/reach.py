@@ -113,7 +113,7 @@ class _Session:
         if 200 <= code < 300 and status == LIVE:
             try:
                 return OK, json.loads(answer.body), code
-            except ValueError:  # classify already read it as JSON; a cut-off body is not
+            except (ValueError, RecursionError):  # classify already read it as JSON; a cut-off body is not
                 self.note(f"{what}: an answer cut short (HTTP {code})")
                 return UNKNOWN, None, code
         message = normal_message(answer) if code in (401, 403) else ""
@@ -184,9 +184,10 @@ def _object(body: Any, key: str) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(body: Any, key: str) -> List[Dict[str, Any]]:
+def _list(body: Any, key: str) -> Optional[List[Dict[str, Any]]]:
+    """The objects listed under `key`; None when the answer has no such list (another shape)."""
     value = body.get(key) if isinstance(body, dict) else None
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
 
 
 def _count(value: Any) -> Optional[int]:
@@ -348,9 +349,11 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
     listed = 0  # sub-accounts seen in search pages
     last_page_full = False
     pages = 0
+    searched = False  # a search that failed is not asked again
 
     def search() -> bool:
-        nonlocal listed, last_page_full, pages
+        nonlocal listed, last_page_full, pages, searched
+        searched = True
         if first_page is not None and pages == 0:
             body: Any = first_page
         else:
@@ -362,9 +365,12 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
                 refused.append("locations.readonly")
             if outcome != OK:
                 return False
+        page = _list(body, "locations")
+        if page is None:
+            session.note("/locations/search: an answer without a list of locations")
+            return False
         if "locations.readonly" not in working:
             working.append("locations.readonly")
-        page = _list(body, "locations")
         pages += 1
         listed += len(page)
         last_page_full = len(page) >= SEARCH_PAGE
@@ -396,13 +402,13 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         if outcome == OK:
             working.append("oauth.readonly")
             installed = _list(body, "locations")
-            names = [n for n in (_name(item.get("name"), session.secret) for item in installed) if n]
+            names = [n for n in (_name(item.get("name"), session.secret) for item in installed or []) if n]
             stated = _count(body.get("count")) if isinstance(body, dict) else None
-            total = stated if stated is not None else len(installed)
+            total = stated if stated is not None or installed is None else len(installed)
             session.note("the app can mint a token for each sub-account it is installed in")
         elif outcome == SCOPE:
             refused.append("oauth.readonly")
-    if total is None and pages == 0 and session.left() > 0:
+    if total is None and not searched and session.left() > 0:
         search()
     while total is None and pages and last_page_full and session.left() > 0:
         if not search():
@@ -427,8 +433,8 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
 def _v1_agency(session: _Session, company: Optional[str]) -> Dict[str, Any]:
     outcome, body, _ = session.get("GET /v1/locations/", f"{session.v1}/locations/", v2=False)
     facts: Dict[str, Any] = {"kind": "agency", "agency": Account(company) if company else None, "identified": True}
-    if outcome == OK:
-        listed = _list(body, "locations")
+    listed = _list(body, "locations") if outcome == OK else None
+    if listed is not None:
         names = [n for n in (_name(item.get("name"), session.secret) for item in listed) if n]
         facts.update(sub_accounts=len(listed), first_sub_accounts=tuple(names[:FIRST_NAMES]))
     session.note("API 1.0 keys are not scoped: it opens everything API 1.0 offers for each sub-account")
