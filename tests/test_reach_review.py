@@ -22,7 +22,7 @@ from ghl_fake_server import (
 
 from pit_guard.detection.detect import scan_bytes
 from pit_guard.finding import Finding
-from pit_guard.reporting.formats import format_json, format_markdown, format_sarif, format_text
+from pit_guard.reporting.formats import format_gitlab, format_json, format_markdown, format_sarif, format_text
 from pit_guard.validation.checks import validate_findings
 from pit_guard.validation.reach import reach_of
 
@@ -48,7 +48,7 @@ def reach(findings: Sequence[Finding], **options: Any) -> List[Finding]:
 
 
 def every_format(findings: Sequence[Finding]) -> str:
-    return "\n".join(f(findings, []) for f in (format_text, format_json, format_sarif, format_markdown))
+    return "\n".join(f(findings, []) for f in (format_text, format_json, format_sarif, format_markdown, format_gitlab))
 
 
 def test_a_realistic_full_search_page_larger_than_the_validators_body_cap_still_counts(ghl: FakeGHL) -> None:
@@ -232,3 +232,18 @@ def test_deeply_nested_json_costs_no_fact_already_known(ghl: FakeGHL) -> None:
     r = result.reach
     assert r is not None and r.kind == "agency" and r.agency is not None and r.agency.id == company, r
     assert "internal error" not in r.note
+
+
+def test_server_messages_quoted_in_notes_and_reasons_carry_no_terminal_or_bidi_controls(ghl: FakeGHL) -> None:
+    """Held (a guard, not a fix): server text is quoted with repr(), which escapes them."""
+    token, location = new_pit(), new_id()
+    evil = "ok\u009b2J\u202eGNINRAW\u2066 \u200b"
+    ghl.reply(token, Reply(403, {"message": f"The token does not have access to this location. {evil}"}))
+    ghl.route(token, f"/locations/{location}", Reply(400, {"message": f"bad {evil}"}))
+    ghl.route(token, "/calendars/", Reply(404, {"message": evil}))
+    [result] = reach(found(f"locationId={location}\nT={token}\n"))
+    assert result.validation is not None and result.reach is not None
+    assert "bad" in result.reach.note and "ok" in result.validation.reason
+    shown = every_format([result]) + result.reach.note + result.validation.reason
+    for char in "\u009b\u202e\u2066\u200b":
+        assert char not in shown, repr(char)
