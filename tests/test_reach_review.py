@@ -247,3 +247,21 @@ def test_server_messages_quoted_in_notes_and_reasons_carry_no_terminal_or_bidi_c
     shown = every_format([result]) + result.reach.note + result.validation.reason
     for char in "\u009b\u202e\u2066\u200b":
         assert char not in shown, repr(char)
+
+
+def test_only_the_names_a_report_keeps_are_cleaned(ghl: FakeGHL, monkeypatch: Any) -> None:
+    """A page can list hundreds of names of 4 KB each (a hostile or buggy server, 2 MiB): cleaning
+    each costs ~3 ms; only the FIRST_NAMES kept need it."""
+    from pit_guard.validation import reach as module
+
+    calls: List[Any] = []
+    real = module._name
+    monkeypatch.setattr(module, "_name", lambda value, secret: calls.append(value) or real(value, secret))
+    token = new_pit()
+    names = [base64.b64encode(uuid.uuid4().bytes * 190).decode() for _ in range(400)]
+    ghl.reply(token, MISMATCH_401)
+    ghl.route(token, "/locations/search", search_200([(new_id(), n) for n in names]))
+    [result] = reach(found(f"AGENCY_TOKEN={token}\n"))
+    r = result.reach
+    assert r is not None and len(r.first_sub_accounts) == module.FIRST_NAMES and (r.sub_accounts or 0) >= 400
+    assert len(calls) <= 2 * module.FIRST_NAMES, len(calls)

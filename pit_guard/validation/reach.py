@@ -179,6 +179,18 @@ def _decoded_forms(text: str) -> List[str]:
     return forms
 
 
+def _first_names(items: List[Dict[str, Any]], secret: str, wanted: int) -> List[str]:
+    """The first `wanted` names in `items`: the rest are never cleaned (a page can list thousands)."""
+    names: List[str] = []
+    for item in items:
+        if len(names) >= wanted:
+            break
+        name = _name(item.get("name"), secret)
+        if name:
+            names.append(name)
+    return names
+
+
 def _object(body: Any, key: str) -> Dict[str, Any]:
     value = body.get(key) if isinstance(body, dict) else None
     return value if isinstance(value, dict) else {}
@@ -374,7 +386,7 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         pages += 1
         listed += len(page)
         last_page_full = len(page) >= SEARCH_PAGE
-        names.extend(n for n in (_name(item.get("name"), session.secret) for item in page) if n)
+        names.extend(_first_names(page, session.secret, FIRST_NAMES - len(names)))
         page_ids.extend(i for i in (_answer_id(item.get("id"), session.secret) for item in page) if i)
         return True
 
@@ -402,7 +414,7 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         if outcome == OK:
             working.append("oauth.readonly")
             installed = _list(body, "locations")
-            names = [n for n in (_name(item.get("name"), session.secret) for item in installed or []) if n]
+            names = _first_names(installed or [], session.secret, FIRST_NAMES)
             stated = _count(body.get("count")) if isinstance(body, dict) else None
             total = stated if stated is not None or installed is None else len(installed)
             session.note("the app can mint a token for each sub-account it is installed in")
@@ -435,7 +447,7 @@ def _v1_agency(session: _Session, company: Optional[str]) -> Dict[str, Any]:
     facts: Dict[str, Any] = {"kind": "agency", "agency": Account(company) if company else None, "identified": True}
     listed = _list(body, "locations") if outcome == OK else None
     if listed is not None:
-        names = [n for n in (_name(item.get("name"), session.secret) for item in listed) if n]
+        names = _first_names(listed, session.secret, FIRST_NAMES)
         facts.update(sub_accounts=len(listed), first_sub_accounts=tuple(names[:FIRST_NAMES]))
     session.note("API 1.0 keys are not scoped: it opens everything API 1.0 offers for each sub-account")
     return facts
