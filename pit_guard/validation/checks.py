@@ -363,7 +363,8 @@ def validate_findings(
     follow: Optional[FollowUp] = None,
 ) -> List[Finding]:
     """The same findings, in the same order, each with `validation` set (and `reach`, from
-    `follow`, for the live ones: run in the same worker, under the same limiter and budget).
+    `follow`, for the live ones: run by the same workers once every verdict is in, under the same
+    limiter and budget).
 
     Identical secrets are checked once. Requests run on `concurrency` threads under one client-side
     rate limit; each has `timeout` seconds and the whole run `total_timeout` seconds, both wall-clock
@@ -424,8 +425,8 @@ def _run_pool(
     follow: Optional[FollowUp] = None,
 ) -> Tuple[Dict[str, Validation], Dict[str, Reach]]:
     """Every probe's verdict by the budget's deadline (plus GRACE), whatever the workers are doing,
-    and what `follow` found for the live ones by then (a verdict is handed over before its reach
-    starts, so a slow reach never costs a token its verdict).
+    and what `follow` found for the live ones by then (every verdict is checked before any reach
+    starts, so a slow reach never costs a token, its own or another, its verdict).
 
     The workers are daemon threads, not a concurrent.futures pool (which joins its threads at
     interpreter exit): one stuck in the network is abandoned and never holds up the exit.
