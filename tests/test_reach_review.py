@@ -83,7 +83,7 @@ def test_a_slow_reach_does_not_cost_other_tokens_their_verdicts(ghl: FakeGHL) ->
     assert len(findings) == 4
     started = time.monotonic()
     results = reach(findings, concurrency=1, timeout=1.0, total_timeout=2.5)
-    assert time.monotonic() - started < 2.5 + 1.0
+    assert time.monotonic() - started < 2.5 + 2.0  # the budget, its grace and a loaded machine
     assert [f.validation.status for f in results if f.validation] == ["live"] * 4
 
 
