@@ -265,3 +265,19 @@ def test_only_the_names_a_report_keeps_are_cleaned(ghl: FakeGHL, monkeypatch: An
     r = result.reach
     assert r is not None and len(r.first_sub_accounts) == module.FIRST_NAMES and (r.sub_accounts or 0) >= 400
     assert len(calls) <= 2 * module.FIRST_NAMES, len(calls)
+
+
+def test_a_name_cut_inside_an_emoji_does_not_lose_the_reach(ghl: FakeGHL) -> None:
+    """JSON may carry a lone surrogate (`"\\ud83d"`: a JavaScript string cut inside an emoji).
+    display_path could not encode it: the whole reach was lost to "internal error"."""
+    token, company = new_pit(), new_id()
+    subs = [(new_id(), "Caf\ud83d"), (new_id(), "Lakeside \udc80 Gym")]
+    ghl.reply(token, MISMATCH_401)
+    ghl.route(token, "/locations/search", search_200(subs))
+    ghl.route(token, f"/locations/{subs[0][0]}", location_200(subs[0][0], "Caf\ud83d", company))
+    ghl.route(token, f"/companies/{company}", company_200(company, "Acme \ud83d", 2))
+    [result] = reach(found(f"T={token}\n"))
+    r = result.reach
+    assert r is not None and "internal error" not in r.note, r
+    assert r.sub_accounts == 2 and len(r.first_sub_accounts) == 2 and r.agency is not None
+    every_format([result]).encode("utf-8")  # every report can be written out

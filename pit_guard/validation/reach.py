@@ -143,7 +143,8 @@ def _name(value: Any, secret: str) -> Optional[str]:
     """An account's name as reports show it: a string, token-free, printable, at most NAME_MAX."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = " ".join(value.split())
+    # A lone surrogate (JSON's "\\ud83d": a string cut inside an emoji) cannot be written out: "?".
+    text = " ".join(value.encode("utf-8", "replace").decode("utf-8").split())
     if quotes_secret(value, secret) or any(quotes_secret(form, secret) for form in _decoded_forms(text)):
         return "(name withheld: it quotes the token)"
     shown = display_path(text)
