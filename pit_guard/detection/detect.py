@@ -320,16 +320,19 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
 
 
 def _pits(data: bytes) -> Iterator[_Candidate]:
-    mentions: Optional[List[Tuple[int, str]]] = None
+    pits = []
     for pit_re in _PIT_RES:
         for m in pit_re.finditer(data):
             uuid = m.group(1).decode().lower()
             if not is_placeholder_uuid(uuid):
-                if mentions is None:  # once per input, and only when it holds a PIT
-                    mentions = location_mentions(data)
-                near = _nearest(mentions, m.start())
-                extra = {"location_id": near} if near else {}
-                yield "ghl-private-integration-token", "pit-" + uuid, m.start(), "plain", extra
+                pits.append((m.start(), uuid))
+    if not pits:
+        return
+    near = _Mentions(data, [at for at, _ in pits])  # once per input, and only when it holds a PIT
+    for at, uuid in pits:
+        found = near.nearest(at)
+        extra = {"location_id": found} if found else {}
+        yield "ghl-private-integration-token", "pit-" + uuid, at, "plain", extra
 
 
 # A sub-account id written beside a PIT (`locationId: "…"`, `GHL_LOCATION_ID=…`, a `/locations/<id>`
@@ -340,28 +343,70 @@ _LOCATION_MENTION_RES = (
     re.compile(rb"location[_-]?id[\"']?\s{0,4}[:=]\s{0,4}[\"']?([a-z0-9]{20})(?![a-z0-9])"),
     re.compile(rb"/locations/([a-z0-9]{20})(?![a-z0-9])"),
 )
+# Beside means within NEAR bytes of the PIT, and among the NEAREST_TRIED ids nearest to it on each
+# side: what one PIT costs stays bounded however many ids (or placeholders) a hostile file holds.
+NEAR = 8192
+NEAREST_TRIED = 8
+_MENTION_SLACK = 64  # read past a window's edge so that an id is never cut there
+
+
+class _Mentions:
+    """The sub-account ids written within NEAR bytes of any of `spots` (offsets), found in one pass
+    over those windows (merged); placeholders are told apart only for the ids a PIT asks about."""
+
+    def __init__(self, data: bytes, spots: Optional[List[int]] = None) -> None:
+        self._data = data
+        windows: List[List[int]] = [] if spots is not None else [[0, len(data)]]
+        for at in sorted(spots or ()):
+            lo, hi = max(0, at - NEAR), at + NEAR
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], hi)
+            else:
+                windows.append([lo, hi])
+        found: List[Tuple[int, int]] = []  # (offset of the mention, offset of its id)
+        for lo, hi in windows:
+            lowered = data[lo : hi + _MENTION_SLACK].lower()
+            for pattern in _LOCATION_MENTION_RES:
+                found.extend(
+                    (lo + m.start(), lo + m.start(1)) for m in pattern.finditer(lowered) if m.start() < hi - lo
+                )
+        found.sort()
+        self._found = found
+        self._offsets = [at for at, _ in found]
+        self._checked: Dict[int, Optional[str]] = {}
+
+    def _id(self, index: int) -> Optional[str]:
+        """The id of mention `index`, None for a placeholder (checked once)."""
+        if index not in self._checked:
+            at = self._found[index][1]
+            value = self._data[at : at + 20]
+            self._checked[index] = None if _looks_like_placeholder(value) else value.decode()
+        return self._checked[index]
+
+    def all(self) -> List[Tuple[int, str]]:
+        return [(at, found) for i, (at, _) in enumerate(self._found) for found in [self._id(i)] if found]
+
+    def nearest(self, at: int) -> Optional[str]:
+        """The real id written nearest to offset `at`, within NEAR bytes, among the few nearest."""
+        i = bisect.bisect_left(self._offsets, at)
+        candidates = []
+        for step, stop in ((-1, max(-1, i - 1 - NEAREST_TRIED)), (1, min(len(self._found), i + NEAREST_TRIED))):
+            j = i - 1 if step < 0 else i
+            while j != stop:
+                distance = abs(self._offsets[j] - at)
+                if distance > NEAR:
+                    break
+                found = self._id(j)
+                if found:
+                    candidates.append((distance, j, found))
+                    break
+                j += step
+        return min(candidates)[2] if candidates else None
 
 
 def location_mentions(data: bytes) -> List[Tuple[int, str]]:
     """(offset, id) of every sub-account id written in `data`, in order, placeholders left out."""
-    lowered = data.lower()
-    found = []
-    for pattern in _LOCATION_MENTION_RES:
-        for m in pattern.finditer(lowered):
-            value = data[m.start(1) : m.end(1)]
-            if not _looks_like_placeholder(value):
-                found.append((m.start(), value.decode()))
-    found.sort()
-    return found
-
-
-def _nearest(mentions: List[Tuple[int, str]], at: int) -> Optional[str]:
-    """The id written nearest to offset `at` (mentions are in order of offset: a binary search)."""
-    if not mentions:
-        return None
-    i = bisect.bisect_left(mentions, (at, ""))
-    around = mentions[max(0, i - 1) : i + 1]
-    return min(around, key=lambda mention: abs(mention[0] - at))[1]
+    return _Mentions(data).all()
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}

@@ -140,11 +140,16 @@ def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
     return _Probe((v2 if probe.kind == "v2" else v1) + probe.path, v2=probe.kind == "v2")
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9]{1,64}")  # GoHighLevel's account ids are 20 letters and digits
+
+
 def _access_token_probe(finding: Finding, v2: str) -> _Plan:
     company = (finding.auth_class or "").lower() == "company"
     owner = finding.company_id if company else finding.location_id
     if not owner:
         return Validation(NOT_CHECKED, "the token's payload has no authClassId to probe")
+    if not _PLAIN_ID.fullmatch(owner):  # `..` or `.` would send the probe to another path
+        return Validation(NOT_CHECKED, "the token's authClassId is not a plain id (letters and digits)")
     collection = "companies" if company else "locations"
     return _Probe(f"{v2}/{collection}/{urllib.parse.quote(owner, safe='')}", v2=True)
 
@@ -212,7 +217,7 @@ def _message(answer: http.Answer) -> Tuple[bool, str]:
     """(is JSON, message): GoHighLevel puts it in `message` (v2, sometimes a list) or `msg` (v1)."""
     try:
         value = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested deeper than Python recurses
         return False, ""
     if not isinstance(value, (dict, list)):
         return False, ""
@@ -358,7 +363,8 @@ def validate_findings(
     follow: Optional[FollowUp] = None,
 ) -> List[Finding]:
     """The same findings, in the same order, each with `validation` set (and `reach`, from
-    `follow`, for the live ones: run in the same worker, under the same limiter and budget).
+    `follow`, for the live ones: run by the same workers once every verdict is in, under the same
+    limiter and budget).
 
     Identical secrets are checked once. Requests run on `concurrency` threads under one client-side
     rate limit; each has `timeout` seconds and the whole run `total_timeout` seconds, both wall-clock
@@ -419,8 +425,8 @@ def _run_pool(
     follow: Optional[FollowUp] = None,
 ) -> Tuple[Dict[str, Validation], Dict[str, Reach]]:
     """Every probe's verdict by the budget's deadline (plus GRACE), whatever the workers are doing,
-    and what `follow` found for the live ones by then (a verdict is handed over before its reach
-    starts, so a slow reach never costs a token its verdict).
+    and what `follow` found for the live ones by then (every verdict is checked before any reach
+    starts, so a slow reach never costs a token, its own or another, its verdict).
 
     The workers are daemon threads, not a concurrent.futures pool (which joins its threads at
     interpreter exit): one stuck in the network is abandoned and never holds up the exit.
@@ -430,22 +436,32 @@ def _run_pool(
         tasks.put(task)
     results: "queue.SimpleQueue[Optional[Tuple[str, Union[Validation, Reach]]]]" = queue.SimpleQueue()
 
+    # Live tokens waiting for their follow-up: taken only when no verdict is left to check, so one
+    # token's follow-up requests never spend the budget another token's verdict needs.
+    later: "queue.SimpleQueue[Tuple[str, Finding, Validation]]" = queue.SimpleQueue()
+
     def work() -> None:
         try:
             while run.budget.remaining() > 0:
                 try:
                     key, (probe, finding) = tasks.get_nowait()
                 except queue.Empty:
-                    return
+                    break
                 verdict = _check(run, probe, finding.secret)
                 results.put((key, verdict))
                 if follow is not None and verdict.status == LIVE:
-                    try:
-                        found = follow(run, finding, verdict)
-                    except Exception:  # noqa: BLE001 - a bug in a follow-up must not lose the verdicts
-                        found = None
-                    if found is not None:
-                        results.put((key, found))
+                    later.put((key, finding, verdict))
+            while follow is not None and run.budget.remaining() > 0:
+                try:
+                    key, finding, verdict = later.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    found = follow(run, finding, verdict)
+                except Exception:  # noqa: BLE001 - a bug in a follow-up must not lose the verdicts
+                    found = None
+                if found is not None:
+                    results.put((key, found))
         finally:
             results.put(None)  # this worker is done
 

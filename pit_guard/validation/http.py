@@ -31,6 +31,10 @@ from pit_guard import __version__
 USER_AGENT = f"pit-guard/{__version__}"
 API_VERSION = "2021-07-28"
 MAX_BODY = 64 * 1024  # GoHighLevel's error bodies are tiny; a proxy page is cut here.
+# What reach (validation/reach.py) reads of an answer: a page of 100 sub-accounts (~1-2 KB each) or
+# API 1.0's list of an agency's locations must arrive whole to be read as JSON. Bounded: parsed
+# JSON can take ~50 times its size in memory.
+MAX_LIST_BODY = 2 * 1024 * 1024
 RETRY_AFTER_CAP = 30.0  # seconds: a larger Retry-After is not worth waiting for in a scan.
 
 
@@ -297,8 +301,9 @@ def build_opener(guard: Optional[_Guard] = None) -> urllib.request.OpenerDirecto
     return urllib.request.build_opener(_NoRedirect(), _GuardedHTTPHandler(guard), _GuardedHTTPSHandler(guard))
 
 
-def get(url: str, secret: str, timeout: float, v2: bool) -> Answer:
-    """GET `url` with the token as a Bearer; an Answer for any HTTP status, NetError otherwise.
+def get(url: str, secret: str, timeout: float, v2: bool, max_body: int = MAX_BODY) -> Answer:
+    """GET `url` with the token as a Bearer; an Answer for any HTTP status (its body cut at
+    `max_body` bytes), NetError otherwise.
 
     Returns or raises within `timeout` seconds of wall-clock time, whatever the network does.
     """
@@ -313,7 +318,7 @@ def get(url: str, secret: str, timeout: float, v2: bool) -> Answer:
 
     def run() -> None:
         try:
-            outcome.append(_send(build_opener(guard), request, timeout))
+            outcome.append(_send(build_opener(guard), request, timeout, max_body))
         except Exception as error:  # noqa: BLE001 - handed to the caller, never formatted here
             outcome.append(error)
         finally:
@@ -333,14 +338,16 @@ def get(url: str, secret: str, timeout: float, v2: bool) -> Answer:
     raise result
 
 
-def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float) -> Answer:
+def _send(
+    opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float, max_body: int = MAX_BODY
+) -> Answer:
     error: Optional[NetError] = None
     try:
         with opener.open(request, timeout=timeout) as response:
-            return Answer(response.status, _headers(response.headers), _read(response))
+            return Answer(response.status, _headers(response.headers), _read(response, max_body))
     except urllib.error.HTTPError as answer:
         try:
-            return Answer(answer.code, _headers(answer.headers), _read(answer))
+            return Answer(answer.code, _headers(answer.headers), _read(answer, max_body))
         finally:
             answer.close()
     except urllib.error.URLError as failure:
@@ -356,9 +363,9 @@ def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request
     raise error
 
 
-def _read(response: Any) -> str:
+def _read(response: Any, max_body: int = MAX_BODY) -> str:
     try:
-        data = response.read(MAX_BODY)
+        data = response.read(max_body)
     except (OSError, http.client.HTTPException):
         data = b""
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""

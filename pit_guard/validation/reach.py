@@ -9,6 +9,8 @@ Only account ids, names and counts are kept from an answer: nothing personal.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import re
@@ -88,7 +90,7 @@ class _Session:
             return UNKNOWN, None, 0
         self.used += 1
         try:
-            answer = http.get(url, self.secret, min(run.timeout, run.budget.remaining()), v2)
+            answer = http.get(url, self.secret, min(run.timeout, run.budget.remaining()), v2, http.MAX_LIST_BODY)
         except http.NetError as failure:
             if failure.connection:
                 run.breaker.failure(scrub(failure.reason, self.secret))
@@ -111,7 +113,7 @@ class _Session:
         if 200 <= code < 300 and status == LIVE:
             try:
                 return OK, json.loads(answer.body), code
-            except ValueError:  # classify already read it as JSON; a cut-off body is not
+            except (ValueError, RecursionError):  # classify already read it as JSON; a cut-off body is not
                 self.note(f"{what}: an answer cut short (HTTP {code})")
                 return UNKNOWN, None, code
         message = normal_message(answer) if code in (401, 403) else ""
@@ -130,14 +132,64 @@ def _path_id(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and _ID.fullmatch(value) else None
 
 
+def _answer_id(value: Any, secret: str) -> Optional[str]:
+    """An account id read from an answer: a plain id that does not quote the token (it goes into
+    reports, and into the finding's company_id once settled)."""
+    found = _path_id(value)
+    return None if found is None or quotes_secret(found, secret) else found
+
+
 def _name(value: Any, secret: str) -> Optional[str]:
     """An account's name as reports show it: a string, token-free, printable, at most NAME_MAX."""
     if not isinstance(value, str) or not value.strip():
         return None
-    if quotes_secret(value, secret):
+    # A lone surrogate (JSON's "\\ud83d": a string cut inside an emoji) cannot be written out: "?".
+    text = " ".join(value.encode("utf-8", "replace").decode("utf-8").split())
+    if quotes_secret(value, secret) or any(quotes_secret(form, secret) for form in _decoded_forms(text)):
         return "(name withheld: it quotes the token)"
-    shown = display_path(" ".join(value.split()))
+    shown = display_path(text)
+    # display_path escapes C0 controls; C1 controls (U+009B is a terminal's CSI), bidi overrides,
+    # zero-width and line-separator characters must not restyle or reorder a report line either.
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in shown)
     return shown if len(shown) <= NAME_MAX else shown[: NAME_MAX - 1] + "…"
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+def _decoded_forms(text: str) -> List[str]:
+    """What the start of `text` (all a report can show of it) says once percent-decoded, and with
+    each base64 or hex run in it decoded at every alignment: a name that carries the token
+    re-encoded is caught like a plain one."""
+    value = text[:4096]
+    forms = [urllib.parse.unquote(value)]
+    for run in _BASE64_RUN.findall(value):
+        for start in range(4):
+            piece = run[start:]
+            piece = piece[: len(piece) - len(piece) % 4]
+            try:  # standard and URL-safe alphabets alike
+                decoded = base64.b64decode(piece.replace("-", "+").replace("_", "/"), validate=True)
+            except (ValueError, binascii.Error):
+                continue
+            forms.append(decoded.decode("latin-1"))
+    for run in _HEX_RUN.findall(value):
+        for start in range(2):
+            piece = run[start:]
+            forms.append(bytes.fromhex(piece[: len(piece) - len(piece) % 2]).decode("latin-1"))
+    return forms
+
+
+def _first_names(items: List[Dict[str, Any]], secret: str, wanted: int) -> List[str]:
+    """The first `wanted` names in `items`: the rest are never cleaned (a page can list thousands)."""
+    names: List[str] = []
+    for item in items:
+        if len(names) >= wanted:
+            break
+        name = _name(item.get("name"), secret)
+        if name:
+            names.append(name)
+    return names
 
 
 def _object(body: Any, key: str) -> Dict[str, Any]:
@@ -145,9 +197,10 @@ def _object(body: Any, key: str) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(body: Any, key: str) -> List[Dict[str, Any]]:
+def _list(body: Any, key: str) -> Optional[List[Dict[str, Any]]]:
+    """The objects listed under `key`; None when the answer has no such list (another shape)."""
     value = body.get(key) if isinstance(body, dict) else None
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
 
 
 def _count(value: Any) -> Optional[int]:
@@ -258,7 +311,7 @@ def _sub_account(session: _Session, location: Optional[str], guessed: bool) -> D
         identified = True
         working.append("locations.readonly")
         name = _name(found.get("name"), session.secret)
-        company = _path_id(found.get("companyId"))
+        company = _answer_id(found.get("companyId"), session.secret)
         agency = Account(company) if company else None
     elif outcome == SCOPE:
         refused.append("locations.readonly")
@@ -309,9 +362,11 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
     listed = 0  # sub-accounts seen in search pages
     last_page_full = False
     pages = 0
+    searched = False  # a search that failed is not asked again
 
     def search() -> bool:
-        nonlocal listed, last_page_full, pages
+        nonlocal listed, last_page_full, pages, searched
+        searched = True
         if first_page is not None and pages == 0:
             body: Any = first_page
         else:
@@ -323,14 +378,17 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
                 refused.append("locations.readonly")
             if outcome != OK:
                 return False
+        page = _list(body, "locations")
+        if page is None:
+            session.note("/locations/search: an answer without a list of locations")
+            return False
         if "locations.readonly" not in working:
             working.append("locations.readonly")
-        page = _list(body, "locations")
         pages += 1
         listed += len(page)
         last_page_full = len(page) >= SEARCH_PAGE
-        names.extend(n for n in (_name(item.get("name"), session.secret) for item in page) if n)
-        page_ids.extend(i for i in (_path_id(item.get("id")) for item in page) if i)
+        names.extend(_first_names(page, session.secret, FIRST_NAMES - len(names)))
+        page_ids.extend(i for i in (_answer_id(item.get("id"), session.secret) for item in page) if i)
         return True
 
     page_ids: List[str] = []
@@ -338,7 +396,8 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         # Agency PIT: list first, then learn the company from one sub-account.
         if search() and page_ids and session.left() > 0:
             outcome, body, _ = session.get("GET /locations/{id}", f"{session.v2}/locations/{page_ids[0]}")
-            company = _path_id(_object(body, "location").get("companyId")) if outcome == OK else None
+            found = _object(body, "location").get("companyId") if outcome == OK else None
+            company = _answer_id(found, session.secret)
     if company and session.left() > 0:
         outcome, body, _ = session.get("GET /companies/{id}", f"{session.v2}/companies/{company}")
         if outcome == OK:
@@ -356,13 +415,13 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
         if outcome == OK:
             working.append("oauth.readonly")
             installed = _list(body, "locations")
-            names = [n for n in (_name(item.get("name"), session.secret) for item in installed) if n]
+            names = _first_names(installed or [], session.secret, FIRST_NAMES)
             stated = _count(body.get("count")) if isinstance(body, dict) else None
-            total = stated if stated is not None else len(installed)
+            total = stated if stated is not None or installed is None else len(installed)
             session.note("the app can mint a token for each sub-account it is installed in")
         elif outcome == SCOPE:
             refused.append("oauth.readonly")
-    if total is None and pages == 0 and session.left() > 0:
+    if total is None and not searched and session.left() > 0:
         search()
     while total is None and pages and last_page_full and session.left() > 0:
         if not search():
@@ -387,9 +446,9 @@ def _agency(session: _Session, company: Optional[str], app: Optional[str], first
 def _v1_agency(session: _Session, company: Optional[str]) -> Dict[str, Any]:
     outcome, body, _ = session.get("GET /v1/locations/", f"{session.v1}/locations/", v2=False)
     facts: Dict[str, Any] = {"kind": "agency", "agency": Account(company) if company else None, "identified": True}
-    if outcome == OK:
-        listed = _list(body, "locations")
-        names = [n for n in (_name(item.get("name"), session.secret) for item in listed) if n]
+    listed = _list(body, "locations") if outcome == OK else None
+    if listed is not None:
+        names = _first_names(listed, session.secret, FIRST_NAMES)
         facts.update(sub_accounts=len(listed), first_sub_accounts=tuple(names[:FIRST_NAMES]))
     session.note("API 1.0 keys are not scoped: it opens everything API 1.0 offers for each sub-account")
     return facts
