@@ -216,6 +216,8 @@ class Finding:
     column: int  # 1-based, in characters
     encoding: str = "plain"  # plain | base64 | url | json-escaped
     location_id: Optional[str] = None
+    # location_id was read from text near the token (an opaque PIT), not from the token or an answer
+    location_near: bool = False
     company_id: Optional[str] = None
     auth_class: Optional[str] = None  # Location | Company (OAuth)
     client_id: Optional[str] = None  # OAuth sourceId or the client_id beside a client secret

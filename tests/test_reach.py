@@ -47,7 +47,7 @@ from pit_guard.detection.detect import location_mentions, scan_bytes
 from pit_guard.finding import Account, Finding, Reach, Validation
 from pit_guard.reporting.formats import format_markdown, format_sarif, format_text
 from pit_guard.validation.checks import validate_findings
-from pit_guard.validation.reach import MAX_REQUESTS, reach_of
+from pit_guard.validation.reach import MAX_REQUESTS, reach_of, settle
 
 FAST: Dict[str, Any] = {"timeout": 0.5, "total_timeout": 5.0, "backoff": 0.01, "retries": 0}
 NOW = time.time()
@@ -134,6 +134,19 @@ def test_location_pit_identified_from_an_id_in_the_same_file(ghl: FakeGHL) -> No
     assert_requests_ok(ghl, token)
     calls = [q.path for q in ghl.requests_for(token)]
     assert calls[1] == f"/locations/{location}" and calls[2] == f"/calendars/?locationId={location}"
+
+
+def test_an_id_near_a_pit_is_told_as_a_guess_until_reach_confirms_it(ghl: FakeGHL) -> None:
+    token, location = new_pit(), new_id()
+    [guessed] = found(f"GHL_API_KEY={token}\nGHL_LOCATION_ID={location}\n")
+    assert guessed.location_id == location and guessed.location_near
+    assert f"{location} (an id written near it, not confirmed)" in format_text([guessed], [], False, False)
+    assert f"{location}` (an id written near it, not confirmed)" in format_markdown([guessed], [], False)
+    ghl.reply(token, LIVE_422)
+    ghl.route(token, f"/locations/{location}", location_200(location, "Main Street Dental", new_id()))
+    [confirmed] = [settle(f) for f in reach([guessed])]  # as the pipeline does
+    assert confirmed.location_id == location and not confirmed.location_near
+    assert "not confirmed" not in format_text([confirmed], [], False, False)
 
 
 def test_location_pit_without_an_id_near_it_is_not_identified_and_costs_no_request(ghl: FakeGHL) -> None:

@@ -331,7 +331,7 @@ def _pits(data: bytes) -> Iterator[_Candidate]:
     near = _Mentions(data, [at for at, _ in pits])  # once per input, and only when it holds a PIT
     for at, uuid in pits:
         found = near.nearest(at)
-        extra = {"location_id": found} if found else {}
+        extra: Dict[str, Any] = {"location_id": found, "location_near": True} if found else {}
         yield "ghl-private-integration-token", "pit-" + uuid, at, "plain", extra
 
 

@@ -63,10 +63,15 @@ _GITLAB_ID_NAMESPACE = uuid.UUID("5f0c7a3e-2b1d-4e8f-9a6c-3d2e1f0a9b8c")
 MARKDOWN_MAX_PLACES = 10
 
 
+# An opaque PIT does not say which sub-account it opens: an id written beside it is a guess until
+# --validate confirms it (validation/reach.py).
+NEAR_ONLY = " (an id written near it, not confirmed)"
+
+
 def owner(finding: Finding) -> str:
     """Which sub-account or agency a credential opens, in words, or '' when unknown."""
     if finding.location_id:
-        return f"sub-account (location) {finding.location_id}"
+        return f"sub-account (location) {finding.location_id}{NEAR_ONLY if finding.location_near else ''}"
     if finding.company_id:
         return f"agency (company) {finding.company_id}"
     return ""
@@ -180,6 +185,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "column": finding.column,
         "encoding": finding.encoding,
         "location_id": finding.location_id,
+        "location_id_confirmed": None if finding.location_id is None else not finding.location_near,
         "company_id": finding.company_id,
         "auth_class": finding.auth_class,
         "client_id": finding.client_id,
@@ -558,7 +564,8 @@ def _md_escape(text: str) -> str:
 def _account(f: Finding) -> Tuple[int, str, str]:
     """(order, key, heading) of the account a credential belongs to."""
     if f.location_id:
-        return 0, f.location_id, f"Sub-account (location) {_md_code(f.location_id)}"
+        near = NEAR_ONLY if f.location_near else ""
+        return 0, f.location_id, f"Sub-account (location) {_md_code(f.location_id)}{near}"
     if f.company_id:
         return 1, f.company_id, f"Agency (company) {_md_code(f.company_id)}"
     if f.client_id:

@@ -139,7 +139,8 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
     if repo:
         facts.append(f"repository <code>{_e(repo)}</code>")
     if first.location_id:
-        facts.append(f"sub-account (location) <code>{_e(first.location_id)}</code>")
+        near = " (an id written near it, not confirmed)" if first.location_near else ""
+        facts.append(f"sub-account (location) <code>{_e(first.location_id)}</code>{near}")
     if first.company_id:
         facts.append(f"agency (company) <code>{_e(first.company_id)}</code>")
     if first.validation is not None and first.validation.reason:

@@ -286,9 +286,12 @@ def settle(finding: Finding) -> Finding:
         return finding
     agency = reach.agency.id if reach.agency is not None else None
     if reach.kind == "agency":
-        return dataclasses.replace(finding, location_id=None, company_id=agency or finding.company_id)
+        company = agency or finding.company_id
+        return dataclasses.replace(finding, location_id=None, location_near=False, company_id=company)
     confirmed = reach.sub_account.id if reach.identified and reach.sub_account is not None else None
-    return dataclasses.replace(finding, location_id=confirmed, company_id=agency or finding.company_id)
+    return dataclasses.replace(
+        finding, location_id=confirmed, location_near=False, company_id=agency or finding.company_id
+    )
 
 
 # --- Sub-account tokens ---------------------------------------------------------------------------
