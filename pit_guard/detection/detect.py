@@ -12,9 +12,10 @@ import base64
 import binascii
 import codecs
 import json
+import math
 import re
 import time
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
@@ -72,10 +73,11 @@ _SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
 # starts where the URL does.
 _SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
+# An inbound webhook trigger's path, on whatever host serves it: GoHighLevel's own (more than one
+# leadconnectorhq.com host carries it) or an agency's white-label API domain. The regex starts at
+# the literal `hooks`; the host is read backwards from there (_host_before).
 _WEBHOOK_RE = re.compile(
-    rb"services\.leadconnectorhq\.com"
-    + _SEP
-    + rb"hooks"
+    rb"hooks"
     + _SEP
     + rb"([A-Za-z0-9]{8,40})"
     + _SEP
@@ -327,19 +329,44 @@ def _pits(data: bytes) -> Iterator[_Candidate]:
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}
+# What a UUID typed by hand looks like, measured (bench/calibrate_placeholders.py prints the figures:
+# over 2 million random UUIDs v4, none comes near any of these): few distinct digits, digits of low
+# Shannon entropy (one digit repeated), neighbour steps of low entropy (counting `0123…`, `fedc…`,
+# `1357…`, short blocks repeated: the step from one digit to the next is always the same few), or the
+# whole repeating itself at a short period (`3f2b9c4e-3f2b-9c4e-…`).
+_MIN_DISTINCT_DIGITS = 7  # a random UUID v4 has 8 or more in practice (fewer than 7: about 1 in 10^9)
+_MIN_DIGIT_ENTROPY = 2.5  # bits per digit; random UUIDs: median 3.63, lowest seen 2.6
+_MIN_STEP_ENTROPY = 1.5  # bits per neighbour step; random UUIDs: median 3.61, lowest seen 2.7
+_MAX_PERIOD_MATCH = 0.75  # share of digits equal to the one `p` places on; random UUIDs: at most 0.5
+
+
+def shannon_entropy(symbols: Sequence[object]) -> float:
+    """Shannon entropy in bits per symbol of `symbols` (0.0 for an empty sequence)."""
+    total = len(symbols)
+    if not total:
+        return 0.0
+    counts: Dict[object, int] = {}
+    for symbol in symbols:
+        counts[symbol] = counts.get(symbol, 0) + 1
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
 def is_placeholder_uuid(uuid: str) -> bool:
-    """All-zero, one repeated digit, sequential or low-variety UUIDs are examples, not keys."""
+    """Whether a UUID is a hand-typed example (all zeros, one digit, counting, repeated blocks), not a
+    random key: judged by its entropy, not by a list (see the thresholds above)."""
     digits = uuid.replace("-", "").lower()
-    if len(set(digits)) < 8:
-        return True
     values = [_HEX_VALUES.get(c, -1) for c in digits]
-    if -1 in values:
+    if -1 in values or len(values) != 32:
         return True  # not hex, so not a UUID at all (`abcdefgh-ijkl-mnop-…`): never a key
-    ascending = sum(1 for a, b in zip(values, values[1:]) if (b - a) % 16 == 1)
-    # A random UUID has about two ascending neighbours; `12345678-…-90ab…` has over a dozen.
-    return ascending >= 10
+    if len(set(values)) < _MIN_DISTINCT_DIGITS or shannon_entropy(values) < _MIN_DIGIT_ENTROPY:
+        return True
+    steps = [(b - a) % 16 for a, b in zip(values, values[1:])]
+    if shannon_entropy(steps) < _MIN_STEP_ENTROPY:
+        return True
+    return any(
+        sum(1 for i in range(32 - period) if values[i] == values[i + period]) >= _MAX_PERIOD_MATCH * (32 - period)
+        for period in range(1, 17)
+    )
 
 
 # --- JWTs: v1 API keys and OAuth tokens ---------------------------------------------------------
@@ -354,15 +381,35 @@ def _b64url_json(segment: bytes) -> Optional[Dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
-def _plausible_signature(signature: bytes, alg: str) -> bool:
-    """A real signature is random base64url of the algorithm's size, not a word like `example`."""
-    if len(set(signature)) < 20:
-        return False
-    if alg.startswith("HS"):
-        return len(signature) >= 43
-    if alg.startswith(("RS", "PS")):
-        return len(signature) >= 300
-    return len(signature) >= 40
+# The length in base64url characters (no padding) of each signature an algorithm makes: HMAC and
+# EdDSA sizes are fixed, ECDSA's by curve, RSA's by key size (2048, 3072, 4096 and 8192 bits;
+# GoHighLevel's OAuth tokens carry 2048-bit (342) and its web-app session tokens 4096-bit (683) ones).
+_RSA_LENGTHS = (342, 512, 683, 1366)
+SIGNATURE_LENGTHS: Dict[str, Tuple[int, ...]] = {
+    "HS256": (43,),
+    "HS384": (64,),
+    "HS512": (86,),
+    "ES256": (86,),
+    "ES384": (128,),
+    "ES512": (176,),
+    "EdDSA": (86,),
+    **{f"{kind}{bits}": _RSA_LENGTHS for kind in ("RS", "PS") for bits in (256, 384, 512)},
+}
+
+
+def _signature_cut(signature: bytes, alg: str) -> Optional[bytes]:
+    """The signature without text glued after it (`…sigtial_token'`, a token pasted into a word), cut
+    to the longest length its algorithm allows that fits, or None when it cannot be a signature
+    (too short, or not random: a word like `example`)."""
+    lengths = SIGNATURE_LENGTHS.get(alg)
+    if lengths is not None:
+        fitting = [n for n in lengths if n <= len(signature)]
+        if not fitting:
+            return None
+        signature = signature[: fitting[-1]]
+    elif len(signature) < (300 if alg.startswith(("RS", "PS")) else 40):
+        return None
+    return signature if len(set(signature)) >= 20 else None
 
 
 def _is_id(value: Any) -> bool:
@@ -387,14 +434,15 @@ def _each_start(pattern: "re.Pattern[bytes]", data: bytes) -> Iterator["re.Match
 
 def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
     for m in _jwt_matches(data):
-        token = m.group(0)
-        header_b64, payload_b64, signature = token.split(b".", 2)
+        header_b64, payload_b64, glued = m.group(0).split(b".", 2)
         header = _b64url_json(header_b64)
         payload = _b64url_json(payload_b64)
         if header is None or payload is None or not isinstance(header.get("alg"), str):
             continue
-        if not _plausible_signature(signature, header["alg"]):
+        signature = _signature_cut(glued, header["alg"])
+        if signature is None:
             continue
+        token = b".".join((header_b64, payload_b64, signature))
         judged = judge_jwt_payload(header["alg"], payload, now)
         if judged is not None:
             rule_id, extra = judged
@@ -484,6 +532,38 @@ def _looks_like_placeholder(value: bytes) -> bool:
     return len(set(lowered)) < 6 or any(word in lowered for word in _PLACEHOLDER_WORDS)
 
 
+# GoHighLevel's own domains: a trigger path on any host under them is a webhook URL.
+_GHL_HOOK_DOMAINS = (b"leadconnectorhq.com", b"msgsndr.com")
+_HOST_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+_HOST_RE = re.compile(rb"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24}\Z")
+_ID_20_RE = re.compile(rb"[A-Za-z0-9]{20}\Z")
+
+
+def _host_before(data: bytes, at: int) -> Optional[Tuple[str, int]]:
+    """The host name ending at the path separator just before `at` (lower case), and where the URL
+    starts (its scheme when there is one, else the host), or None when no host name is there."""
+    end = -1
+    for sep in (b"\\/", b"/", b"%2F", b"%2f"):
+        if data.endswith(sep, 0, at):
+            end = at - len(sep)
+            break
+    begin = end
+    while begin > 0 and data[begin - 1] in _HOST_CHARS and end - begin < 253:
+        begin -= 1
+    if data[begin - 1 : begin] == b"%" and begin > 0:
+        begin += 2  # `%2F%2Fhost`: the escape's two digits are not the host's
+    host = data[begin:end].lower() if end > 0 else b""
+    if not _HOST_RE.match(host):
+        return None
+    scheme = _SCHEME_RE.search(data, max(0, begin - 16), begin)
+    return host.decode(), scheme.start() if scheme else begin
+
+
+def _is_ghl_host(host: str) -> bool:
+    encoded = host.encode()
+    return any(encoded == domain or encoded.endswith(b"." + domain) for domain in _GHL_HOOK_DOMAINS)
+
+
 def _webhooks(data: bytes) -> Iterator[_Candidate]:
     for m in _WEBHOOK_RE.finditer(data):
         location_id, trigger_id = m.group(1), m.group(2)
@@ -491,13 +571,20 @@ def _webhooks(data: bytes) -> Iterator[_Candidate]:
             continue
         # A trigger id is a UUID or a 20-character id. With dashes it must be a real, random UUID:
         # `abcdefgh-ijkl-mnop-qrst-uvwxyz012345` has a UUID's shape but not its digits (made up).
-        if b"-" in trigger_id and (not _UUID_ID_RE.match(trigger_id) or is_placeholder_uuid(trigger_id.decode())):
+        is_uuid = b"-" in trigger_id
+        if is_uuid and (not _UUID_ID_RE.match(trigger_id) or is_placeholder_uuid(trigger_id.decode())):
             continue
-        text = m.group(0)
+        found = _host_before(data, m.start())
+        if found is None:
+            continue
+        host, start = found
+        # On a white-label domain only the unmistakable shape counts: a 20-character location id and
+        # a UUID or 20-character trigger id, as GoHighLevel makes them.
+        if not _is_ghl_host(host) and not (_ID_20_RE.match(location_id) and (is_uuid or _ID_20_RE.match(trigger_id))):
+            continue
+        text = data[start : m.end()]
         encoding = "json-escaped" if b"\\/" in text else "url" if b"%2" in text else "plain"
-        url = f"https://services.leadconnectorhq.com/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
-        scheme = _SCHEME_RE.search(data, max(0, m.start() - 16), m.start())
-        start = scheme.start() if scheme else m.start()
+        url = f"https://{host}/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
         yield "ghl-inbound-webhook-url", url, start, encoding, {"location_id": location_id.decode()}
 
 

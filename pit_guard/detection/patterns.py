@@ -36,17 +36,7 @@ B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, wit
 SHAPES: Dict[str, bytes] = {
     PIT: rb"(?:pit|PIT|Pit)-" + UUID,
     JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
-    WEBHOOK: (
-        rb"services\.leadconnectorhq\.com"
-        + SEP
-        + rb"hooks"
-        + SEP
-        + rb"[A-Za-z0-9]{8,40}"
-        + SEP
-        + rb"webhook-trigger"
-        + SEP
-        + rb"[A-Za-z0-9-]{8}"
-    ),
+    WEBHOOK: (rb"hooks" + SEP + rb"[A-Za-z0-9]{8,40}" + SEP + rb"webhook-trigger" + SEP + rb"[A-Za-z0-9-]{8}"),
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
 }

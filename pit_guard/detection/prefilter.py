@@ -53,6 +53,7 @@ _B64_LITERALS = (
     b"eyJhbGci",
     b"eyJ0eXAi",
     b"leadconnectorhq.com",
+    b"webhook-trigger",
     b"secret",
     b"SECRET",
     b"Secret",
@@ -68,7 +69,7 @@ _B64_LITERALS = (
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     PIT: _case_variants("pit-"),
     JWT: (b"eyJ",),
-    WEBHOOK: _case_variants("leadconnectorhq") + (b"LeadConnectorHQ", b"LeadConnectorHq"),
+    WEBHOOK: (b"webhook-trigger",),
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
@@ -270,7 +271,7 @@ def _sample_webhook(rng: random.Random) -> bytes:
         return rng.choice(("/", "\\/", "%2F", "%2f"))
 
     return (
-        "services.leadconnectorhq.com"
+        rng.choice(("services.leadconnectorhq.com", "backend.leadconnectorhq.com", "api.example-agency.com", ""))
         + sep()
         + "hooks"
         + sep()

@@ -153,6 +153,12 @@ RULES: Tuple[Rule, ...] = (
             "GHL_TOKEN=pit-12345678-1234-1234-1234-123456789012",
             "GHL_TOKEN=pit-12345678-90ab-cdef-1234-567890abcdef",
             "GHL_TOKEN=pit-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            # Low entropy: counting down, counting by two, short blocks repeated, one random block repeated.
+            "GHL_TOKEN=pit-fedcba98-7654-3210-fedc-ba9876543210",
+            "GHL_TOKEN=pit-13579bdf-1357-9bdf-1357-9bdf13579bdf",
+            "GHL_TOKEN=pit-a1b2c3d4-a1b2-c3d4-a1b2-c3d4a1b2c3d4",
+            "GHL_TOKEN=pit-3f2b9c4e-3f2b-9c4e-3f2b-9c4e3f2b9c4e",
+            "GHL_TOKEN=pit-deadbeef-dead-beef-dead-beefdeadbeef",
             "GHL_TOKEN=pit-{{ secrets.GHL_PIT }}",
             "GHL_TOKEN=pit-${GHL_PIT_ID}",
             "GHL_TOKEN=pit-3f2b9c4e8a1d4c6e9b7a1e2d3c4b5a69",
@@ -254,6 +260,8 @@ RULES: Tuple[Rule, ...] = (
             "client_secret = 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b  # an Azure app",
             "GHL_CLIENT_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
             "GHL_CLIENT_SECRET=00000000-0000-0000-0000-000000000000",
+            "GHL_CLIENT_SECRET=01234567-89ab-cdef-0123-456789abcdef",
+            "GHL_CLIENT_SECRET=abcdabcd-abcd-4bcd-abcd-abcdabcdabcd",
             "GHL_WEBHOOK_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_EMBEDDED_JWT_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_LOCATION_UUID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
@@ -280,8 +288,23 @@ RULES: Tuple[Rule, ...] = (
                 "https://services.leadconnectorhq.com/hooks/Zx8cV2bN5mL1kJ4hG7fD/webhook-trigger/Hy6tR3eW9qA2sD5fG8jK",
                 key="GHL_WEBHOOK",
             ),
+            # GoHighLevel's web-app backend serves the same triggers.
+            Example(
+                "https://backend.leadconnectorhq.com/hooks/Lm4nB7vC1xZ9aS3dF6gH/webhook-trigger/8e1f3a5c-7b9d-4e2f-a4c6-d8e0f2a4b6c8",
+                key="WEBHOOK_URL",
+            ),
+            # An agency's white-label API domain: only the unmistakable path shape counts there.
+            Example(
+                "https://api.bright-agency-crm.com/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
+                key="CRM_HOOK",
+            ),
         ),
         negatives=(
+            # A white-label host with ids GoHighLevel does not make (a short id, a word).
+            "https://api.bright-agency-crm.com/hooks/abc123xyz9/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
+            "https://hooks.example.com/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/deploymentTrigger01",
+            # A path with no host: nothing to fire.
+            "route: /hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
             "https://services.leadconnectorhq.com/hooks/YOUR_LOCATION_ID/webhook-trigger/YOUR_WEBHOOK_ID",
             "https://services.leadconnectorhq.com/hooks/<locationId>/webhook-trigger/<id>",
             "https://services.leadconnectorhq.com/hooks/xxxxxxxxxxxxxxxxxxxx/webhook-trigger/xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
@@ -305,6 +328,8 @@ RULES: Tuple[Rule, ...] = (
             "sso_session_id = 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
             "ghlSsoUserId: 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
             "GHL_SSO_KEY=your-shared-secret",
+            "GHL_SSO_KEY=9e8d7c6b-9e8d-7c6b-9e8d-7c6b9e8d7c6b",
+            "GHL_SSO_KEY=11111111-2222-3333-4444-555555555555",
         ),
     ),
 )
