@@ -163,3 +163,93 @@ def test_white_label_host_needs_the_unmistakable_shape(backend: str) -> None:
     # A 20-character location id and a UUID or 20-character trigger id, as GoHighLevel makes them.
     assert _found(f"u = 'https://api.crm-agency.io/hooks/abc123/webhook-trigger/{uuid.uuid4()}'\n") == []
     assert _found("u = 'https://api.crm-agency.io/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/build-trigger-01'\n") == []
+
+
+# --- credentials GoHighLevel issues to people -------------------------------------------------------
+
+
+def _id20() -> str:
+    return "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(20))
+
+
+def test_user_jwt_carries_its_owner_and_expiry(backend: str) -> None:
+    agency, issued = _id20(), 1_749_900_000
+    payload = {"userType": "agency", "agencyId": agency, "userId": _id20(), "jti": str(uuid.uuid4())}
+    payload.update(iss="GHL", aud="leadconnectorhq.com", iat=issued, nbf=issued, exp=issued + 86_400)
+    token = _jwt({"alg": "HS256", "typ": "JWT"}, payload, 43)
+    [finding] = scan_bytes(f"Authorization: Bearer {token}\n".encode(), "f", now=NOW)
+    assert (finding.rule_id, finding.secret, finding.company_id) == ("ghl-user-jwt", token, agency)
+    assert (finding.issued_at, finding.expires_at, finding.expired) == (issued, issued + 86_400, True)
+    # The same claims for another audience are somebody else's token.
+    other = _jwt({"alg": "HS256", "typ": "JWT"}, dict(payload, aud="api.example.com"), 43)
+    assert _found(f"Authorization: Bearer {other}\n") == []
+
+
+def test_web_session_jwt_with_fractional_times(backend: str) -> None:
+    user = _id20()
+    payload = {"channel": "APP", "source": "WEB_USER", "sourceId": user, "authClass": "User", "authClassId": user}
+    payload.update(primaryAuthClassId=user, primaryUser={"id": user}, appMeta={}, jti=uuid.uuid4().hex[:24])
+    payload.update(iat=4_070_908_800.25, exp=4_070_912_400.25)
+    token = _jwt({"alg": "RS256", "typ": "JWT"}, payload, 683)
+    [finding] = scan_bytes(f"cookie: m_a={token}; path=/\n".encode(), "f", now=NOW)
+    assert (finding.rule_id, finding.secret) == ("ghl-web-session-jwt", token)
+    assert (finding.issued_at, finding.expires_at, finding.expired) == (4_070_908_800, 4_070_912_400, False)
+
+
+def test_firebase_id_token_of_ghl_project_only(backend: str) -> None:
+    claims = {"user_id": _id20(), "company_id": _id20(), "role": "admin", "type": "agency", "version": 2}
+    header = {"alg": "RS256", "kid": os.urandom(20).hex(), "typ": "JWT"}
+    ghl = dict(claims, iss="https://securetoken.google.com/highlevel-backend", aud="highlevel-backend", exp=1)
+    token = _jwt(header, ghl, 342)
+    [finding] = scan_bytes(f"token-id: {token}\n".encode(), "f", now=NOW)
+    assert (finding.rule_id, finding.secret, finding.expired) == ("ghl-firebase-id-token", token, True)
+    other = dict(claims, iss="https://securetoken.google.com/other-app", aud="other-app", exp=1)
+    assert _found(f"token-id: {_jwt(header, other, 342)}\n") == []
+
+
+def _refresh_token(length: int = 280) -> str:
+    return "AMf-vB" + _signature(length)
+
+
+GHL_FIREBASE_KEY = "AIzaSyB_w3vXmsI7WeQtrIOkjR6xTRVN5uOieiE"  # public: GoHighLevel's web app ships it
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        # A securetoken call with GoHighLevel's Firebase web API key.
+        "const url = `https://securetoken.googleapis.com/v1/token?key={key}`;\nconst body = {{refresh_token: '{token}'}};\n",
+        # Beside a token-id header (the ID tokens it mints go there).
+        "headers = {{'token-id': id_token}}\nREFRESH = \"{token}\"\n",
+        # Under a key named for GoHighLevel.
+        "LEADCONNECTOR_FIREBASE_REFRESH={token}\n",
+    ],
+)
+def test_firebase_refresh_token_near_ghl_context(backend: str, template: str) -> None:
+    token = _refresh_token()
+    assert _found(template.format(key=GHL_FIREBASE_KEY, token=token)) == [("ghl-firebase-refresh-token", token)]
+
+
+def test_firebase_refresh_token_of_another_app_is_not_ghls(backend: str) -> None:
+    text = f"const url = 'https://securetoken.googleapis.com/v1/token?key=AIzaSyD{_signature(32)}';\n"
+    assert _found(text + f"const refresh = '{_refresh_token()}';\n") == []
+
+
+def test_firebase_refresh_token_in_a_secret_among_encoded_neighbours(backend: str) -> None:
+    token = _refresh_token()
+    encoded = base64.b64encode(token.encode()).decode()
+    key = base64.b64encode(GHL_FIREBASE_KEY.encode()).decode()
+    secret = f"kind: Secret\ndata:\n  API_KEY: {key}\n  REFRESH: {encoded}\n"
+    [finding] = scan_bytes(secret.encode(), "f", now=NOW)
+    assert (finding.rule_id, finding.secret, finding.encoding) == ("ghl-firebase-refresh-token", token, "base64")
+    assert scan_bytes(f"kind: Secret\ndata:\n  REFRESH: {encoded}\n".encode(), "f", now=NOW) == []
+
+
+def test_firebase_refresh_token_is_redacted_in_paths_and_never_sent() -> None:
+    from pit_guard.detection.rules import RULES_BY_ID
+    from pit_guard.finding import redact_text
+
+    token = _refresh_token()
+    assert token not in redact_text(f"notes/{token}.txt")
+    rule = RULES_BY_ID["ghl-firebase-refresh-token"]
+    assert (rule.probe.kind, rule.severity) == ("never", "Critical")

@@ -25,6 +25,7 @@ from pit_guard.detection.patterns import (
     B64_LINES,
     B64_UUID,
     CONTEXT,
+    FIREBASE_REFRESH,
     JWT,
     PIT,
     SEP,
@@ -315,6 +316,8 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
         yield from _webhooks(data)
     if CONTEXT in found:
         yield from _context_secrets(data)
+    if FIREBASE_REFRESH in found:
+        yield from _firebase_refresh_tokens(data, depth)
 
 
 # --- Private Integration Tokens ---------------------------------------------------------------
@@ -481,6 +484,9 @@ def _claim_text(value: Any) -> Optional[str]:
 def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional[Tuple[str, Dict[str, Any]]]:
     """Which GoHighLevel credential a decoded JWT is, with what its payload tells, or None."""
     issued_at = _epoch_seconds(payload.get("iat"))
+    session = _judge_session_jwt(payload, issued_at, now)
+    if session is not None:
+        return session
     if "authClass" in payload and "authClassId" in payload:
         if (_claim_text(payload.get("channel")) or "").upper() != "OAUTH" and "oauthMeta" not in payload:
             return None
@@ -522,6 +528,102 @@ def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional
     if _is_id(company_id):
         return "ghl-v1-agency-api-key", extra
     return None
+
+
+# Who issued a JWT GoHighLevel makes for a person (not for an app): its user JWTs, its web app's
+# session tokens and the Firebase ID tokens of its `highlevel-backend` project.
+_GHL_USER_ISSUER, _GHL_USER_AUDIENCE = "GHL", "leadconnectorhq.com"
+_GHL_FIREBASE_PROJECT = "highlevel-backend"
+_GHL_FIREBASE_ISSUER = "https://securetoken.google.com/" + _GHL_FIREBASE_PROJECT
+
+
+def _audiences(payload: Dict[str, Any]) -> List[str]:
+    audience = payload.get("aud")
+    values = audience if isinstance(audience, list) else [audience]
+    return [a for a in values[:16] if isinstance(a, str)]
+
+
+def _judge_session_jwt(
+    payload: Dict[str, Any], issued_at: Optional[int], now: float
+) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """A user JWT (`iss: GHL`), a web-app session JWT (`channel: APP`, `source: WEB_USER`) or a
+    Firebase ID token of GoHighLevel's project, with what its payload tells, or None."""
+    audiences = _audiences(payload)
+    extra: Dict[str, Any] = {}
+    if payload.get("iss") == _GHL_USER_ISSUER and _GHL_USER_AUDIENCE in audiences:
+        rule_id = "ghl-user-jwt"
+        if _is_id(payload.get("agencyId")):
+            extra["company_id"] = payload["agencyId"]
+        if _is_id(payload.get("accountId")):
+            extra["location_id"] = payload["accountId"]
+    elif payload.get("channel") == "APP" and payload.get("source") == "WEB_USER":
+        rule_id = "ghl-web-session-jwt"
+        meta = payload.get("appMeta")
+        if isinstance(meta, dict) and _is_id(meta.get("companyId")):
+            extra["company_id"] = meta["companyId"]
+    elif payload.get("iss") == _GHL_FIREBASE_ISSUER or _GHL_FIREBASE_PROJECT in audiences:
+        rule_id = "ghl-firebase-id-token"
+        if _is_id(payload.get("company_id")):
+            extra["company_id"] = payload["company_id"]
+    else:
+        return None
+    expires_at = _epoch_seconds(payload.get("exp"))
+    extra.update(issued_at=issued_at, expires_at=expires_at, expired=expires_at is not None and expires_at < now)
+    return rule_id, extra
+
+
+# --- Firebase refresh tokens --------------------------------------------------------------------
+
+# `AMf-vB` and at least 120 base64url characters: what Google's Secure Token service issues to every
+# Firebase project, so only one near GoHighLevel's context is GoHighLevel's (_has_firebase_context).
+_FIREBASE_REFRESH_RE = re.compile(rb"AMf-vB" + _after_boundary(rb"[A-Za-z0-9_-]", 6) + rb"[A-Za-z0-9_-]{120,}", re.S)
+_FIREBASE_REFRESH_RULE = "ghl-firebase-refresh-token"
+# GoHighLevel's Firebase web API key (public: its web app ships it; it says which project a
+# securetoken.googleapis.com call is for), its Firebase project, and the header its ID tokens go in.
+_GHL_FIREBASE_CONTEXT = (b"aizasyb_w3vxmsi7weqtriokjr6xtrvn5uoieie", b"highlevel-backend", b"token-id")
+# A random token's characters carry about 5.8 bits each; `AMf-vBxxxx…` or `AMf-vB123123…` far less.
+_MIN_REFRESH_ENTROPY = 4.5
+# A candidate found inside base64 whose decoded text has no context: the caller that decoded it
+# judges it by the text around the encoded run (a Kubernetes Secret's other keys), then drops it.
+_NEEDS_CONTEXT = "?"
+
+
+def _has_firebase_context(data: bytes, start: int, end: int) -> bool:
+    # The token itself left out: next to it, a key name (`GHL_REFRESH_TOKEN=AMf-vB…`) would look
+    # like part of one long random run to _mentions_ghl.
+    window = data[max(0, start - _CONTEXT_WINDOW) : start] + b" " + data[end : end + _CONTEXT_WINDOW]
+    lowered = window.lower()
+    if any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(window, lowered):
+        return True
+    for token in _B64_TOKEN_RE.findall(window):  # neighbours base64-encoded as the token may be
+        decoded = _decode_base64(token) or b""
+        lowered = decoded.lower()
+        if any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(decoded, lowered):
+            return True
+    return False
+
+
+def _firebase_refresh_tokens(data: bytes, depth: int) -> Iterator[_Candidate]:
+    for m in _FIREBASE_REFRESH_RE.finditer(data):
+        token = m.group(0)
+        if shannon_entropy(token) < _MIN_REFRESH_ENTROPY:
+            continue  # a placeholder
+        if _has_firebase_context(data, m.start(), m.end()):
+            yield _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
+        elif depth > 0:
+            yield _NEEDS_CONTEXT + _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
+
+
+def _judged_by_outer_context(data: bytes, depth: int, candidates: Iterator[_Candidate]) -> Iterator[_Candidate]:
+    """Candidates decoded from base64 in `data`: one still needing context gets it from `data`
+    around its run, or is passed up (still needing it) to the next outer level, or dropped at the top."""
+    for rule_id, secret, at, encoding, extra in candidates:
+        if not rule_id.startswith(_NEEDS_CONTEXT):
+            yield rule_id, secret, at, encoding, extra
+        elif _has_firebase_context(data, at, at + 1):
+            yield rule_id[len(_NEEDS_CONTEXT) :], secret, at, encoding, extra
+        elif depth > 0:
+            yield rule_id, secret, at, encoding, extra
 
 
 # --- Inbound webhook URLs ---------------------------------------------------------------------
@@ -816,7 +918,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         nested_only = not anchored and block_end == end
         if nested_only and len(run) < _MIN_NESTED_RUN:
             continue  # no decoding of it is long enough to be a base64 line itself: nothing to look into
-        yield from _memoized_run(memo, run, start, depth, now, nested_only)
+        yield from _judged_by_outer_context(data, depth, _memoized_run(memo, run, start, depth, now, nested_only))
     if not anchored:
         return
     from pit_guard.detection.prefilter import base64_anchor_positions
@@ -857,7 +959,9 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         end = min(len(data), position + _MAX_B64_RUN) if end == -1 else end
         done_until = end
         if end - start >= _MIN_B64_RUN:
-            yield from _memoized_run(memo, data[start:end], start, depth, now, False)
+            yield from _judged_by_outer_context(
+                data, depth, _memoized_run(memo, data[start:end], start, depth, now, False)
+            )
 
 
 _MEMO_RUN = 4096  # runs up to this long are remembered

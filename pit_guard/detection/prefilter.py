@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional
 if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
     import random
 
-from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.detection.patterns import (
+    B64,
+    B64_LINE_END,
+    B64_LINES,
+    CONTEXT,
+    FIREBASE_REFRESH,
+    JWT,
+    PIT,
+    SHAPES,
+    WEBHOOK,
+)
 from pit_guard.finding import notice
 
 
@@ -54,6 +64,7 @@ _B64_LITERALS = (
     b"eyJ0eXAi",
     b"leadconnectorhq.com",
     b"webhook-trigger",
+    b"AMf-vB",
     b"secret",
     b"SECRET",
     b"Secret",
@@ -71,6 +82,7 @@ ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     JWT: (b"eyJ",),
     WEBHOOK: (b"webhook-trigger",),
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
+    FIREBASE_REFRESH: (b"AMf-vB",),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
 
@@ -322,11 +334,16 @@ def _base64_samples() -> Dict[bytes, Sample]:
     return samples
 
 
+def _sample_firebase_refresh(rng: random.Random) -> bytes:
+    return ("AMf-vB" + _chars(rng, _B64URL, 120, 400)).encode()
+
+
 _SHAPE_SAMPLES: Dict[str, Sample] = {
     PIT: _sample_pit,
     JWT: _sample_jwt,
     WEBHOOK: _sample_webhook,
     CONTEXT: _sample_context,
+    FIREBASE_REFRESH: _sample_firebase_refresh,
 }
 
 
