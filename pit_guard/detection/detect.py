@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import collections
 import json
 import math
 import re
 import time
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
@@ -345,31 +346,39 @@ _MAX_PERIOD_MATCH = 0.75  # share of digits equal to the one `p` places on; rand
 
 def shannon_entropy(symbols: Sequence[object]) -> float:
     """Shannon entropy in bits per symbol of `symbols` (0.0 for an empty sequence)."""
-    total = len(symbols)
+    return _entropy_of_counts(collections.Counter(symbols).values(), len(symbols))
+
+
+def _entropy_of_counts(counts: Iterable[int], total: int) -> float:
     if not total:
         return 0.0
-    counts: Dict[object, int] = {}
-    for symbol in symbols:
-        counts[symbol] = counts.get(symbol, 0) + 1
-    return -sum(n / total * math.log2(n / total) for n in counts.values())
+    return math.log2(total) - sum(n * math.log2(n) for n in counts) / total
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def is_placeholder_uuid(uuid: str) -> bool:
     """Whether a UUID is a hand-typed example (all zeros, one digit, counting, repeated blocks), not a
     random key: judged by its entropy, not by a list (see the thresholds above)."""
     digits = uuid.replace("-", "").lower()
-    values = [_HEX_VALUES.get(c, -1) for c in digits]
-    if -1 in values or len(values) != 32:
+    if len(digits) != 32 or not _HEX_DIGITS.issuperset(digits):
         return True  # not hex, so not a UUID at all (`abcdefgh-ijkl-mnop-…`): never a key
-    if len(set(values)) < _MIN_DISTINCT_DIGITS or shannon_entropy(values) < _MIN_DIGIT_ENTROPY:
+    counts = [digits.count(c) for c in set(digits)]
+    if len(counts) < _MIN_DISTINCT_DIGITS or _entropy_of_counts(counts, 32) < _MIN_DIGIT_ENTROPY:
         return True
-    steps = [(b - a) % 16 for a, b in zip(values, values[1:])]
-    if shannon_entropy(steps) < _MIN_STEP_ENTROPY:
+    values = bytes.fromhex("".join("0" + c for c in digits))
+    steps = bytes((b - a) & 15 for a, b in zip(values, values[1:]))
+    if _entropy_of_counts([steps.count(c) for c in set(steps)], 31) < _MIN_STEP_ENTROPY:
         return True
-    return any(
-        sum(1 for i in range(32 - period) if values[i] == values[i + period]) >= _MAX_PERIOD_MATCH * (32 - period)
-        for period in range(1, 17)
-    )
+    # Digits equal to the one `period` places on: the zero nibbles of the number XOR itself shifted.
+    number = int(digits, 16)
+    for period in range(1, 17):
+        width = 32 - period
+        same = format((number ^ (number >> (4 * period))) & ((1 << (4 * width)) - 1), f"0{width}x").count("0")
+        if same >= _MAX_PERIOD_MATCH * width:
+            return True
+    return False
 
 
 # --- JWTs: v1 API keys and OAuth tokens ---------------------------------------------------------
@@ -818,8 +827,6 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
         if decoded is None or not _UUID_FULL_RE.match(decoded):
             return None
         uuid = decoded.strip().decode().lower()
-    if is_placeholder_uuid(uuid):
-        return None
     words = _key_words(data[key_span])
     if words and words[-1] in _ID_WORDS:
         return None  # `sso_session_id`, Azure's `CLIENT_SECRET_ID`: identifiers, not secrets
@@ -840,7 +847,7 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
             if client_id or _mentions_ghl(decoded, decoded.lower()):
                 in_context = True
                 break
-    if not in_context:
+    if not in_context or is_placeholder_uuid(uuid):
         return None
     assignment = data[m.start() : value_start]
     if group == 2:
