@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import codecs
 import collections
+import functools
 import json
 import math
 import re
@@ -358,6 +360,7 @@ def _entropy_of_counts(counts: Iterable[int], total: int) -> float:
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
+@functools.lru_cache(maxsize=4096)  # a file may repeat one UUID thousands of times
 def is_placeholder_uuid(uuid: str) -> bool:
     """Whether a UUID is a hand-typed example (all zeros, one digit, counting, repeated blocks), not a
     random key: judged by its entropy, not by a list (see the thresholds above)."""
@@ -597,40 +600,89 @@ _MIN_REFRESH_ENTROPY = 4.5
 _NEEDS_CONTEXT = "?"
 
 
-def _has_firebase_context(data: bytes, start: int, end: int) -> bool:
-    # The token itself left out: next to it, a key name (`GHL_REFRESH_TOKEN=AMf-vB…`) would look
-    # like part of one long random run to _mentions_ghl.
-    window = data[max(0, start - _CONTEXT_WINDOW) : start] + b" " + data[end : end + _CONTEXT_WINDOW]
-    lowered = window.lower()
-    if any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(window, lowered):
-        return True
-    for token in _B64_TOKEN_RE.findall(window):  # neighbours base64-encoded as the token may be
-        decoded = _decode_base64(token) or b""
-        lowered = decoded.lower()
-        if any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(decoded, lowered):
+class _FirebaseContext:
+    """Whether GoHighLevel context lies within _CONTEXT_WINDOW bytes of a place in `data`, asked for
+    many places of one input at the cost of about one pass over it: an input with no GoHighLevel word
+    anywhere answers at once, and each base64 neighbour is decoded once however many windows hold it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.maybe: Optional[bool] = None  # whether any GoHighLevel word is in `data` at all, found once
+        self.tokens: Optional[List[Tuple[int, int]]] = None  # base64 runs (start, end), found once
+        self.decoded: Dict[Tuple[int, int], bool] = {}  # what each base64 neighbour holds, by its span
+
+    def plain(self, start: int, end: int) -> bool:
+        if self.maybe is None:
+            # A superset of _firebase_context_in over any window (`ghl` anywhere, not only as a word).
+            lowered = self.data.lower()
+            self.maybe = b"ghl" in lowered or any(w in lowered for w in _GHL_FIREBASE_CONTEXT + _GHL_NAMES)
+        if not self.maybe:
+            return False
+        # The token itself left out: next to it, a key name (`GHL_REFRESH_TOKEN=AMf-vB…`) would look
+        # like part of one long random run to _mentions_ghl.
+        data = self.data
+        return _firebase_context_in(
+            data[max(0, start - _CONTEXT_WINDOW) : start] + b" " + data[end : end + _CONTEXT_WINDOW]
+        )
+
+    def encoded(self, at: int) -> bool:
+        """Context in the plain text around `at` or in its base64 neighbours (a Kubernetes Secret's
+        other keys), `at` being where a token was found encoded (its own run is not a neighbour)."""
+        if self.plain(at, at + 1):
             return True
-    return False
+        if self.tokens is None:
+            self.tokens = [m.span() for m in _B64_TOKEN_RE.finditer(self.data)]
+        low, high = max(0, at - _CONTEXT_WINDOW), at + 1 + _CONTEXT_WINDOW
+        first = bisect.bisect_left(self.tokens, (low, -1))
+        if first and self.tokens[first - 1][1] > low:
+            first -= 1  # a run that starts before the window and reaches into it
+        for index in range(first, len(self.tokens)):
+            begin, end = self.tokens[index]
+            if begin >= high:
+                break
+            if begin <= at < end:
+                continue
+            # A neighbour up to _MEMO_RUN long is decoded whole, once (windows overlap); a longer one
+            # only where it is inside this window.
+            span = (begin, end) if end - begin <= _MEMO_RUN else (max(begin, low), min(end, high))
+            if span not in self.decoded:
+                self.decoded[span] = _firebase_context_in(_decode_base64(self.data[span[0] : span[1]]) or b"")
+            if self.decoded[span]:
+                return True
+        return False
+
+
+def _firebase_context_in(text: bytes) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(text, lowered)
 
 
 def _firebase_refresh_tokens(data: bytes, depth: int) -> Iterator[_Candidate]:
+    context = _FirebaseContext(data)
     for m in _FIREBASE_REFRESH_RE.finditer(data):
         token = m.group(0)
-        if shannon_entropy(token) < _MIN_REFRESH_ENTROPY:
-            continue  # a placeholder
-        if _has_firebase_context(data, m.start(), m.end()):
-            yield _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
-        elif depth > 0:
+        if context.plain(m.start(), m.end()):
+            if not _placeholder_refresh_token(token):
+                yield _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
+        elif depth > 0:  # judged by the encoded text's own surroundings (_judged_by_outer_context)
             yield _NEEDS_CONTEXT + _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
 
 
-def _judged_by_outer_context(data: bytes, depth: int, candidates: Iterator[_Candidate]) -> Iterator[_Candidate]:
-    """Candidates decoded from base64 in `data`: one still needing context gets it from `data`
-    around its run, or is passed up (still needing it) to the next outer level, or dropped at the top."""
+def _placeholder_refresh_token(token: bytes) -> bool:
+    return shannon_entropy(token) < _MIN_REFRESH_ENTROPY
+
+
+def _judged_by_outer_context(
+    context: _FirebaseContext, depth: int, candidates: Iterator[_Candidate]
+) -> Iterator[_Candidate]:
+    """Candidates decoded from base64 in `context.data`: one still needing context gets it from the
+    data around its run, or is passed up (still needing it) to the next outer level, or dropped at the top."""
     for rule_id, secret, at, encoding, extra in candidates:
         if not rule_id.startswith(_NEEDS_CONTEXT):
             yield rule_id, secret, at, encoding, extra
-        elif _has_firebase_context(data, at, at + 1):
-            yield rule_id[len(_NEEDS_CONTEXT) :], secret, at, encoding, extra
+        elif context.encoded(at):
+            if not _placeholder_refresh_token(secret.encode()):
+                yield rule_id[len(_NEEDS_CONTEXT) :], secret, at, encoding, extra
         elif depth > 0:
             yield rule_id, secret, at, encoding, extra
 
@@ -910,6 +962,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
     done: List[Tuple[int, int]] = []  # spans decoded, in order of position
     # What each distinct short run decodes to, found once (a file repeating one run costs one decoding).
     memo: Dict[Tuple[bytes, bool], List[_Candidate]] = {}
+    context = _FirebaseContext(data)  # for a Firebase refresh token found encoded (costs nothing unasked)
     done_until = -1
     for end in line_ends:
         while end > 0 and data[end - 1] in b"\r=":
@@ -925,7 +978,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         nested_only = not anchored and block_end == end
         if nested_only and len(run) < _MIN_NESTED_RUN:
             continue  # no decoding of it is long enough to be a base64 line itself: nothing to look into
-        yield from _judged_by_outer_context(data, depth, _memoized_run(memo, run, start, depth, now, nested_only))
+        yield from _judged_by_outer_context(context, depth, _memoized_run(memo, run, start, depth, now, nested_only))
     if not anchored:
         return
     from pit_guard.detection.prefilter import base64_anchor_positions
@@ -967,7 +1020,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         done_until = end
         if end - start >= _MIN_B64_RUN:
             yield from _judged_by_outer_context(
-                data, depth, _memoized_run(memo, data[start:end], start, depth, now, False)
+                context, depth, _memoized_run(memo, data[start:end], start, depth, now, False)
             )
 
 
