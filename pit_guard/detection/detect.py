@@ -335,15 +335,15 @@ def _pits(data: bytes) -> Iterator[_Candidate]:
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}
-# What a UUID typed by hand looks like, measured (bench/calibrate_placeholders.py prints the figures:
-# over 2 million random UUIDs v4, none comes near any of these): few distinct digits, digits of low
-# Shannon entropy (one digit repeated), neighbour steps of low entropy (counting `0123…`, `fedc…`,
-# `1357…`, short blocks repeated: the step from one digit to the next is always the same few), or the
-# whole repeating itself at a short period (`3f2b9c4e-3f2b-9c4e-…`).
-_MIN_DISTINCT_DIGITS = 7  # a random UUID v4 has 8 or more in practice (fewer than 7: about 1 in 10^9)
-_MIN_DIGIT_ENTROPY = 2.5  # bits per digit; random UUIDs: median 3.63, lowest seen 2.6
-_MIN_STEP_ENTROPY = 1.5  # bits per neighbour step; random UUIDs: median 3.61, lowest seen 2.7
-_MAX_PERIOD_MATCH = 0.75  # share of digits equal to the one `p` places on; random UUIDs: at most 0.5
+# What a UUID typed by hand looks like: few distinct digits, digits of low Shannon entropy (one digit
+# repeated), neighbour steps of low entropy (counting `0123…`, `fedc…`, `1357…`, short blocks
+# repeated: the step from one digit to the next is always the same few), or the whole repeating
+# itself at a short period (`3f2b9c4e-3f2b-9c4e-…`). bench/calibrate_placeholders.py measures them:
+# over 2 million random UUIDs v4 none was judged a placeholder (the lowest / highest seen below).
+_MIN_DISTINCT_DIGITS = 7  # random UUIDs: fewest seen 8 (fewer than 7: about 1 in 10^9)
+_MIN_DIGIT_ENTROPY = 2.5  # bits per digit; random UUIDs: median 3.63, lowest seen 2.72
+_MIN_STEP_ENTROPY = 1.5  # bits per neighbour step; random UUIDs: median 3.61, lowest seen 2.72
+_MAX_PERIOD_MATCH = 0.75  # share of digits equal to the one `p` places on; random UUIDs: highest seen 0.53
 
 
 def shannon_entropy(symbols: Sequence[object]) -> float:
