@@ -177,6 +177,7 @@ ADVERSARIAL = {
     "glued-ghl-header": lambda n: (
         (b"x" + b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." * 3 + b"eyJ" + b"A" * 64) * (n // 180)
     ),
+    "glued-kid-header": lambda n: (b"x" + b"eyJhbGciOiJSUzI1NiIsImtpZCI6I" * 8 + b"A" * 64) * (n // 297),
     "eyJ-one-long-run": lambda n: b"eyJ" + b"A" * (n // 2) + b".eyJ" + b"B" * (n // 2) + b".",
     "nested-base64": _nested_base64,
     "secret=": lambda n: b"secret=" * (n // 7),

@@ -253,3 +253,11 @@ def test_firebase_refresh_token_is_redacted_in_paths_and_never_sent() -> None:
     assert token not in redact_text(f"notes/{token}.txt")
     rule = RULES_BY_ID["ghl-firebase-refresh-token"]
     assert (rule.probe.kind, rule.severity) == ("never", "Critical")
+
+
+def test_firebase_id_token_glued_to_words_on_both_sides(backend: str) -> None:
+    claims = {"user_id": _id20(), "iss": "https://securetoken.google.com/highlevel-backend"}
+    token = _jwt(
+        {"alg": "RS256", "kid": os.urandom(20).hex(), "typ": "JWT"}, dict(claims, aud="highlevel-backend"), 342
+    )
+    assert _found(f"const t = 'paste_here{token}_end';\n") == [("ghl-firebase-id-token", token)]

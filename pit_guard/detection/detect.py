@@ -73,6 +73,12 @@ _GLUED_JWT_RE = re.compile(  # literal first (fast search), then the word charac
     rb"\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
     re.S,
 )
+# The same for RS256 headers with a key id first (`{"alg":"RS256","kid":"…","typ":"JWT"}`: Firebase
+# ID tokens), the key id's length bounded so that this stays linear too.
+_GLUED_KID_JWT_RE = re.compile(
+    rb"eyJhbGciOiJSUzI1NiIsImtpZCI6I(?<=[A-Za-z0-9_-].{29})[A-Za-z0-9_-]{20,200}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
+    re.S,
+)
 _SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
 # starts where the URL does.
@@ -434,6 +440,7 @@ def _is_id(value: Any) -> bool:
 def _jwt_matches(data: bytes) -> Iterator["re.Match[bytes]"]:
     yield from _each_start(_JWT_RE, data)
     yield from _each_start(_GLUED_JWT_RE, data)
+    yield from _each_start(_GLUED_KID_JWT_RE, data)
 
 
 def _each_start(pattern: "re.Pattern[bytes]", data: bytes) -> Iterator["re.Match[bytes]"]:
