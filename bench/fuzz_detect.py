@@ -60,6 +60,11 @@ FRAGMENTS = [
     b"ghl",
     b"cGl0LT",
     b"==",
+    b"AMf-vB",
+    b"token-id",
+    b"AIzaSyB_w3vXmsI7WeQtrIOkjR6xTRVN5uOieiE",
+    b"backend.leadconnectorhq.com/hooks/",
+    b"api.agency-crm.io/hooks/",
 ]
 
 

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Optional, Sequence, Tuple
 
-from pit_guard.detection.patterns import JWT, SHAPES, UUID
+from pit_guard.detection.patterns import FIREBASE_REFRESH, JWT, SHAPES, UUID
 
 # Exit codes (documented in README): stable across releases.
 EXIT_CLEAN = 0
@@ -36,6 +36,7 @@ def redact(secret: str) -> str:
 _SECRETISH = re.compile(
     r"(?i:pit)-" + UUID.decode() + r"|" + SHAPES[JWT].decode() + r"[A-Za-z0-9_-]*"
     r"|(?<=webhook-trigger/)[A-Za-z0-9-]{8,}"
+    r"|" + SHAPES[FIREBASE_REFRESH].decode() + r"[A-Za-z0-9_-]*"
 )
 
 

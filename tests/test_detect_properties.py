@@ -71,6 +71,11 @@ _PIECES = [
     b"\xff\xfe",
     b"==",
     b"value",
+    b"backend.leadconnectorhq.com/hooks/",
+    b"api.agency-crm.com/hooks/Pq2wE4rT6yU8iO0pA1sD",
+    b"AMf-vB",
+    b"AMf-vBz8QkYp3Lw_Rt5nVb2Xc7Hj9Ds4Fg6Ka1Me0Uo-Wi3Ty8Er5Qa2Zs7Xd4Cv9Bn6Mk1Lp0Oj3Ih8Gu5Yf2Tr7Ed4Ws9Qa6Zx1Cv3Bn8Mk5Lp2Oj7Ih4Gu9Yf6Tr1Ed0Ws",
+    b"token-id",
 ]
 rich_bytes = st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=12)), max_size=40).map(b"".join)
 any_bytes = st.one_of(st.binary(max_size=2000), rich_bytes)
@@ -94,6 +99,10 @@ _TOKENS = [
     ("ghl-oauth-access-token", RULES_BY_ID["ghl-oauth-access-token"].positives[0].value),
     ("ghl-oauth-refresh-token", RULES_BY_ID["ghl-oauth-refresh-token"].positives[0].value),
     ("ghl-inbound-webhook-url", RULES_BY_ID["ghl-inbound-webhook-url"].positives[0].value),
+    ("ghl-inbound-webhook-url", RULES_BY_ID["ghl-inbound-webhook-url"].positives[3].value),
+    ("ghl-user-jwt", RULES_BY_ID["ghl-user-jwt"].positives[0].value),
+    ("ghl-web-session-jwt", RULES_BY_ID["ghl-web-session-jwt"].positives[0].value),
+    ("ghl-firebase-id-token", RULES_BY_ID["ghl-firebase-id-token"].positives[0].value),
 ]
 # Characters that end a token on either side (not letters, digits, `-`, `_`, `.`, `/`, `%`, `\`).
 _SEPARATORS = st.sampled_from(
@@ -136,6 +145,14 @@ def _real_pits(size: int) -> bytes:
     return b"".join(f"t=pit-{_uuid(rng)}\n".encode() for _ in range(size // 43 + 1))[:size]
 
 
+def _firebase_tokens(size: int) -> bytes:
+    # Random refresh-token shapes with no GoHighLevel context: each one looks around itself.
+    rng = random.Random(size)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    line = lambda: ("r=AMf-vB" + "".join(rng.choice(alphabet) for _ in range(200)) + "\n").encode()  # noqa: E731
+    return b"".join(line() for _ in range(size // 209 + 1))[:size]
+
+
 def _context_lines(size: int) -> bytes:
     rng = random.Random(size)
     return b"".join(f"GHL_CLIENT_SECRET={_uuid(rng)}\n".encode() for _ in range(size // 55 + 1))[:size]
@@ -160,6 +177,7 @@ ADVERSARIAL = {
     "glued-ghl-header": lambda n: (
         (b"x" + b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." * 3 + b"eyJ" + b"A" * 64) * (n // 180)
     ),
+    "glued-kid-header": lambda n: (b"x" + b"eyJhbGciOiJSUzI1NiIsImtpZCI6I" * 8 + b"A" * 64) * (n // 297),
     "eyJ-one-long-run": lambda n: b"eyJ" + b"A" * (n // 2) + b".eyJ" + b"B" * (n // 2) + b".",
     "nested-base64": _nested_base64,
     "secret=": lambda n: b"secret=" * (n // 7),
@@ -169,6 +187,12 @@ ADVERSARIAL = {
     "dashes": lambda n: b"-" * n,
     "uuid-dashes": lambda n: b"3f2b9c4e-" * (n // 9),
     "webhook-path": lambda n: b"services.leadconnectorhq.com/hooks/" * (n // 35),
+    "webhook-long-hosts": lambda n: (
+        (b"a." * 140 + b"io/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c ")
+        * (n // 366)
+    ),
+    "firebase-prefix": lambda n: b"AMf-vB" * (n // 6),
+    "firebase-tokens-no-context": _firebase_tokens,
     "base64-blob": _random_base64,
     "base64-anchors": lambda n: (b"cGl0LT" + b"QUJD" * 10) * (n // 46),
     "real-pits": _real_pits,

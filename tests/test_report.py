@@ -137,6 +137,36 @@ FINDINGS: Tuple[Finding, ...] = (
     Finding(
         "ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION, issued_at=1654520133
     ),
+    # The kinds GoHighLevel issues to people: a user JWT, a web-app session, a Firebase ID and refresh token.
+    Finding(
+        "ghl-user-jwt",
+        example("ghl-user-jwt"),
+        "scripts/debug.http",
+        3,
+        22,
+        company_id=COMPANY,
+        issued_at=4070908800,
+        expires_at=4070995200,
+    ),
+    Finding(
+        "ghl-web-session-jwt",
+        example("ghl-web-session-jwt"),
+        "har/app.har",
+        120,
+        30,
+        company_id=COMPANY,
+        issued_at=4070908800,
+        expires_at=4070912400,
+    ),
+    Finding("ghl-firebase-id-token", example("ghl-firebase-id-token"), "har/app.har", 121, 30, company_id=COMPANY),
+    Finding(
+        "ghl-firebase-refresh-token",
+        example("ghl-firebase-refresh-token"),
+        "tools/ghl_session.py",
+        9,
+        17,
+        validation=Validation("not-checked", "exchanging a refresh token would rotate it: never sent"),
+    ),
 )
 SUPPRESSED = (
     Suppression("allow-marker", "", 1),

@@ -12,10 +12,13 @@ import base64
 import binascii
 import bisect
 import codecs
+import collections
+import functools
 import json
+import math
 import re
 import time
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
@@ -25,6 +28,7 @@ from pit_guard.detection.patterns import (
     B64_LINES,
     B64_UUID,
     CONTEXT,
+    FIREBASE_REFRESH,
     JWT,
     PIT,
     SEP,
@@ -69,14 +73,21 @@ _GLUED_JWT_RE = re.compile(  # literal first (fast search), then the word charac
     rb"\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
     re.S,
 )
+# The same for RS256 headers with a key id first (`{"alg":"RS256","kid":"…","typ":"JWT"}`: Firebase
+# ID tokens), the key id's length bounded so that this stays linear too.
+_GLUED_KID_JWT_RE = re.compile(
+    rb"eyJhbGciOiJSUzI1NiIsImtpZCI6I(?<=[A-Za-z0-9_-].{29})[A-Za-z0-9_-]{20,200}\.eyJ[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]*)",
+    re.S,
+)
 _SEP = SEP
 # The scheme is looked for behind a match (a literal-first regex stays fast), so that the finding
 # starts where the URL does.
 _SCHEME_RE = re.compile(rb"https?(?::|%3[aA])" + _SEP + rb"{2}\Z")
+# An inbound webhook trigger's path, on whatever host serves it: GoHighLevel's own (more than one
+# leadconnectorhq.com host carries it) or an agency's white-label API domain. The regex starts at
+# the literal `hooks`; the host is read backwards from there (_host_before).
 _WEBHOOK_RE = re.compile(
-    rb"services\.leadconnectorhq\.com"
-    + _SEP
-    + rb"hooks"
+    rb"hooks"
     + _SEP
     + rb"([A-Za-z0-9]{8,40})"
     + _SEP
@@ -314,6 +325,8 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
         yield from _webhooks(data)
     if CONTEXT in found:
         yield from _context_secrets(data)
+    if FIREBASE_REFRESH in found:
+        yield from _firebase_refresh_tokens(data, depth)
 
 
 # --- Private Integration Tokens ---------------------------------------------------------------
@@ -410,19 +423,53 @@ def location_mentions(data: bytes) -> List[Tuple[int, str]]:
 
 
 _HEX_VALUES = {c: i for i, c in enumerate("0123456789abcdef")}
+# What a UUID typed by hand looks like: few distinct digits, digits of low Shannon entropy (one digit
+# repeated), neighbour steps of low entropy (counting `0123…`, `fedc…`, `1357…`, short blocks
+# repeated: the step from one digit to the next is always the same few), or the whole repeating
+# itself at a short period (`3f2b9c4e-3f2b-9c4e-…`). bench/calibrate_placeholders.py measures them:
+# over 2 million random UUIDs v4 none was judged a placeholder (the lowest / highest seen below).
+_MIN_DISTINCT_DIGITS = 7  # random UUIDs: fewest seen 8 (fewer than 7: about 1 in 10^9)
+_MIN_DIGIT_ENTROPY = 2.5  # bits per digit; random UUIDs: median 3.63, lowest seen 2.72
+_MIN_STEP_ENTROPY = 1.5  # bits per neighbour step; random UUIDs: median 3.61, lowest seen 2.72
+_MAX_PERIOD_MATCH = 0.75  # share of digits equal to the one `p` places on; random UUIDs: highest seen 0.53
 
 
+def shannon_entropy(symbols: Sequence[object]) -> float:
+    """Shannon entropy in bits per symbol of `symbols` (0.0 for an empty sequence)."""
+    return _entropy_of_counts(collections.Counter(symbols).values(), len(symbols))
+
+
+def _entropy_of_counts(counts: Iterable[int], total: int) -> float:
+    if not total:
+        return 0.0
+    return math.log2(total) - sum(n * math.log2(n) for n in counts) / total
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+@functools.lru_cache(maxsize=4096)  # a file may repeat one UUID thousands of times
 def is_placeholder_uuid(uuid: str) -> bool:
-    """All-zero, one repeated digit, sequential or low-variety UUIDs are examples, not keys."""
+    """Whether a UUID is a hand-typed example (all zeros, one digit, counting, repeated blocks), not a
+    random key: judged by its entropy, not by a list (see the thresholds above)."""
     digits = uuid.replace("-", "").lower()
-    if len(set(digits)) < 8:
-        return True
-    values = [_HEX_VALUES.get(c, -1) for c in digits]
-    if -1 in values:
+    if len(digits) != 32 or not _HEX_DIGITS.issuperset(digits):
         return True  # not hex, so not a UUID at all (`abcdefgh-ijkl-mnop-…`): never a key
-    ascending = sum(1 for a, b in zip(values, values[1:]) if (b - a) % 16 == 1)
-    # A random UUID has about two ascending neighbours; `12345678-…-90ab…` has over a dozen.
-    return ascending >= 10
+    counts = [digits.count(c) for c in set(digits)]
+    if len(counts) < _MIN_DISTINCT_DIGITS or _entropy_of_counts(counts, 32) < _MIN_DIGIT_ENTROPY:
+        return True
+    values = bytes.fromhex("".join("0" + c for c in digits))
+    steps = bytes((b - a) & 15 for a, b in zip(values, values[1:]))
+    if _entropy_of_counts([steps.count(c) for c in set(steps)], 31) < _MIN_STEP_ENTROPY:
+        return True
+    # Digits equal to the one `period` places on: the zero nibbles of the number XOR itself shifted.
+    number = int(digits, 16)
+    for period in range(1, 17):
+        width = 32 - period
+        same = format((number ^ (number >> (4 * period))) & ((1 << (4 * width)) - 1), f"0{width}x").count("0")
+        if same >= _MAX_PERIOD_MATCH * width:
+            return True
+    return False
 
 
 # --- JWTs: v1 API keys and OAuth tokens ---------------------------------------------------------
@@ -437,15 +484,35 @@ def _b64url_json(segment: bytes) -> Optional[Dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
-def _plausible_signature(signature: bytes, alg: str) -> bool:
-    """A real signature is random base64url of the algorithm's size, not a word like `example`."""
-    if len(set(signature)) < 20:
-        return False
-    if alg.startswith("HS"):
-        return len(signature) >= 43
-    if alg.startswith(("RS", "PS")):
-        return len(signature) >= 300
-    return len(signature) >= 40
+# The length in base64url characters (no padding) of each signature an algorithm makes: HMAC and
+# EdDSA sizes are fixed, ECDSA's by curve, RSA's by key size (2048, 3072, 4096 and 8192 bits;
+# GoHighLevel's OAuth tokens carry 2048-bit (342) and its web-app session tokens 4096-bit (683) ones).
+_RSA_LENGTHS = (342, 512, 683, 1366)
+SIGNATURE_LENGTHS: Dict[str, Tuple[int, ...]] = {
+    "HS256": (43,),
+    "HS384": (64,),
+    "HS512": (86,),
+    "ES256": (86,),
+    "ES384": (128,),
+    "ES512": (176,),
+    "EdDSA": (86,),
+    **{f"{kind}{bits}": _RSA_LENGTHS for kind in ("RS", "PS") for bits in (256, 384, 512)},
+}
+
+
+def _signature_cut(signature: bytes, alg: str) -> Optional[bytes]:
+    """The signature without text glued after it (`…sigtial_token'`, a token pasted into a word), cut
+    to the longest length its algorithm allows that fits, or None when it cannot be a signature
+    (too short, or not random: a word like `example`)."""
+    lengths = SIGNATURE_LENGTHS.get(alg)
+    if lengths is not None:
+        fitting = [n for n in lengths if n <= len(signature)]
+        if not fitting:
+            return None
+        signature = signature[: fitting[-1]]
+    elif len(signature) < (300 if alg.startswith(("RS", "PS")) else 40):
+        return None
+    return signature if len(set(signature)) >= 20 else None
 
 
 def _is_id(value: Any) -> bool:
@@ -455,6 +522,7 @@ def _is_id(value: Any) -> bool:
 def _jwt_matches(data: bytes) -> Iterator["re.Match[bytes]"]:
     yield from _each_start(_JWT_RE, data)
     yield from _each_start(_GLUED_JWT_RE, data)
+    yield from _each_start(_GLUED_KID_JWT_RE, data)
 
 
 def _each_start(pattern: "re.Pattern[bytes]", data: bytes) -> Iterator["re.Match[bytes]"]:
@@ -470,14 +538,15 @@ def _each_start(pattern: "re.Pattern[bytes]", data: bytes) -> Iterator["re.Match
 
 def _jwts(data: bytes, now: float) -> Iterator[_Candidate]:
     for m in _jwt_matches(data):
-        token = m.group(0)
-        header_b64, payload_b64, signature = token.split(b".", 2)
+        header_b64, payload_b64, glued = m.group(0).split(b".", 2)
         header = _b64url_json(header_b64)
         payload = _b64url_json(payload_b64)
         if header is None or payload is None or not isinstance(header.get("alg"), str):
             continue
-        if not _plausible_signature(signature, header["alg"]):
+        signature = _signature_cut(glued, header["alg"])
+        if signature is None:
             continue
+        token = b".".join((header_b64, payload_b64, signature))
         judged = judge_jwt_payload(header["alg"], payload, now)
         if judged is not None:
             rule_id, extra = judged
@@ -516,6 +585,9 @@ def _claim_text(value: Any) -> Optional[str]:
 def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional[Tuple[str, Dict[str, Any]]]:
     """Which GoHighLevel credential a decoded JWT is, with what its payload tells, or None."""
     issued_at = _epoch_seconds(payload.get("iat"))
+    session = _judge_session_jwt(payload, issued_at, now)
+    if session is not None:
+        return session
     if "authClass" in payload and "authClassId" in payload:
         if (_claim_text(payload.get("channel")) or "").upper() != "OAUTH" and "oauthMeta" not in payload:
             return None
@@ -559,12 +631,189 @@ def judge_jwt_payload(alg: str, payload: Dict[str, Any], now: float) -> Optional
     return None
 
 
+# Who issued a JWT GoHighLevel makes for a person (not for an app): its user JWTs, its web app's
+# session tokens and the Firebase ID tokens of its `highlevel-backend` project.
+_GHL_USER_ISSUER, _GHL_USER_AUDIENCE = "GHL", "leadconnectorhq.com"
+_GHL_FIREBASE_PROJECT = "highlevel-backend"
+_GHL_FIREBASE_ISSUER = "https://securetoken.google.com/" + _GHL_FIREBASE_PROJECT
+
+
+def _audiences(payload: Dict[str, Any]) -> List[str]:
+    audience = payload.get("aud")
+    values = audience if isinstance(audience, list) else [audience]
+    return [a for a in values[:16] if isinstance(a, str)]
+
+
+def _judge_session_jwt(
+    payload: Dict[str, Any], issued_at: Optional[int], now: float
+) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """A user JWT (`iss: GHL`), a web-app session JWT (`channel: APP`, `source: WEB_USER`) or a
+    Firebase ID token of GoHighLevel's project, with what its payload tells, or None."""
+    audiences = _audiences(payload)
+    extra: Dict[str, Any] = {}
+    if payload.get("iss") == _GHL_USER_ISSUER and _GHL_USER_AUDIENCE in audiences:
+        rule_id = "ghl-user-jwt"
+        if _is_id(payload.get("agencyId")):
+            extra["company_id"] = payload["agencyId"]
+        if _is_id(payload.get("accountId")):
+            extra["location_id"] = payload["accountId"]
+    elif payload.get("channel") == "APP" and payload.get("source") == "WEB_USER":
+        rule_id = "ghl-web-session-jwt"
+        meta = payload.get("appMeta")
+        if isinstance(meta, dict) and _is_id(meta.get("companyId")):
+            extra["company_id"] = meta["companyId"]
+    elif payload.get("iss") == _GHL_FIREBASE_ISSUER or _GHL_FIREBASE_PROJECT in audiences:
+        rule_id = "ghl-firebase-id-token"
+        if _is_id(payload.get("company_id")):
+            extra["company_id"] = payload["company_id"]
+    else:
+        return None
+    expires_at = _epoch_seconds(payload.get("exp"))
+    extra.update(issued_at=issued_at, expires_at=expires_at, expired=expires_at is not None and expires_at < now)
+    return rule_id, extra
+
+
+# --- Firebase refresh tokens --------------------------------------------------------------------
+
+# `AMf-vB` and at least 120 base64url characters: what Google's Secure Token service issues to every
+# Firebase project, so only one near GoHighLevel's context is GoHighLevel's (_has_firebase_context).
+_FIREBASE_REFRESH_RE = re.compile(rb"AMf-vB" + _after_boundary(rb"[A-Za-z0-9_-]", 6) + rb"[A-Za-z0-9_-]{120,}", re.S)
+_FIREBASE_REFRESH_RULE = "ghl-firebase-refresh-token"
+# GoHighLevel's Firebase web API key (public: its web app ships it; it says which project a
+# securetoken.googleapis.com call is for), its Firebase project, and the header its ID tokens go in.
+_GHL_FIREBASE_CONTEXT = (b"aizasyb_w3vxmsi7weqtriokjr6xtrvn5uoieie", b"highlevel-backend", b"token-id")
+# A random token's characters carry about 5.8 bits each; `AMf-vBxxxx…` or `AMf-vB123123…` far less.
+_MIN_REFRESH_ENTROPY = 4.5
+# A candidate found inside base64 whose decoded text has no context: the caller that decoded it
+# judges it by the text around the encoded run (a Kubernetes Secret's other keys), then drops it.
+_NEEDS_CONTEXT = "?"
+
+
+class _FirebaseContext:
+    """Whether GoHighLevel context lies within _CONTEXT_WINDOW bytes of a place in `data`, asked for
+    many places of one input at the cost of about one pass over it: an input with no GoHighLevel word
+    anywhere answers at once, and each base64 neighbour is decoded once however many windows hold it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.maybe: Optional[bool] = None  # whether any GoHighLevel word is in `data` at all, found once
+        self.tokens: Optional[List[Tuple[int, int]]] = None  # base64 runs (start, end), found once
+        self.decoded: Dict[Tuple[int, int], bool] = {}  # what each base64 neighbour holds, by its span
+
+    def plain(self, start: int, end: int) -> bool:
+        if self.maybe is None:
+            # A superset of _firebase_context_in over any window (`ghl` anywhere, not only as a word).
+            lowered = self.data.lower()
+            self.maybe = b"ghl" in lowered or any(w in lowered for w in _GHL_FIREBASE_CONTEXT + _GHL_NAMES)
+        if not self.maybe:
+            return False
+        # The token itself left out: next to it, a key name (`GHL_REFRESH_TOKEN=AMf-vB…`) would look
+        # like part of one long random run to _mentions_ghl.
+        data = self.data
+        return _firebase_context_in(
+            data[max(0, start - _CONTEXT_WINDOW) : start] + b" " + data[end : end + _CONTEXT_WINDOW]
+        )
+
+    def encoded(self, at: int) -> bool:
+        """Context in the plain text around `at` or in its base64 neighbours (a Kubernetes Secret's
+        other keys), `at` being where a token was found encoded (its own run is not a neighbour)."""
+        if self.plain(at, at + 1):
+            return True
+        if self.tokens is None:
+            self.tokens = [m.span() for m in _B64_TOKEN_RE.finditer(self.data)]
+        low, high = max(0, at - _CONTEXT_WINDOW), at + 1 + _CONTEXT_WINDOW
+        first = bisect.bisect_left(self.tokens, (low, -1))
+        if first and self.tokens[first - 1][1] > low:
+            first -= 1  # a run that starts before the window and reaches into it
+        for index in range(first, len(self.tokens)):
+            begin, end = self.tokens[index]
+            if begin >= high:
+                break
+            if begin <= at < end:
+                continue
+            # A neighbour up to _MEMO_RUN long is decoded whole, once (windows overlap); a longer one
+            # only where it is inside this window.
+            span = (begin, end) if end - begin <= _MEMO_RUN else (max(begin, low), min(end, high))
+            if span not in self.decoded:
+                self.decoded[span] = _firebase_context_in(_decode_base64(self.data[span[0] : span[1]]) or b"")
+            if self.decoded[span]:
+                return True
+        return False
+
+
+def _firebase_context_in(text: bytes) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _GHL_FIREBASE_CONTEXT) or _mentions_ghl(text, lowered)
+
+
+def _firebase_refresh_tokens(data: bytes, depth: int) -> Iterator[_Candidate]:
+    context = _FirebaseContext(data)
+    for m in _FIREBASE_REFRESH_RE.finditer(data):
+        token = m.group(0)
+        if context.plain(m.start(), m.end()):
+            if not _placeholder_refresh_token(token):
+                yield _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
+        elif depth > 0:  # judged by the encoded text's own surroundings (_judged_by_outer_context)
+            yield _NEEDS_CONTEXT + _FIREBASE_REFRESH_RULE, token.decode(), m.start(), "plain", {}
+
+
+def _placeholder_refresh_token(token: bytes) -> bool:
+    return shannon_entropy(token) < _MIN_REFRESH_ENTROPY
+
+
+def _judged_by_outer_context(
+    context: _FirebaseContext, depth: int, candidates: Iterator[_Candidate]
+) -> Iterator[_Candidate]:
+    """Candidates decoded from base64 in `context.data`: one still needing context gets it from the
+    data around its run, or is passed up (still needing it) to the next outer level, or dropped at the top."""
+    for rule_id, secret, at, encoding, extra in candidates:
+        if not rule_id.startswith(_NEEDS_CONTEXT):
+            yield rule_id, secret, at, encoding, extra
+        elif context.encoded(at):
+            if not _placeholder_refresh_token(secret.encode()):
+                yield rule_id[len(_NEEDS_CONTEXT) :], secret, at, encoding, extra
+        elif depth > 0:
+            yield rule_id, secret, at, encoding, extra
+
+
 # --- Inbound webhook URLs ---------------------------------------------------------------------
 
 
 def _looks_like_placeholder(value: bytes) -> bool:
     lowered = value.lower()
     return len(set(lowered)) < 6 or any(word in lowered for word in _PLACEHOLDER_WORDS)
+
+
+# GoHighLevel's own domains: a trigger path on any host under them is a webhook URL.
+_GHL_HOOK_DOMAINS = (b"leadconnectorhq.com", b"msgsndr.com")
+_HOST_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+_HOST_RE = re.compile(rb"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z]{2,24}\Z")
+_ID_20_RE = re.compile(rb"[A-Za-z0-9]{20}\Z")
+
+
+def _host_before(data: bytes, at: int) -> Optional[Tuple[str, int]]:
+    """The host name ending at the path separator just before `at` (lower case), and where the URL
+    starts (its scheme when there is one, else the host), or None when no host name is there."""
+    end = -1
+    for sep in (b"\\/", b"/", b"%2F", b"%2f"):
+        if data.endswith(sep, 0, at):
+            end = at - len(sep)
+            break
+    begin = end
+    while begin > 0 and data[begin - 1] in _HOST_CHARS and end - begin < 253:
+        begin -= 1
+    if data[begin - 1 : begin] == b"%" and begin > 0:
+        begin += 2  # `%2F%2Fhost`: the escape's two digits are not the host's
+    host = data[begin:end].lower() if end > 0 else b""
+    if not _HOST_RE.match(host):
+        return None
+    scheme = _SCHEME_RE.search(data, max(0, begin - 16), begin)
+    return host.decode(), scheme.start() if scheme else begin
+
+
+def _is_ghl_host(host: str) -> bool:
+    encoded = host.encode()
+    return any(encoded == domain or encoded.endswith(b"." + domain) for domain in _GHL_HOOK_DOMAINS)
 
 
 def _webhooks(data: bytes) -> Iterator[_Candidate]:
@@ -574,13 +823,20 @@ def _webhooks(data: bytes) -> Iterator[_Candidate]:
             continue
         # A trigger id is a UUID or a 20-character id. With dashes it must be a real, random UUID:
         # `abcdefgh-ijkl-mnop-qrst-uvwxyz012345` has a UUID's shape but not its digits (made up).
-        if b"-" in trigger_id and (not _UUID_ID_RE.match(trigger_id) or is_placeholder_uuid(trigger_id.decode())):
+        is_uuid = b"-" in trigger_id
+        if is_uuid and (not _UUID_ID_RE.match(trigger_id) or is_placeholder_uuid(trigger_id.decode())):
             continue
-        text = m.group(0)
+        found = _host_before(data, m.start())
+        if found is None:
+            continue
+        host, start = found
+        # On a white-label domain only the unmistakable shape counts: a 20-character location id and
+        # a UUID or 20-character trigger id, as GoHighLevel makes them.
+        if not _is_ghl_host(host) and not (_ID_20_RE.match(location_id) and (is_uuid or _ID_20_RE.match(trigger_id))):
+            continue
+        text = data[start : m.end()]
         encoding = "json-escaped" if b"\\/" in text else "url" if b"%2" in text else "plain"
-        url = f"https://services.leadconnectorhq.com/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
-        scheme = _SCHEME_RE.search(data, max(0, m.start() - 16), m.start())
-        start = scheme.start() if scheme else m.start()
+        url = f"https://{host}/hooks/{location_id.decode()}/webhook-trigger/{trigger_id.decode()}"
         yield "ghl-inbound-webhook-url", url, start, encoding, {"location_id": location_id.decode()}
 
 
@@ -712,8 +968,6 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
         if decoded is None or not _UUID_FULL_RE.match(decoded):
             return None
         uuid = decoded.strip().decode().lower()
-    if is_placeholder_uuid(uuid):
-        return None
     words = _key_words(data[key_span])
     if words and words[-1] in _ID_WORDS:
         return None  # `sso_session_id`, Azure's `CLIENT_SECRET_ID`: identifiers, not secrets
@@ -734,7 +988,7 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
             if client_id or _mentions_ghl(decoded, decoded.lower()):
                 in_context = True
                 break
-    if not in_context:
+    if not in_context or is_placeholder_uuid(uuid):
         return None
     assignment = data[m.start() : value_start]
     if group == 2:
@@ -797,6 +1051,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
     done: List[Tuple[int, int]] = []  # spans decoded, in order of position
     # What each distinct short run decodes to, found once (a file repeating one run costs one decoding).
     memo: Dict[Tuple[bytes, bool], List[_Candidate]] = {}
+    context = _FirebaseContext(data)  # for a Firebase refresh token found encoded (costs nothing unasked)
     done_until = -1
     for end in line_ends:
         while end > 0 and data[end - 1] in b"\r=":
@@ -812,7 +1067,7 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         nested_only = not anchored and block_end == end
         if nested_only and len(run) < _MIN_NESTED_RUN:
             continue  # no decoding of it is long enough to be a base64 line itself: nothing to look into
-        yield from _memoized_run(memo, run, start, depth, now, nested_only)
+        yield from _judged_by_outer_context(context, depth, _memoized_run(memo, run, start, depth, now, nested_only))
     if not anchored:
         return
     from pit_guard.detection.prefilter import base64_anchor_positions
@@ -853,7 +1108,9 @@ def _base64_wrapped(data: bytes, depth: int, now: float, anchored: bool, line_en
         end = min(len(data), position + _MAX_B64_RUN) if end == -1 else end
         done_until = end
         if end - start >= _MIN_B64_RUN:
-            yield from _memoized_run(memo, data[start:end], start, depth, now, False)
+            yield from _judged_by_outer_context(
+                context, depth, _memoized_run(memo, data[start:end], start, depth, now, False)
+            )
 
 
 _MEMO_RUN = 4096  # runs up to this long are remembered

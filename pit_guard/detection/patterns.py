@@ -11,6 +11,8 @@ PIT = "pit"
 JWT = "jwt"
 WEBHOOK = "webhook"
 CONTEXT = "context"
+# GoHighLevel's Firebase refresh tokens (`AMf-vB` + hundreds of base64url characters, not a JWT).
+FIREBASE_REFRESH = "firebase-refresh"
 # A line ending in enough base64 to hold a credential (52 characters): wrapped base64 blocks and
 # base64 of base64, which carry no anchor the B64 family could see.
 B64_LINES = "base64-lines"
@@ -36,17 +38,8 @@ B64_UUID = rb"[A-Za-z0-9+/]{48}(?:[A-Za-z0-9+/]{2}==)?"  # base64 of a UUID, wit
 SHAPES: Dict[str, bytes] = {
     PIT: rb"(?:pit|PIT|Pit)-" + UUID,
     JWT: rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.",
-    WEBHOOK: (
-        rb"services\.leadconnectorhq\.com"
-        + SEP
-        + rb"hooks"
-        + SEP
-        + rb"[A-Za-z0-9]{8,40}"
-        + SEP
-        + rb"webhook-trigger"
-        + SEP
-        + rb"[A-Za-z0-9-]{8}"
-    ),
+    WEBHOOK: (rb"hooks" + SEP + rb"[A-Za-z0-9]{8,40}" + SEP + rb"webhook-trigger" + SEP + rb"[A-Za-z0-9-]{8}"),
+    FIREBASE_REFRESH: rb"AMf-vB[A-Za-z0-9_-]{120}",
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
 }

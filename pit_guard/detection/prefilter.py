@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional
 if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
     import random
 
-from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.detection.patterns import (
+    B64,
+    B64_LINE_END,
+    B64_LINES,
+    CONTEXT,
+    FIREBASE_REFRESH,
+    JWT,
+    PIT,
+    SHAPES,
+    WEBHOOK,
+)
 from pit_guard.finding import notice
 
 
@@ -53,6 +63,8 @@ _B64_LITERALS = (
     b"eyJhbGci",
     b"eyJ0eXAi",
     b"leadconnectorhq.com",
+    b"webhook-trigger",
+    b"AMf-vB",
     b"secret",
     b"SECRET",
     b"Secret",
@@ -68,8 +80,9 @@ _B64_LITERALS = (
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     PIT: _case_variants("pit-"),
     JWT: (b"eyJ",),
-    WEBHOOK: _case_variants("leadconnectorhq") + (b"LeadConnectorHQ", b"LeadConnectorHq"),
+    WEBHOOK: (b"webhook-trigger",),
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
+    FIREBASE_REFRESH: (b"AMf-vB",),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
 
@@ -270,7 +283,7 @@ def _sample_webhook(rng: random.Random) -> bytes:
         return rng.choice(("/", "\\/", "%2F", "%2f"))
 
     return (
-        "services.leadconnectorhq.com"
+        rng.choice(("services.leadconnectorhq.com", "backend.leadconnectorhq.com", "api.example-agency.com", ""))
         + sep()
         + "hooks"
         + sep()
@@ -321,11 +334,16 @@ def _base64_samples() -> Dict[bytes, Sample]:
     return samples
 
 
+def _sample_firebase_refresh(rng: random.Random) -> bytes:
+    return ("AMf-vB" + _chars(rng, _B64URL, 120, 400)).encode()
+
+
 _SHAPE_SAMPLES: Dict[str, Sample] = {
     PIT: _sample_pit,
     JWT: _sample_jwt,
     WEBHOOK: _sample_webhook,
     CONTEXT: _sample_context,
+    FIREBASE_REFRESH: _sample_firebase_refresh,
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Tuple
 
-from pit_guard.detection.patterns import CONTEXT, JWT, PIT, WEBHOOK
+from pit_guard.detection.patterns import CONTEXT, FIREBASE_REFRESH, JWT, PIT, WEBHOOK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +126,76 @@ _BAD_SIGNATURE_JWT = (
     "mVyc2lvbiI6MSwiaWF0IjoxNjU0NTIwMTMzMzQzLCJzdWIiOiJ1c2VyX2lkIn0.example"
 )
 _CLIENT_ID = "5ec84d8dbc74254770f58904-08xui6d3"
+# Synthetic tokens of the kinds GoHighLevel issues to people (random ids, random signatures).
+_GHL_USER_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyVHlwZSI6ImFnZW5jeSIsImFnZW5jeUlkIjoiekYyb1l"
+    "zcHdiWFNqemdZT1NaS1MiLCJ1c2VySWQiOiJVaGMxWE83WkFiWkFpQ0NqRHEzZiIsImp0aSI6ImVmZTcxNjkyLTE"
+    "0NTUtNDcyMy04YTdkLWEwM2RiZDQ3Y2ViYiIsImlzcyI6IkdITCIsImF1ZCI6ImxlYWRjb25uZWN0b3JocS5jb20"
+    "iLCJpYXQiOjQwNzA5MDg4MDAsIm5iZiI6NDA3MDkwODgwMCwiZXhwIjo0MDcwOTk1MjAwfQ.z_PS1c8ZkVlZqfbA"
+    "K21uqzRyW8xP1sp0R3VMgx8WN0g"
+)
+_GHL_USER_JWT_ACCOUNT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyVHlwZSI6ImFjY291bnQiLCJhY2NvdW50SWQiOiIxdTd"
+    "ueWtNNFdhNXdIV0ZrRXVReiIsInVzZXJJZCI6IjFJcUpjajl5dWM5TDlGTnVKd1NaIiwianRpIjoiNDQxZjliYzU"
+    "tODcxZS00ZjZhLWFlZjAtNzQ5OTc3NDAzY2UxIiwiaXNzIjoiR0hMIiwiYXVkIjoibGVhZGNvbm5lY3RvcmhxLmN"
+    "vbSIsImlhdCI6NDA3MDkwODgwMCwibmJmIjo0MDcwOTA4ODAwLCJleHAiOjQwNzA5OTUyMDB9.ZE6zh82wyYQG-1"
+    "Sy6SJKWcomic_DwMqq0eU7G-66gso"
+)
+_WEB_SESSION_JWT = (
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJjaGFubmVsIjoiQVBQIiwic291cmNlIjoiV0VCX1VTRVIiLCJ"
+    "zb3VyY2VJZCI6Im9iejJ5MnBMTW54S2sxUjFKYUFOIiwiYXV0aENsYXNzIjoiVXNlciIsImF1dGhDbGFzc0lkIjo"
+    "ib2J6MnkycExNbnhLazFSMUphQU4iLCJwcmltYXJ5QXV0aENsYXNzSWQiOiJvYnoyeTJwTE1ueEtrMVIxSmFBTiI"
+    "sInByaW1hcnlVc2VyIjp7ImlkIjoib2J6MnkycExNbnhLazFSMUphQU4iLCJyb2xlIjoiYWRtaW4iLCJ0eXBlIjo"
+    "iYWdlbmN5In0sImFwcE1ldGEiOnsiY29tcGFueUlkIjoiNmlVaURQazFEWmtGVkVlZ25za1cifSwianRpIjoiOGY"
+    "zZTQ5ODkyMDRjNDlkZDkyNWU5OGFmIiwiaWF0Ijo0MDcwOTA4ODAwLjQxNywiZXhwIjo0MDcwOTEyNDAwLjQxN30"
+    ".PclIZkfzAzLQVHrGu5fB32Sn5SCvx0_FKAgI8NyubA9UOUVJMMWSb3Ll2uambpXoLwGQ2v5PlAy2EpelV3-rA3S"
+    "6yZnPXYEufguAhpp4RRCdygk68jsuNorgkpvtbzz4GOSg5ov0W5aNO-z3w5QXFYJh_O66JEPcuaoonZ-bOzy0XYO"
+    "OPsoYoJUQh8JRq7JwFK6j0ebbDdrtBpT7OtyFLzHgb2SbzSwVzSUUimk1PNRqQZYLBFNzYkA9kTuf4YAaduj4A8m"
+    "bt7-emPcAEvSmsDhf9Yg7QM1tmNArjsYYJIyQZzvzwMqcCHmg8c63hmkruz-FlAn4Bxdvibl62Kbf0bbUCoeQcFU"
+    "42zekxWyh7se_PtmaVcRY3_EZFBdHZS73eK3ekVrz8aQW-cxuhtnc1QJQeoatJWZwDQpZCWk1cGwdOqOV2D531ob"
+    "NqE5dv469M6JXJSMo7tLKZHm1R9rh7FLH_Mkz7iLlxFeMzxYmlAB2zFbC4dpwgdnHlaQCUD9KkL5E94hnegnWS9q"
+    "-bpT6DnWxAoEdZTjuBtCdCfsVedmq78Svyg_vq01L8kZtGQCvGwttm8rf1X-bzDMZxgIs07HeS4H-wKC-897E2HO"
+    "MDO-oAfJzTnuHdwmfOOt3R6mV-LBt7SejxyRS6ZO9LmMMhow8ex7mmqeUcJTd_1Xv6Og"
+)
+_FIREBASE_ID_TOKEN = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6IjgzODUzNzJhNDVkMjkwNTkxZDFmMTRkZjEwMTU1ZWQ4NDAxMzRjNjEiLCJ0"
+    "eXAiOiJKV1QifQ.eyJ1c2VyX2lkIjoib2J6MnkycExNbnhLazFSMUphQU4iLCJjb21wYW55X2lkIjoidm5scVpmZ"
+    "EVGOUFOSU1WaHdWWW0iLCJyb2xlIjoiYWRtaW4iLCJ0eXBlIjoiYWdlbmN5IiwibG9jYXRpb25zIjpbInQzRXhMa"
+    "WJySmlac2VQMGdXb1BnIiwiQjJaNzJLRUJuTWh5RnM2UWhmdUUiXSwidmVyc2lvbiI6MiwicGVybWlzc2lvbnMiO"
+    "nsiY2FtcGFpZ25zX2VuYWJsZWQiOnRydWUsIndvcmtmbG93c19lbmFibGVkIjp0cnVlfSwiaXNzIjoiaHR0cHM6L"
+    "y9zZWN1cmV0b2tlbi5nb29nbGUuY29tL2hpZ2hsZXZlbC1iYWNrZW5kIiwiYXVkIjoiaGlnaGxldmVsLWJhY2tlb"
+    "mQiLCJhdXRoX3RpbWUiOjQwNzA5MDg4MDAsInN1YiI6Im9iejJ5MnBMTW54S2sxUjFKYUFOIiwiaWF0Ijo0MDcwO"
+    "TA4ODAwLCJleHAiOjQwNzA5MTI0MDAsImZpcmViYXNlIjp7ImlkZW50aXRpZXMiOnt9LCJzaWduX2luX3Byb3ZpZ"
+    "GVyIjoiY3VzdG9tIn19.Zt30IDWQOup6Bn8jSf8LAGRTbygCbmK05NyS75-8ChYaRZYQI5q-FwZwP_z6xSaSU66q"
+    "OFfzUJ3XHjzvW32rOdxd8s9HtlZJYyqaVyyiOjXjX6QLzq-vS5K20Mo1mJ4lqb-k0EBaxIdDPtB5lJqARr7PwZaI"
+    "q8cRpeoeKjIjTsBS08qbQARlL3tO6owWNX1bawZ1uZ4xWjz0Duoq2j_JZTPnLTPMpcp-AU6Xc-g3inA_uvTMbkk-"
+    "WGT_6BK5cj6hXm_mPFpjpDSeJyABeFuke0fuNp2wf1UHDwudUZVTMuUkcYIvt--P0k9Y7xVgwIyvo1i6ILa9wydN"
+    "Hw3mzZfwGA"
+)
+_OTHER_FIREBASE_ID_TOKEN = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6IjgzODUzNzJhNDVkMjkwNTkxZDFmMTRkZjEwMTU1ZWQ4NDAxMzRjNjEiLCJ0"
+    "eXAiOiJKV1QifQ.eyJ1c2VyX2lkIjoib2J6MnkycExNbnhLazFSMUphQU4iLCJpc3MiOiJodHRwczovL3NlY3VyZ"
+    "XRva2VuLmdvb2dsZS5jb20vcGl6emEtb3JkZXJzLXByb2QiLCJhdWQiOiJwaXp6YS1vcmRlcnMtcHJvZCIsImF1d"
+    "GhfdGltZSI6NDA3MDkwODgwMCwic3ViIjoib2J6MnkycExNbnhLazFSMUphQU4iLCJpYXQiOjQwNzA5MDg4MDAsI"
+    "mV4cCI6NDA3MDkxMjQwMH0.F6yvB2j9YzUtfForh4H89VA8PQovEedIQToQKvdyr5z5hkGO6Njo_0ojtxktRllUG"
+    "0nB1CM6zpJdxQXquYH7d7CZG23MoyN5W_OalSeLQdU9fvXpVTupwFvXrn_SXHlp15Urdihp14amzIOEpQZwkKJ8O"
+    "3jRyfLHEs8T7GGaUdmjSuUC-XW6Wxj8PNHfoWbunrhheBmGUUA5n_bu3442I1hZlIcUnj1NxoNk468ezi5hUVQvi"
+    "zP9rsecFSPICSJLUGLMn4paabW0iGTxjMFvXOZtWJv3qGv1a04yyKy2JLqyVK9fA-wo_rsA8yxkxPJHRSCpLoeLz"
+    "4l38j1v-MZr2Q"
+)
+_FIREBASE_REFRESH = (
+    "AMf-vBTb_E0Hz_dOC1qaBIa4x40jrHjiXpWeZLagoT191HN17GRsvTjcBNprP7UBAZSoBBBDu0aSBVPcgvDsnHlx"
+    "jfgvQNbGGdcFzC2L9xtou9CE0eSfl9jXZomYj_oymfn9r3TFBrQaOGQl1Sv7L7NuzBPHl8hGSkUkw98JhqVhc4Wd"
+    "xYaHLCd7djfLyy5a7NaSYyXzFPNZnsRUz18FbgJpmp9EqVz5ld1r7-3mT5Rj7v9KcXWAC3pw6Rpjx9JtMLzuAK-5"
+    "4r"
+)
+_FIREBASE_REFRESH_2 = (
+    "AMf-vBGcAxFw1uoZbC9ZoRCllXzogucL_p2q8rZQ4POajNplG-8nX_FTPB2CI8R47m69iBEy5hZILQZtAYEesp9u"
+    "ERJDM-2NQh94MmpUoBGI0HbAxx_SjlpGdwPOBg0wDy1PAdAqcnxFgfwkGPJ2n94X9aQrVAB9BAZKZqgK7hhN1vca"
+    "gcF3MCpvJkCrfdMRpEs2a7QUs5ol7XUEsZyUKDLD0yKdCE718a"
+)
+# GoHighLevel's Firebase web API key: public (its web app ships it), context for a refresh token.
+_GHL_FIREBASE_WEB_KEY = "AIzaSyB_w3vXmsI7WeQtrIOkjR6xTRVN5uOieiE"
 
 RULES: Tuple[Rule, ...] = (
     Rule(
@@ -153,6 +223,12 @@ RULES: Tuple[Rule, ...] = (
             "GHL_TOKEN=pit-12345678-1234-1234-1234-123456789012",
             "GHL_TOKEN=pit-12345678-90ab-cdef-1234-567890abcdef",
             "GHL_TOKEN=pit-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            # Low entropy: counting down, counting by two, short blocks repeated, one random block repeated.
+            "GHL_TOKEN=pit-fedcba98-7654-3210-fedc-ba9876543210",
+            "GHL_TOKEN=pit-13579bdf-1357-9bdf-1357-9bdf13579bdf",
+            "GHL_TOKEN=pit-a1b2c3d4-a1b2-c3d4-a1b2-c3d4a1b2c3d4",
+            "GHL_TOKEN=pit-3f2b9c4e-3f2b-9c4e-3f2b-9c4e3f2b9c4e",
+            "GHL_TOKEN=pit-deadbeef-dead-beef-dead-beefdeadbeef",
             "GHL_TOKEN=pit-{{ secrets.GHL_PIT }}",
             "GHL_TOKEN=pit-${GHL_PIT_ID}",
             "GHL_TOKEN=pit-3f2b9c4e8a1d4c6e9b7a1e2d3c4b5a69",
@@ -237,6 +313,95 @@ RULES: Tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        id="ghl-user-jwt",
+        name="GoHighLevel user JWT",
+        description=(
+            "A JWT GoHighLevel issues for a signed-in user (iss GHL, aud leadconnectorhq.com): the bearer "
+            "token of that user's requests to services.leadconnectorhq.com; lives 24 hours."
+        ),
+        revoke=(
+            "Sign the user out of every session (Settings > My Staff > the user > log out, or change the "
+            "user's password) and remove the token from where it was stored; it stops working within 24 hours."
+        ),
+        severity="High",
+        security_severity="7.5",
+        probe=Probe("never", reason="a user's session token is not sent anywhere: no documented read-only check"),
+        family=JWT,
+        positives=(
+            Example(_GHL_USER_JWT, key="Authorization"),
+            Example(_GHL_USER_JWT_ACCOUNT, key="ghlUserToken"),
+        ),
+        negatives=(
+            "token: " + _GHL_USER_JWT.rsplit(".", 1)[0] + ".example",
+            "token: " + _GHL_USER_JWT[:120],
+        ),
+    ),
+    Rule(
+        id="ghl-web-session-jwt",
+        name="GoHighLevel web-app session JWT",
+        description=(
+            "The session token of GoHighLevel's web app (channel APP, source WEB_USER; the m_a cookie and "
+            "the bearer of backend.leadconnectorhq.com): acts as that user for an hour."
+        ),
+        revoke=(
+            "Log the user out of the web app everywhere (change the user's password) and delete the "
+            "copied cookie or token; it expires an hour after it was issued."
+        ),
+        severity="High",
+        security_severity="7.5",
+        probe=Probe("never", reason="a user's session token is not sent anywhere: no documented read-only check"),
+        family=JWT,
+        positives=(Example(_WEB_SESSION_JWT, key="m_a"),),
+        negatives=(
+            # The same claims with a signature too short for RS256.
+            "m_a=" + _WEB_SESSION_JWT.rsplit(".", 1)[0] + "." + _WEB_SESSION_JWT.rsplit(".", 1)[1][:300],
+        ),
+    ),
+    Rule(
+        id="ghl-firebase-id-token",
+        name="GoHighLevel Firebase ID token",
+        description=(
+            "A Firebase ID token of GoHighLevel's highlevel-backend project (the token-id header of the "
+            "web app's requests): acts as that user for an hour."
+        ),
+        revoke=(
+            "Log the user out everywhere (change the user's password), which also voids the refresh "
+            "token that minted it; the ID token itself expires an hour after it was issued."
+        ),
+        severity="High",
+        security_severity="7.5",
+        probe=Probe("never", reason="a user's session token is not sent anywhere: no documented read-only check"),
+        family=JWT,
+        positives=(Example(_FIREBASE_ID_TOKEN, key="token-id"),),
+        negatives=("token-id: " + _OTHER_FIREBASE_ID_TOKEN,),
+    ),
+    Rule(
+        id="ghl-firebase-refresh-token",
+        name="GoHighLevel Firebase refresh token",
+        description=(
+            "A Firebase refresh token of GoHighLevel's web app: it mints new ID tokens for its user and "
+            "never expires until the user's sessions are revoked."
+        ),
+        revoke=(
+            "Change the user's password (or have an agency admin reset it), which revokes every refresh "
+            "token of that user, and delete the stored token. Never exchange the leaked token to test it."
+        ),
+        severity="Critical",
+        security_severity="10.0",
+        probe=Probe("never", reason="exchanging a refresh token would rotate it: never sent"),
+        family=FIREBASE_REFRESH,
+        positives=(
+            Example(_FIREBASE_REFRESH, key="GHL_FIREBASE_REFRESH_TOKEN"),
+            Example(_FIREBASE_REFRESH_2, key="refreshToken", before=(("firebaseApiKey", _GHL_FIREBASE_WEB_KEY),)),
+        ),
+        negatives=(
+            # Another app's Firebase refresh token, with no GoHighLevel context.
+            "FIREBASE_REFRESH_TOKEN=" + _FIREBASE_REFRESH,
+            "GHL_FIREBASE_REFRESH_TOKEN=AMf-vB" + "x" * 200,
+            "GHL_FIREBASE_REFRESH_TOKEN=AMf-vBx-synthetic-refresh-token-0000000000",
+        ),
+    ),
+    Rule(
         id="ghl-oauth-client-secret",
         name="GoHighLevel marketplace app client secret",
         description="The client secret of a marketplace (OAuth) app: with the client id it mints tokens.",
@@ -254,6 +419,8 @@ RULES: Tuple[Rule, ...] = (
             "client_secret = 9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b  # an Azure app",
             "GHL_CLIENT_SECRET=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
             "GHL_CLIENT_SECRET=00000000-0000-0000-0000-000000000000",
+            "GHL_CLIENT_SECRET=01234567-89ab-cdef-0123-456789abcdef",
+            "GHL_CLIENT_SECRET=abcdabcd-abcd-4bcd-abcd-abcdabcdabcd",
             "GHL_WEBHOOK_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_EMBEDDED_JWT_SECRET=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
             "GHL_CLIENT_ID=" + _CLIENT_ID + "\nGHL_LOCATION_UUID=9b2e4f6a-1c3d-4e5f-8a7b-6c5d4e3f2a1b",
@@ -280,8 +447,23 @@ RULES: Tuple[Rule, ...] = (
                 "https://services.leadconnectorhq.com/hooks/Zx8cV2bN5mL1kJ4hG7fD/webhook-trigger/Hy6tR3eW9qA2sD5fG8jK",
                 key="GHL_WEBHOOK",
             ),
+            # GoHighLevel's web-app backend serves the same triggers.
+            Example(
+                "https://backend.leadconnectorhq.com/hooks/Lm4nB7vC1xZ9aS3dF6gH/webhook-trigger/8e1f3a5c-7b9d-4e2f-a4c6-d8e0f2a4b6c8",
+                key="WEBHOOK_URL",
+            ),
+            # An agency's white-label API domain: only the unmistakable path shape counts there.
+            Example(
+                "https://api.bright-agency-crm.com/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
+                key="CRM_HOOK",
+            ),
         ),
         negatives=(
+            # A white-label host with ids GoHighLevel does not make (a short id, a word).
+            "https://api.bright-agency-crm.com/hooks/abc123xyz9/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
+            "https://hooks.example.com/hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/deploymentTrigger01",
+            # A path with no host: nothing to fire.
+            "route: /hooks/Pq2wE4rT6yU8iO0pA1sD/webhook-trigger/c3a9e7d1-5b2f-4c8e-9a6d-1f3b5d7e9a2c",
             "https://services.leadconnectorhq.com/hooks/YOUR_LOCATION_ID/webhook-trigger/YOUR_WEBHOOK_ID",
             "https://services.leadconnectorhq.com/hooks/<locationId>/webhook-trigger/<id>",
             "https://services.leadconnectorhq.com/hooks/xxxxxxxxxxxxxxxxxxxx/webhook-trigger/xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
@@ -305,6 +487,8 @@ RULES: Tuple[Rule, ...] = (
             "sso_session_id = 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
             "ghlSsoUserId: 4a7c1e9b-3d5f-4b8a-a6c2-e0f9d8c7b6a5",
             "GHL_SSO_KEY=your-shared-secret",
+            "GHL_SSO_KEY=9e8d7c6b-9e8d-7c6b-9e8d-7c6b9e8d7c6b",
+            "GHL_SSO_KEY=11111111-2222-3333-4444-555555555555",
         ),
     ),
 )
