@@ -48,6 +48,7 @@ CLIENT_SECRET = example("ghl-oauth-client-secret", 1)
 WEBHOOK = example("ghl-inbound-webhook-url")
 SSO = example("ghl-sso-shared-secret")
 V1_LOCATION = example("ghl-v1-location-api-key")
+GENERIC = example("ghl-generic-credential")
 LOCATION = "U8JZpDE0iGXlD6gNCFba"
 COMPANY = "EPFjbD0kH8Oool8DklZD"
 CLIENT_ID = "5ec84d8dbc74254770f58904-08xui6d3"
@@ -137,6 +138,7 @@ FINDINGS: Tuple[Finding, ...] = (
     Finding(
         "ghl-v1-location-api-key", V1_LOCATION, "legacy/api.php", 2, 12, location_id=LOCATION, issued_at=1654520133
     ),
+    Finding("ghl-generic-credential", GENERIC, "config/ghl.env", 3, 13, key="GHL_API_KEY"),
 )
 SUPPRESSED = (
     Suppression("allow-marker", "", 1),

@@ -16,6 +16,8 @@ import re
 import time
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
+from pit_guard.detection.generic import RULE_ID as GENERIC_RULE
+from pit_guard.detection.generic import generic_candidates
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
@@ -24,13 +26,14 @@ from pit_guard.detection.patterns import (
     B64_LINES,
     B64_UUID,
     CONTEXT,
+    GENERIC,
     JWT,
     PIT,
     SEP,
     UUID,
     WEBHOOK,
 )
-from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends
+from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends, generic_match_ends
 from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
@@ -292,11 +295,35 @@ def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
 
 
 def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[str]] = None) -> Iterator[_Candidate]:
-    """`found`, when given, is a superset of families(data) already computed (a necessary condition
-    of each family's pass, so a superset only costs passes that find nothing)."""
-    seen: Optional[List[int]] = None  # the line ends below, when the families pass gave them
+    """The specific rules' candidates, then the generic rule's (generic.py) where the prefilter saw a
+    GoHighLevel name: never a value a specific rule reports, nor a placeholder UUID."""
     if found is None:
         found, seen = families_and_line_ends(data)
+        specific = _specific_candidates(data, depth, now, found, seen)
+    else:
+        specific = _specific_candidates(data, depth, now, found)
+    if GENERIC not in found:
+        yield from specific
+        return
+    spans = []
+    for candidate in specific:
+        spans.append((candidate[2], candidate[2] + len(candidate[1])))
+        yield candidate
+    for secret, start, encoding, key in generic_candidates(data, generic_match_ends(data)):
+        end = start + len(secret)
+        if any(s < end and start < e for s, e in spans):
+            continue  # a specific rule's value (or part of one)
+        if _UUID_ID_RE.match(secret.encode()) and is_placeholder_uuid(secret):
+            continue
+        yield GENERIC_RULE, secret, start, encoding, {"key": redact_text(key)}
+
+
+def _specific_candidates(
+    data: bytes, depth: int, now: float, found: FrozenSet[str], seen: Optional[List[int]] = None
+) -> Iterator[_Candidate]:
+    """`found`, when given, is a superset of families(data) already computed (a necessary condition
+    of each family's pass, so a superset only costs passes that find nothing)."""
+    # `seen`: the line ends below, when the families pass gave them
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
         # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.

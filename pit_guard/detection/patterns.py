@@ -11,6 +11,8 @@ PIT = "pit"
 JWT = "jwt"
 WEBHOOK = "webhook"
 CONTEXT = "context"
+# A GoHighLevel name (a key name part or an API host): where the generic rule looks (generic.py).
+GENERIC = "generic"
 # A line ending in enough base64 to hold a credential (52 characters): wrapped base64 blocks and
 # base64 of base64, which carry no anchor the B64 family could see.
 B64_LINES = "base64-lines"
@@ -49,4 +51,11 @@ SHAPES: Dict[str, bytes] = {
     ),
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
+    # `ghl`, `highlevel`, `leadconnector`, `msgsndr` anywhere; `lc` and `hl` only as a whole name
+    # part (`LC_TOKEN`, `lcApiKey`, `myHlKey`, not `calc`); `ghl` not inside `highlight`. detect.py runs the
+    # generic pass around each match's end (also the hosts services.leadconnectorhq.com & co.).
+    GENERIC: (
+        rb"(?:^|[^i])(?i:ghl)|iG(?i:hl)|(?i:high[_.-]?level|lead[_.-]?connector|msgsndr)"
+        rb"|(?:^|[^A-Za-z0-9])(?:lc|LC|Lc|hl|HL|Hl)[^a-z]|[a-z0-9](?:Lc|LC|Hl|HL)[^a-z]"
+    ),
 }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional
 if TYPE_CHECKING:  # hashlib, platform, random, secrets, uuid: imported where the hyperscan backend loads
     import random
 
-from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, JWT, PIT, SHAPES, WEBHOOK
+from pit_guard.detection.patterns import B64, B64_LINE_END, B64_LINES, CONTEXT, GENERIC, JWT, PIT, SHAPES, WEBHOOK
 from pit_guard.finding import notice
 
 
@@ -63,6 +63,24 @@ _B64_LITERALS = (
     b"shared",
     b"Shared",
     b"SHARED",
+    # GoHighLevel names in key names, for the generic rule (`ghl` alone would be a 3-character
+    # anchor, met every few hundred kilobytes of random base64).
+    b"GHL_",
+    b"ghl_",
+    b"_GHL",
+    b"_ghl",
+    b"ghlA",
+    b"ghlT",
+    b"ghlS",
+    b"ghlK",
+    b"highlevel",
+    b"Highlevel",
+    b"HighLevel",
+    b"HIGHLEVEL",
+    b"leadconnector",
+    b"LeadConnector",
+    b"LEADCONNECTOR",
+    b"msgsndr",
 )
 
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
@@ -70,15 +88,23 @@ ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     JWT: (b"eyJ",),
     WEBHOOK: _case_variants("leadconnectorhq") + (b"LeadConnectorHQ", b"LeadConnectorHq"),
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
+    # Looser than SHAPES[GENERIC] (`lc`/`hl` anywhere): detect.py then finds the names with GHL_NAME_RE.
+    GENERIC: (b"ghl", b"high", b"lead", b"msgsndr", b"lc", b"hl"),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
 
 
 def _python_families(data: bytes) -> FrozenSet[str]:
-    found = {family for family, anchors in ANCHORS.items() if family != CONTEXT and any(a in data for a in anchors)}
+    found = {
+        family
+        for family, anchors in ANCHORS.items()
+        if family not in (CONTEXT, GENERIC) and any(a in data for a in anchors)
+    }
     lowered = data.lower()
     if b"sso" in lowered or b"secret" in lowered:  # as detect.py looks for them
         found.add(CONTEXT)
+    if any(a in lowered for a in ANCHORS[GENERIC]):
+        found.add(GENERIC)
     if _B64_LINE_END_RE.search(data):
         found.add(B64_LINES)
     return frozenset(found)
@@ -94,6 +120,7 @@ _positions_db: Any = None
 # The hyperscan families pass that also returns base64_line_ends(data) (set with the databases).
 _scan_with_line_ends: Optional[Callable[[bytes], Tuple[FrozenSet[str], List[int]]]] = None
 _context_db: Any = None
+_generic_db: Any = None
 _line_end_db: Any = None
 
 # --- The compiled-pattern cache -------------------------------------------------------------------
@@ -283,6 +310,15 @@ def _sample_webhook(rng: random.Random) -> bytes:
     ).encode()
 
 
+def _sample_generic(rng: random.Random) -> bytes:
+    name = rng.choice(("ghl", "GHL", "Ghl", "HighLevel", "high_level", "LeadConnector", "msgsndr"))
+    if rng.random() < 0.3:
+        return (rng.choice(("_", "-", ".", "=", " ")) + rng.choice(("lc", "LC", "Lc", "hl", "HL", "Hl")) + "_").encode()
+    if rng.random() < 0.2:
+        return ("my" + rng.choice(("Lc", "LC", "Hl", "HL")) + "Key").encode()
+    return ("x_" + name + "_").encode()
+
+
 def _sample_context(rng: random.Random) -> bytes:
     def quote() -> str:
         return rng.choice(("", "", '"', "'", "`", '\\"', "\\'", "%22", "%27"))
@@ -326,6 +362,7 @@ _SHAPE_SAMPLES: Dict[str, Sample] = {
     JWT: _sample_jwt,
     WEBHOOK: _sample_webhook,
     CONTEXT: _sample_context,
+    GENERIC: _sample_generic,
 }
 
 
@@ -407,7 +444,7 @@ def _load(hyperscan: Any, data: bytes) -> Any:
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
-    global _positions_db, _context_db, _line_end_db, _scan_with_line_ends
+    global _positions_db, _context_db, _generic_db, _line_end_db, _scan_with_line_ends
     try:
         import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
@@ -424,6 +461,8 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
     _context_db = _database(hyperscan, [(SHAPES[CONTEXT], _sample_context)])
+    # Where GoHighLevel names end: the generic rule looks only around them.
+    _generic_db = _database(hyperscan, [(SHAPES[GENERIC], _sample_generic)])
     # Every line ending in base64 (detect.py decodes wrapped blocks from there): the B64_LINES family.
     # A pass of its own, every match kept for base64_line_ends: its bounded repeat of a wide class
     # slows a database it shares with the literal-led shapes more than a second pass costs (on
@@ -563,3 +602,19 @@ def context_match_ends(data: bytes) -> Optional[List[int]]:
 
     _context_db.scan(data, match_event_handler=on_match)
     return ends
+
+
+GHL_NAME_RE = re.compile(SHAPES[GENERIC])
+
+
+def generic_match_ends(data: bytes) -> List[int]:
+    """Sorted end offsets of every SHAPES[GENERIC] match (hyperscan, else the same regex in `re`)."""
+    if _scanner is _python_families or _generic_db is None:
+        return [m.end() for m in GHL_NAME_RE.finditer(data)]
+    ends: List[int] = []
+
+    def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+        ends.append(end)
+
+    _generic_db.scan(data, match_event_handler=on_match)
+    return sorted(ends)

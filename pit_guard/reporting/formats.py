@@ -147,6 +147,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "provenance": None,
         "validation": None,
     }
+    if finding.key is not None:  # the generic rule: the key (or header) the value sat in
+        out["key"] = finding.key
     if finding.provenance is not None:
         p = finding.provenance
         out["provenance"] = {
@@ -215,6 +217,8 @@ def format_text(
             state = " (expired)" if f.expired else ""
             lines.append(f"{where}: {name}{state} {f.shown(show_secrets)} [{f.rule_id}]")
             details = []
+            if f.key is not None:
+                details.append(f"key: {f.key}")
             if owner(f):
                 details.append(f"opens: {owner(f)}")
             if f.encoding != "plain":
@@ -280,6 +284,8 @@ def _sarif_rule(rule: Rule) -> Dict[str, Any]:
 def _sarif_message(f: Finding, show_secrets: bool) -> str:
     rule = RULES_BY_ID[f.rule_id]
     parts = [f"{rule.name} {f.shown(show_secrets)}"]
+    if f.key is not None:
+        parts.append(f"in {f.key}")
     if owner(f):
         parts.append(f"opens {owner(f)}")
     if f.validation is not None:
@@ -302,6 +308,7 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
         ("companyId", f.company_id),
         ("authClass", f.auth_class),
         ("clientId", f.client_id),
+        ("key", f.key),
     ):
         if value:
             props[key] = value
@@ -419,6 +426,8 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     }
     if f.encoding != "plain":
         details["encoding"] = {"name": "Encoding", "type": "text", "value": f.encoding}
+    if f.key is not None:
+        details["key"] = {"name": "Key", "type": "text", "value": f.key}
     return {
         # Stable per finding and place, so re-running a pipeline yields the same ids.
         "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{path}:{f.line}:{commit['sha']}")),
@@ -550,6 +559,8 @@ def format_markdown(
             out += ["", f"### {rule.name} {_md_code(first.shown(show_secrets))}", ""]
             out.append(f"- Status: **{state}**{reason}")
             out.append(f"- Rule: {_md_code(rule.id)}, fingerprint {_md_code(first.fingerprint)}")
+            if first.key is not None:
+                out.append(f"- Key: {_md_code(first.key)}")
             out.append(f"- Found in {len(places)} place{'s' if len(places) != 1 else ''}:")
             out += [f"  - {_place(f)}" for f in places[:MARKDOWN_MAX_PLACES]]
             if len(places) > MARKDOWN_MAX_PLACES:

@@ -1,0 +1,447 @@
+"""The entropy half of the detector: `ghl-generic-credential`, a random-looking value where a
+GoHighLevel credential goes, in a shape no specific rule knows. Pure functions, no I/O.
+
+"Where a credential goes" is one of two places:
+- assigned to a key whose name says both GoHighLevel (`ghl`, `highlevel`, `leadconnector`,
+  `msgsndr`, `lc`, `hl`, as whole name parts in any case style) and secret (`key`, `token`,
+  `secret`, `password`, `auth`, `bearer`, `api`, `credential`, `pat`, …): GHL_API_KEY, ghlApiKey,
+  highlevel.token, LEADCONNECTOR_SECRET;
+- the bearer or Authorization header value of a request to a GoHighLevel API host in the same few
+  lines (curl, fetch, axios, requests, Postman, n8n, HAR).
+
+The detector (detect.py) runs this pass only where the prefilter saw a GoHighLevel name
+(patterns.SHAPES[GENERIC]), after the specific rules, and drops any value a specific rule reports.
+The value must then pass `judge_value`: length, character-class mix, Shannon entropy against what a
+random string of its alphabet and length has, and the exclusions (identifiers, template and code
+expressions, URLs and paths, hashes beside a hash-named key, other services' key shapes, repeated or
+sequential patterns, dictionary words). docs/generic-rule.md says how the threshold was calibrated
+(bench/calibrate_generic.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import math
+import re
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from pit_guard.detection.patterns import QUOTE
+
+RULE_ID = "ghl-generic-credential"
+
+# --- the value's shape ------------------------------------------------------------------------
+
+MIN_LENGTH = 16
+MAX_LENGTH = 512
+# Calibrated (bench/calibrate_generic.py): a value's Shannon entropy per character must reach this
+# fraction of the most a string of its alphabet and length can have (entropy_ratio).
+ENTROPY_RATIO = 0.85
+
+_VALUE_CHARS = rb"A-Za-z0-9+/=_.~-"
+# A value ends where its characters end; one followed by `(`, `[`, `@`, `:`, `$` or `{` is code, a
+# call, an address or a template, not a literal.
+_VALUE = rb"([" + _VALUE_CHARS + rb"]{%d,%d})(?![(\[@:${" % (MIN_LENGTH, MAX_LENGTH) + _VALUE_CHARS + rb"])"
+_WS = rb"[ \t]{0,16}"
+# After a key name: closing quotes or `]` (`os.environ["GHL_KEY"] = …`), an n8n/Postman/HAR
+# `{"name": "…", "value": "…"}` pair, the operator, an opening quote, and an optional scheme word.
+_ASSIGN_RE = re.compile(
+    rb"(?:" + QUOTE + rb"|\])?" + _WS + rb"(?:," + _WS + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?::=|:|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS + rb"(?:(?i:bearer|token|basic)[ \t]+)?" + _VALUE
+)
+_KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_MAX_KEY = 80
+
+# --- key names ----------------------------------------------------------------------------------
+
+GHL_WORDS = frozenset(("ghl", "gohighlevel", "highlevel", "leadconnector", "leadconnectorhq", "msgsndr", "lc", "hl"))
+# Two-word spellings: GO_HIGH_LEVEL, leadConnector.
+_GHL_PAIRS = (("high", "level"), ("lead", "connector"))
+SECRET_WORDS = frozenset(
+    (
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "auth",
+        "bearer",
+        "api",
+        "credential",
+        "credentials",
+        "cred",
+        "creds",
+        "pat",
+        "apikey",
+        "apitoken",
+        "accesstoken",
+        "authtoken",
+        "refreshtoken",
+        "secretkey",
+        "privatekey",
+        "accesskey",
+        "authkey",
+    )
+)
+# A key whose last part names one of these holds an identifier or a setting, not a secret
+# (GoHighLevel's 20-character ids are random but public).
+_NOT_SECRET_LAST = frozenset(
+    (
+        "id",
+        "ids",
+        "uuid",
+        "guid",
+        "location",
+        "locations",
+        "company",
+        "calendar",
+        "pipeline",
+        "stage",
+        "contact",
+        "user",
+        "workflow",
+        "form",
+        "survey",
+        "funnel",
+        "page",
+        "url",
+        "uri",
+        "urls",
+        "host",
+        "endpoint",
+        "domain",
+        "path",
+        "version",
+        "scope",
+        "scopes",
+        "name",
+        "email",
+        "type",
+        "mode",
+        "prefix",
+        "header",
+        "expires",
+        "expiry",
+        "ttl",
+        "enabled",
+        "length",
+        "file",
+        "env",
+    )
+)
+# Words whose presence anywhere in the key makes it something else: an app's own secrets beside its
+# GoHighLevel settings (webhook signing keys, JWT and session secrets), hashes and public keys.
+_OTHER_WORDS = frozenset(
+    (
+        "webhook",
+        "signing",
+        "signature",
+        "jwt",
+        "encryption",
+        "cookie",
+        "session",
+        "hmac",
+        "csrf",
+        "nextauth",
+        "hash",
+        "sha",
+        "sha1",
+        "sha256",
+        "sha512",
+        "md5",
+        "checksum",
+        "digest",
+        "integrity",
+        "fingerprint",
+        "etag",
+        "public",
+        "publishable",
+        "placeholder",
+        "example",
+        "dummy",
+        "fake",
+        "mock",
+    )
+)
+_CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])|([A-Z])([A-Z][a-z])")
+
+
+def key_words(key: str) -> List[str]:
+    """`ghlApiKey` / `GHL_API_KEY` / `highlevel.token` / `HLApiKey` -> its name parts, lowercase."""
+    spaced = _CAMEL_RE.sub(lambda m: f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}", key)
+    return re.sub(r"[^A-Za-z0-9]+", " ", spaced).lower().split()
+
+
+def _says_ghl(words: Sequence[str]) -> bool:
+    if any(w in GHL_WORDS for w in words):
+        return True
+    if any(pair in zip(words, words[1:]) for pair in _GHL_PAIRS):
+        return True
+    # One lowercase word: `ghltoken`, `highlevelapikey`.
+    return any(w.startswith(g) and w[len(g) :] in SECRET_WORDS for w in words for g in GHL_WORDS if len(g) > 2)
+
+
+def _says_secret(words: Sequence[str]) -> bool:
+    return any(
+        w in SECRET_WORDS or any(w.endswith(s) and w[: -len(s)] in GHL_WORDS for s in SECRET_WORDS) for w in words
+    )
+
+
+def is_credential_key(key: str) -> bool:
+    """Whether a value assigned to `key` is where a GoHighLevel credential goes."""
+    words = key_words(key)
+    if not words or not _says_ghl(words) or not _says_secret(words):
+        return False
+    if words[-1] in _NOT_SECRET_LAST or words[-1].endswith("id") and words[-1] not in SECRET_WORDS:
+        return False  # ghlApiLocation, GHL_CLIENT_ID, ghlpatid
+    return not _OTHER_WORDS.intersection(words)
+
+
+# --- values -------------------------------------------------------------------------------------
+
+# Other services' key shapes: a GoHighLevel-named variable holding one is a mislabelled other key.
+_OTHER_SERVICE_RE = re.compile(
+    r"(?i:pit-)|(?:sk|pk|rk)_(?:live|test)_|whsec_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|xapp-|AIza|SG\.|"
+    r"sk-(?:proj-|ant-)?|eyJ|ya29\.|EAA[A-Za-z0-9]|shpat_|shpss_|npm_|pypi-|dop_v1_|SK[0-9a-f]{32}"
+)
+_DOTTED_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$-]*)+")
+_CODE_WORDS = ("process.env", "environ", "getenv", "config.", "settings.", "secrets.", "env.", "vars.", "import.meta")
+# Words of placeholders and configuration prose: a value made mostly of them is not random.
+_WORDS = frozenset(
+    """your my our the here there this that with from into enter insert put replace change changeme me
+    api key keys token tokens secret secrets password pass passwd auth bearer access refresh private public
+    client app apps agency location company user account admin root default example sample demo test
+    testing dev development prod production staging local dummy fake mock placeholder value values none null
+    true false undefined todo fixme xxx abc foo bar baz qux hello world lorem ipsum string text
+    highlevel leadconnector ghl crm integration webhook hook oauth sso shared goes long random generated
+    live new old temp tmp my real valid invalid super very strong hidden redacted removed not set
+    """.split()
+)
+_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_HEX_CHARS = frozenset("0123456789abcdef")
+_HEX_UPPER = frozenset("0123456789ABCDEF")
+
+
+def _alphabet(value: str) -> int:
+    """The size of the alphabet `value` looks drawn from: hex, base36, base62, base64."""
+    chars = set(value)
+    if chars <= _HEX_CHARS or chars <= _HEX_UPPER:
+        return 16
+    lower, upper = any(c.islower() for c in chars), any(c.isupper() for c in chars)
+    symbols = any(not c.isalnum() for c in chars)
+    size = 10 + 26 * (lower + upper)
+    return size + (2 if symbols else 0)
+
+
+def shannon(value: str) -> float:
+    """Shannon entropy of `value`'s characters, in bits per character."""
+    n = len(value)
+    counts: Dict[str, int] = {}
+    for c in value:
+        counts[c] = counts.get(c, 0) + 1
+    return float(-sum(k / n * math.log2(k / n) for k in counts.values()))
+
+
+@functools.lru_cache(maxsize=4096)
+def expected_entropy(length: int, alphabet: int) -> float:
+    """What shannon() averages over random strings of that length and alphabet: each character's
+    count is Binomial(length, 1/alphabet), and entropy is a sum over characters (so exact)."""
+    p = 1 / alphabet
+    total = 0.0
+    for count in range(1, length + 1):
+        chance = math.comb(length, count) * p**count * (1 - p) ** (length - count)
+        if chance < 1e-12 and count > length * p:
+            break
+        share = count / length
+        total -= chance * share * math.log2(share)
+    return alphabet * total
+
+
+def entropy_ratio(value: str) -> float:
+    """Shannon entropy as a fraction of expected_entropy: about 1 for random strings of any length
+    and alphabet, lower for text, names and patterns."""
+    return shannon(value) / expected_entropy(len(value), _alphabet(value))
+
+
+def _periodic(value: str) -> bool:
+    """`abcabcabc…`, `Ab12Ab12…`: a block repeated (also with a partial last block)."""
+    for period in range(1, min(17, len(value) // 2 + 1)):
+        if value[period:] == value[:-period]:
+            return True
+    return False
+
+
+def _sequential(value: str) -> bool:
+    """`abcdef123456…`, `zyxw…`: most neighbours one apart."""
+    steps = sum(1 for a, b in zip(value, value[1:]) if abs(ord(b) - ord(a)) == 1)
+    return steps * 3 >= len(value)
+
+
+def _wordy(value: str) -> bool:
+    """Mostly dictionary words (`your_api_key_here`, `SuperSecretGhlToken2024`)."""
+    covered = sum(len(w) for w in _WORD_RE.findall(value) if w.lower() in _WORDS)
+    return covered * 2 >= len(value)
+
+
+def why_not_secret(value: str) -> Optional[str]:
+    """Why `value` is not taken for a random secret, or None when it is one (the calibrated test)."""
+    if not MIN_LENGTH <= len(value) <= MAX_LENGTH:
+        return "length"
+    if _OTHER_SERVICE_RE.match(value):
+        return "other service"
+    if "://" in value or value.startswith(("/", "./", "../", "~/")) or re.search(r"\.[a-z]{2,4}$", value):
+        return "url or path"
+    lowered = value.lower()
+    if any(word in lowered for word in _CODE_WORDS) or _DOTTED_NAME_RE.fullmatch(value):
+        return "code expression"
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
+    if classes < 2:
+        return "one character class"
+    if not any(c.isdigit() for c in value) and _alphabet(value) > 16 and len(value) < 24:
+        return "letters only, short"  # camelCase names, words
+    if _periodic(value) or _sequential(value):
+        return "repeated or sequential"
+    if _wordy(value):
+        return "dictionary words"
+    if entropy_ratio(value) < ENTROPY_RATIO:
+        return "low entropy"
+    return None
+
+
+def _decoded_base64(value: str) -> Optional[str]:
+    """A Kubernetes Secret's `data:` value: standard base64 of a printable value, else None."""
+    if len(value) % 4 or len(value) < 24 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    text = raw.rstrip(b"\n").decode("ascii", "replace")
+    return text if re.fullmatch(r"[A-Za-z0-9+/=_.~-]{16,512}", text) else None
+
+
+# --- where credentials go ---------------------------------------------------------------------
+
+_HOST_RE = re.compile(rb"(?:[A-Za-z0-9-]+\.)*(?:leadconnectorhq|gohighlevel|msgsndr)\.com", re.I)
+# The request around a host: this many lines before and after it (bounded in bytes).
+REQUEST_LINES = 12
+_REQUEST_BYTES = 2000
+_HEADER_RE = re.compile(
+    rb"(?i:bearer)[ \t]+"
+    + _VALUE
+    + rb"|(?i:authorization)"
+    + rb"(?:"
+    + QUOTE
+    + rb")?"
+    + _WS
+    + rb"(?:,"
+    + _WS
+    + QUOTE
+    + rb"value"
+    + QUOTE
+    + _WS
+    + rb")?(?::|=>|=)"
+    + _WS
+    + QUOTE
+    + rb"?"
+    + _WS
+    + rb"(?!(?i:bearer|basic|token)[ \t])"
+    + _VALUE
+)
+
+Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
+
+
+def _key_span(data: bytes, at: int) -> Tuple[int, int]:
+    """The key name (a run of name characters) holding offset `at`."""
+    begin = end = at
+    while begin > 0 and data[begin - 1] in _KEY_CHARS and at - begin < _MAX_KEY:
+        begin -= 1
+    while end < len(data) and data[end] in _KEY_CHARS and end - at < _MAX_KEY:
+        end += 1
+    return begin, end
+
+
+def _encoding(assignment: bytes) -> str:
+    if b'\\"' in assignment or b"\\'" in assignment:
+        return "json-escaped"
+    if b"%2" in assignment or b"%3" in assignment:
+        return "url"
+    return "plain"
+
+
+def _judged(value: bytes, start: int, assignment: bytes, key: str) -> Optional[Generic]:
+    text = value.decode("ascii")
+    decoded = _decoded_base64(text)
+    if decoded is not None and why_not_secret(decoded) is None:
+        return decoded, start, "base64", key
+    if why_not_secret(text) is None:
+        return text, start, _encoding(assignment), key
+    return None
+
+
+def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
+    """Generic credentials around each hit: the end offset of a GoHighLevel name (a key name part or
+    a host name), as the prefilter or `ghl_name_ends` finds them. In order of the hits; one value is
+    given once."""
+    seen_keys: Set[Tuple[int, int]] = set()
+    seen_values: Set[int] = set()
+    request_done = -1
+    for hit in hits:
+        at = max(0, hit - 2)  # inside the name whatever the pattern's trailing character
+        begin, end = _key_span(data, at)
+        if (begin, end) in seen_keys:
+            continue
+        seen_keys.add((begin, end))
+        host = _HOST_RE.search(data, begin, end)
+        if host is not None:
+            low = max(_request_start(data, begin), request_done)
+            request_done = _request_end(data, end)
+            for found in _request_values(data, low, request_done):
+                if found[1] not in seen_values:
+                    seen_values.add(found[1])
+                    yield found
+            continue
+        key = data[begin:end].decode("ascii")
+        if not is_credential_key(key):
+            continue
+        m = _ASSIGN_RE.match(data, end)
+        if m is None or m.start(1) in seen_values:
+            continue
+        found_value = _judged(m.group(1), m.start(1), data[end : m.start(1)], key)
+        if found_value is not None:
+            seen_values.add(m.start(1))
+            yield found_value
+
+
+def _request_end(data: bytes, at: int) -> int:
+    end = at
+    for _ in range(REQUEST_LINES):
+        nl = data.find(b"\n", end + 1, at + _REQUEST_BYTES)
+        if nl == -1:
+            return min(len(data), at + _REQUEST_BYTES)
+        end = nl
+    return end
+
+
+def _request_start(data: bytes, at: int) -> int:
+    start = at
+    for _ in range(REQUEST_LINES):
+        nl = data.rfind(b"\n", max(0, at - _REQUEST_BYTES), start)
+        if nl == -1:
+            return max(0, at - _REQUEST_BYTES)
+        start = nl
+    return start + 1
+
+
+def _request_values(data: bytes, low: int, high: int) -> Iterator[Generic]:
+    """Bearer / Authorization values in data[low:high], the lines around a GoHighLevel API host."""
+    for m in _HEADER_RE.finditer(data, low, high):
+        group = 1 if m.group(1) is not None else 2
+        value = m.group(group)
+        text = value.decode("ascii")
+        if why_not_secret(text) is None:
+            yield text, m.start(group), _encoding(data[m.start() : m.start(group)]), "Authorization"
