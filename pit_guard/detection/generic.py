@@ -44,10 +44,11 @@ _VALUE_CHARS = rb"A-Za-z0-9+/=_.~-"
 # call, an address or a template, not a literal.
 _VALUE = rb"([" + _VALUE_CHARS + rb"]{%d,%d})(?![(\[@:${" % (MIN_LENGTH, MAX_LENGTH) + _VALUE_CHARS + rb"])"
 _WS = rb"[ \t]{0,16}"
+_SPACE = rb"\s{0,64}"  # between the name and the value of a pretty-printed {"name": …, "value": …} pair
 # After a key name: closing quotes or `]` (`os.environ["GHL_KEY"] = …`), an n8n/Postman/HAR
 # `{"name": "…", "value": "…"}` pair, the operator, an opening quote, and an optional scheme word.
 _ASSIGN_RE = re.compile(
-    rb"(?:" + QUOTE + rb"|\])?" + _WS + rb"(?:," + _WS + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?:" + QUOTE + rb"|\])?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
     rb"(?::=|:|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS + rb"(?:(?i:bearer|token|basic)[ \t]+)?" + _VALUE
 )
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -136,6 +137,26 @@ _NOT_SECRET_LAST = frozenset(
 # GoHighLevel settings (webhook signing keys, JWT and session secrets), hashes and public keys.
 _OTHER_WORDS = frozenset(
     (
+        # other services an integration talks to beside GoHighLevel (GHL_TWILIO_AUTH_TOKEN)
+        "stripe",
+        "twilio",
+        "openai",
+        "mailgun",
+        "sendgrid",
+        "google",
+        "facebook",
+        "slack",
+        "zapier",
+        "aws",
+        "firebase",
+        "supabase",
+        "shopify",
+        "hubspot",
+        "airtable",
+        "notion",
+        "github",
+        "calendly",
+        "zoom",
         "webhook",
         "signing",
         "signature",
@@ -175,21 +196,23 @@ def key_words(key: str) -> List[str]:
     return re.sub(r"[^A-Za-z0-9]+", " ", spaced).lower().split()
 
 
+# One lowercase word naming both: `ghltoken`, `highlevelapikey`, `tokenghl`.
+_COMPOUNDS = frozenset(g + w for g in GHL_WORDS if len(g) > 2 for w in SECRET_WORDS) | frozenset(
+    w + g for g in GHL_WORDS if len(g) > 2 for w in SECRET_WORDS
+)
+
+
 def _says_ghl(words: Sequence[str]) -> bool:
-    if any(w in GHL_WORDS for w in words):
+    if any(w in GHL_WORDS or w in _COMPOUNDS for w in words):
         return True
-    if any(pair in zip(words, words[1:]) for pair in _GHL_PAIRS):
-        return True
-    # One lowercase word: `ghltoken`, `highlevelapikey`.
-    return any(w.startswith(g) and w[len(g) :] in SECRET_WORDS for w in words for g in GHL_WORDS if len(g) > 2)
+    return any(pair in _GHL_PAIRS for pair in zip(words, words[1:]))
 
 
 def _says_secret(words: Sequence[str]) -> bool:
-    return any(
-        w in SECRET_WORDS or any(w.endswith(s) and w[: -len(s)] in GHL_WORDS for s in SECRET_WORDS) for w in words
-    )
+    return any(w in SECRET_WORDS or w in _COMPOUNDS for w in words)
 
 
+@functools.lru_cache(maxsize=4096)  # a file names the same keys again and again
 def is_credential_key(key: str) -> bool:
     """Whether a value assigned to `key` is where a GoHighLevel credential goes."""
     words = key_words(key)
@@ -207,8 +230,21 @@ _OTHER_SERVICE_RE = re.compile(
     r"(?i:pit-)|(?:sk|pk|rk)_(?:live|test)_|whsec_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|xapp-|AIza|SG\.|"
     r"sk-(?:proj-|ant-)?|eyJ|ya29\.|EAA[A-Za-z0-9]|shpat_|shpss_|npm_|pypi-|dop_v1_|SK[0-9a-f]{32}"
 )
-_DOTTED_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$-]*)+")
-_CODE_WORDS = ("process.env", "environ", "getenv", "config.", "settings.", "secrets.", "env.", "vars.", "import.meta")
+# A dotted name (`config.ghl.apiKey`, `Settings.GHL_TOKEN`): every part a word, camelCase or CONSTANT_CASE
+# (a random `iRVw.Y7kQ.…` is not: its capitals do not start words).
+_NAME_PART = r"[$_]?(?:[a-z]+(?:[A-Z][a-z]+)*|[A-Z][a-z]+(?:[A-Z][a-z]+)*|[A-Z][A-Z_]*)[0-9]*"
+_DOTTED_NAME_RE = re.compile(_NAME_PART + r"(?:\." + _NAME_PART + r")+")
+_CODE_STARTS = (
+    "process.env",
+    "os.environ",
+    "getenv",
+    "config.",
+    "settings.",
+    "secrets.",
+    "env.",
+    "vars.",
+    "import.meta",
+)
 # Words of placeholders and configuration prose: a value made mostly of them is not random.
 _WORDS = frozenset(
     """your my our the here there this that with from into enter insert put replace change changeme me
@@ -231,7 +267,7 @@ def _alphabet(value: str) -> int:
     if chars <= _HEX_CHARS or chars <= _HEX_UPPER:
         return 16
     lower, upper = any(c.islower() for c in chars), any(c.isupper() for c in chars)
-    symbols = any(not c.isalnum() for c in chars)
+    symbols = any(not c.isalnum() for c in chars)  # base64's `+` and `/`
     size = 10 + 26 * (lower + upper)
     return size + (2 if symbols else 0)
 
@@ -260,10 +296,17 @@ def expected_entropy(length: int, alphabet: int) -> float:
     return alphabet * total
 
 
+_SEPARATORS = str.maketrans("", "", "-_.=")
+
+
 def entropy_ratio(value: str) -> float:
     """Shannon entropy as a fraction of expected_entropy: about 1 for random strings of any length
-    and alphabet, lower for text, names and patterns."""
-    return shannon(value) / expected_entropy(len(value), _alphabet(value))
+    and alphabet, lower for text, names and patterns. Separators and padding (`-_.=`: a UUID's
+    dashes, grouped keys, base64 padding) are left out: they are structure, not randomness."""
+    core = value.translate(_SEPARATORS)
+    if len(core) < 2:
+        return 0.0
+    return shannon(core) / expected_entropy(len(core), _alphabet(core))
 
 
 def _periodic(value: str) -> bool:
@@ -286,16 +329,24 @@ def _wordy(value: str) -> bool:
     return covered * 2 >= len(value)
 
 
+def _path(value: str) -> bool:
+    """`/etc/ghl/key`, `./secrets/Token`: a path prefix and mostly lowercase letters (base64 that
+    happens to start with `/` has as many capitals as small letters)."""
+    if not value.startswith(("/", "./", "../", "~/")):
+        return False
+    letters = [c for c in value if c.isalpha()]
+    return sum(c.islower() for c in letters) >= 0.8 * len(letters)
+
+
 def why_not_secret(value: str) -> Optional[str]:
     """Why `value` is not taken for a random secret, or None when it is one (the calibrated test)."""
     if not MIN_LENGTH <= len(value) <= MAX_LENGTH:
         return "length"
     if _OTHER_SERVICE_RE.match(value):
         return "other service"
-    if "://" in value or value.startswith(("/", "./", "../", "~/")) or re.search(r"\.[a-z]{2,4}$", value):
+    if "://" in value or re.search(r"\.[a-z]{2,4}$", value) or _path(value):
         return "url or path"
-    lowered = value.lower()
-    if any(word in lowered for word in _CODE_WORDS) or _DOTTED_NAME_RE.fullmatch(value):
+    if value.lower().startswith(_CODE_STARTS) or _DOTTED_NAME_RE.fullmatch(value):
         return "code expression"
     classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
     if classes < 2:
@@ -329,28 +380,12 @@ _HOST_RE = re.compile(rb"(?:[A-Za-z0-9-]+\.)*(?:leadconnectorhq|gohighlevel|msgs
 # The request around a host: this many lines before and after it (bounded in bytes).
 REQUEST_LINES = 12
 _REQUEST_BYTES = 2000
+# `Bearer <value>` anywhere, or an Authorization header / key holding the value without a scheme word.
+_PAIR = rb"(?:" + QUOTE + rb")?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
 _HEADER_RE = re.compile(
-    rb"(?i:bearer)[ \t]+"
-    + _VALUE
-    + rb"|(?i:authorization)"
-    + rb"(?:"
-    + QUOTE
-    + rb")?"
-    + _WS
-    + rb"(?:,"
-    + _WS
-    + QUOTE
-    + rb"value"
-    + QUOTE
-    + _WS
-    + rb")?(?::|=>|=)"
-    + _WS
-    + QUOTE
-    + rb"?"
-    + _WS
-    + rb"(?!(?i:bearer|basic|token)[ \t])"
-    + _VALUE
-)
+    rb"(?i:bearer)[ \t]+" + _VALUE + rb"|(?i:authorization)" + _PAIR + rb"(?::|=>|=)" + _WS + QUOTE + rb"?" + _WS
+    + rb"(?!(?i:bearer|basic|token)[ \t])" + _VALUE
+)  # fmt: skip
 
 Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
 
