@@ -390,13 +390,15 @@ _HEADER_RE = re.compile(
 Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
 
 
+_NAME_AFTER = re.compile(rb"[A-Za-z0-9_.-]{0,%d}" % _MAX_KEY)
+_NAME_BEFORE = re.compile(rb"[A-Za-z0-9_.-]{0,%d}\Z" % _MAX_KEY)
+
+
 def _key_span(data: bytes, at: int) -> Tuple[int, int]:
-    """The key name (a run of name characters) holding offset `at`."""
-    begin = end = at
-    while begin > 0 and data[begin - 1] in _KEY_CHARS and at - begin < _MAX_KEY:
-        begin -= 1
-    while end < len(data) and data[end] in _KEY_CHARS and end - at < _MAX_KEY:
-        end += 1
+    """The key name (a run of name characters, at most _MAX_KEY on each side) holding offset `at`."""
+    end = _NAME_AFTER.match(data, at).end()  # type: ignore[union-attr]  # matches the empty string
+    low = max(0, at - _MAX_KEY)
+    begin = _NAME_BEFORE.search(data, low, at).start()  # type: ignore[union-attr]
     return begin, end
 
 
@@ -428,8 +430,8 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
     for hit in hits:
         at = max(0, hit - 2)  # inside the name whatever the pattern's trailing character
         begin, end = _key_span(data, at)
-        if (begin, end) in seen_keys:
-            continue
+        if (begin, end) in seen_keys or end - at >= _MAX_KEY or at - begin >= _MAX_KEY:
+            continue  # done, or inside a run too long for a name (base64, minified data)
         seen_keys.add((begin, end))
         host = _HOST_RE.search(data, begin, end)
         if host is not None:

@@ -51,11 +51,13 @@ SHAPES: Dict[str, bytes] = {
     ),
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
-    # `ghl`, `highlevel`, `leadconnector`, `msgsndr` anywhere; `lc` and `hl` only as a whole name
-    # part (`LC_TOKEN`, `lcApiKey`, `myHlKey`, not `calc`); `ghl` not inside `highlight`. detect.py runs the
-    # generic pass around each match's end (also the hosts services.leadconnectorhq.com & co.).
+    # A GoHighLevel name as a key name part or in a host: `ghl`, `hl` and `lc` at the start of a name
+    # or after a separator, `Ghl` also after a small letter (`myGhlKey`), and not followed by a small
+    # letter or digit (GHL_API_KEY, ghlApiKey, hl.token, LC_SECRET: not `calc`, `highlight`, nor
+    # most runs of random base64); `highlevel`, `leadconnector`, `msgsndr` anywhere (hosts too).
+    # detect.py runs the generic pass around each match's end.
     GENERIC: (
-        rb"(?:^|[^i])(?i:ghl)|iG(?i:hl)|(?i:high[_.-]?level|lead[_.-]?connector|msgsndr)"
-        rb"|(?:^|[^A-Za-z0-9])(?:lc|LC|Lc|hl|HL|Hl)[^a-z]|[a-z0-9](?:Lc|LC|Hl|HL)[^a-z]"
+        rb"(?:^|[^A-Za-z0-9])(?i:ghl|hl|lc)[^a-z0-9]|[a-z]G(?i:hl)[^a-z0-9]"
+        rb"|(?i:high[_.-]?level|lead[_.-]?connector|msgsndr)"
     ),
 }

@@ -315,7 +315,7 @@ def _sample_generic(rng: random.Random) -> bytes:
     if rng.random() < 0.3:
         return (rng.choice(("_", "-", ".", "=", " ")) + rng.choice(("lc", "LC", "Lc", "hl", "HL", "Hl")) + "_").encode()
     if rng.random() < 0.2:
-        return ("my" + rng.choice(("Lc", "LC", "Hl", "HL")) + "Key").encode()
+        return ("my" + rng.choice(("Ghl", "GHL", "GHl")) + rng.choice(("Key", "_key", "."))).encode()
     return ("x_" + name + "_").encode()
 
 
