@@ -81,7 +81,7 @@ def random_secret(rng: random.Random) -> Tuple[str, str]:
     if kind == "grouped":  # `Xk9f-2Lq8-…`, `ab12_cd34_…`
         sep = rng.choice("-_.")
         size = rng.choice((4, 5, 6, 8))
-        groups = max(3, n // (size + 1))
+        groups = max(4, n // (size + 1))
         return kind, sep.join(_chars(rng, B62, size) for _ in range(groups))
     prefix = rng.choice(("ghl_", "hl_live_", "lc-", "agency_"))  # a format GoHighLevel could adopt
     return kind, prefix + _chars(rng, B62, max(n, 24))
@@ -348,6 +348,23 @@ def _minified(rng: random.Random) -> str:
     return ";".join(parts) + "\n"
 
 
+def _low_entropy(rng: random.Random) -> str:
+    """A value no other check rejects, only its entropy: few distinct characters, no words, no
+    period (`a7Ka7aKK7a…`), or a keyboard walk."""
+    if rng.random() < 0.3:
+        walk = rng.choice(
+            ("1qaz2wsx3edc4rfv5tgb", "qwertyuiopasdfghjkl123", "zaq12wsxcde34rfv", "poiuytrewq0987654321")
+        )
+        return walk[: rng.randint(16, len(walk))]
+    pool = rng.sample(string.ascii_lowercase, 7) + rng.sample(string.ascii_uppercase, 6) + rng.sample(string.digits, 5)
+    rng.shuffle(pool)
+    pool = pool[: rng.randint(3, 18)]
+    while True:
+        value = "".join(rng.choice(pool) for _ in range(rng.randint(16, 40)))
+        if generic.why_not_secret(value) in (None, "low entropy"):
+            return value
+
+
 def negatives(rng: random.Random, n: int) -> List[Sample]:
     out: List[Sample] = []
     makers: List[Tuple[str, Callable[[], str]]] = [
@@ -356,6 +373,7 @@ def negatives(rng: random.Random, n: int) -> List[Sample]:
         ("expression", lambda: f"{rng.choice(GHL_KEYS)}={rng.choice(EXPRESSIONS)}\n"),
         ("expression-js", lambda: f"const {rng.choice(GHL_KEYS).replace('.', '_')} = {rng.choice(EXPRESSIONS)};\n"),
         ("placeholder", lambda: f"{rng.choice(GHL_KEYS)}={rng.choice(PLACEHOLDERS)}\n"),
+        ("low-entropy", lambda: f"{rng.choice(GHL_KEYS)}={_low_entropy(rng)}\n"),
         ("url", lambda: f"GHL_API_URL=https://services.leadconnectorhq.com/contacts/{_ghl_id(rng)}\n"),
         ("path", lambda: f"ghlApiKeyFile: /etc/secrets/ghl/{_chars(rng, string.ascii_lowercase, 12)}.json\n"),
         ("hash", lambda: f"GHL_TOKEN_SHA256={hashlib.sha256(rng.randbytes(8)).hexdigest()}\n"),

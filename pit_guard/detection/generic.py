@@ -320,7 +320,21 @@ def _periodic(value: str) -> bool:
 def _sequential(value: str) -> bool:
     """`abcdef123456…`, `zyxw…`: most neighbours one apart."""
     steps = sum(1 for a, b in zip(value, value[1:]) if abs(ord(b) - ord(a)) == 1)
-    return steps * 3 >= len(value)
+    return steps * 2 >= len(value)
+
+
+_KEYBOARD = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p")
+_WALKS = frozenset(row[i : i + 4] for row in _KEYBOARD + tuple(r[::-1] for r in _KEYBOARD) for i in range(len(row) - 3))
+
+
+def _keyboard_walk(value: str) -> bool:
+    """`qwertyuiop123`, `1qaz2wsx3edc`: half the value in runs along a keyboard's rows or columns."""
+    lowered = value.lower()
+    covered = [False] * len(lowered)
+    for i in range(len(lowered) - 3):
+        if lowered[i : i + 4] in _WALKS:
+            covered[i : i + 4] = [True] * 4
+    return sum(covered) * 2 >= len(value)
 
 
 def _wordy(value: str) -> bool:
@@ -353,7 +367,7 @@ def why_not_secret(value: str) -> Optional[str]:
         return "one character class"
     if not any(c.isdigit() for c in value) and _alphabet(value) > 16 and len(value) < 24:
         return "letters only, short"  # camelCase names, words
-    if _periodic(value) or _sequential(value):
+    if _periodic(value) or _sequential(value) or _keyboard_walk(value):
         return "repeated or sequential"
     if _wordy(value):
         return "dictionary words"
