@@ -84,7 +84,7 @@ def test_calibration_negatives_cover_every_class() -> None:
         "ghlApiKey",
         "highlevel.token",
         "LEADCONNECTOR_SECRET",
-        "HLApiKey",
+        "hlApiKey",
         "lc_api_key",
         "app.lc.token",
         "GO_HIGH_LEVEL_TOKEN",
