@@ -593,31 +593,33 @@ def _inside_blob(text: bytes, at: int, camel: bool) -> bool:
 
 
 def _context_secrets(data: bytes) -> Iterator[_Candidate]:
-    lowered = data.lower()
+    # Only the parts looked at are lowercased (the spans before each assignment, each candidate's
+    # window), not the whole input: a large file with a few candidates costs a few kilobytes.
     reported: Set[int] = set()
-    for keyword, at in _keywords(lowered, context_match_ends(data)):
+    for keyword, at in _keywords(data, context_match_ends(data)):
         m = _ASSIGN_RE.match(data, at + len(keyword))
         if m is None or m.start(m.lastindex or 1) in reported:
             continue
         value_start = m.start(m.lastindex or 1)
-        begin = _key_start(lowered, at)
-        end = lowered.find(b'"', begin, value_start)
-        judged = _judge_context_secret(data, lowered, slice(begin, value_start if end == -1 else end), m)
+        begin = _key_start(data, at)  # name characters are the same in either case
+        end = data.find(b'"', begin, value_start)
+        judged = _judge_context_secret(data, slice(begin, value_start if end == -1 else end), m)
         if judged is not None:
             reported.add(value_start)
             yield judged
 
 
-def _keywords(lowered: bytes, ends: Optional[List[int]]) -> Iterator[Tuple[bytes, int]]:
-    """Every `secret`/`sso` in the data or, given where assignments end, only those that can
-    start one (they lie at most ASSIGN_MAX_LENGTH bytes before its end)."""
-    spans = [(0, len(lowered))] if ends is None else _merged(ends)
+def _keywords(data: bytes, ends: Optional[List[int]]) -> Iterator[Tuple[bytes, int]]:
+    """Every `secret`/`sso` in the data (in any case) or, given where assignments end, only those
+    that can start one (they lie at most ASSIGN_MAX_LENGTH bytes before its end)."""
+    spans = [(0, len(data))] if ends is None else _merged(ends)
     for begin, end in spans:
+        lowered = data[begin:end].lower()
         for keyword in (b"secret", b"sso"):
-            at = lowered.find(keyword, begin, end)
+            at = lowered.find(keyword)
             while at != -1:
-                yield keyword, at
-                at = lowered.find(keyword, at + 1, end)
+                yield keyword, begin + at
+                at = lowered.find(keyword, at + 1)
 
 
 def _merged(ends: List[int]) -> List[Tuple[int, int]]:
@@ -645,8 +647,8 @@ def _rule_for_key(words: List[bytes]) -> Optional[str]:
     return None
 
 
-def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
-    key = lowered[key_span]
+def _judge_context_secret(data: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
+    key = data[key_span].lower()
     group = m.lastindex or 1
     value_start, value_end = m.start(group), m.end(group)
     if group == 1:
@@ -668,7 +670,8 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
         return None
     window = slice(max(0, value_start - _CONTEXT_WINDOW), value_end + _CONTEXT_WINDOW)
     client_id = _find_client_id(data[window])
-    in_context = bool(client_id or _mentions_ghl(data[key_span], key) or _mentions_ghl(data[window], lowered[window]))
+    around = data[window]
+    in_context = bool(client_id or _mentions_ghl(data[key_span], key) or _mentions_ghl(around, around.lower()))
     if not in_context and group == 2:
         # A base64-encoded secret sits among base64-encoded neighbours (the other keys of the
         # same Kubernetes Secret): the context is in what they decode to.
