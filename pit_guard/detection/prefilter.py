@@ -63,24 +63,12 @@ _B64_LITERALS = (
     b"shared",
     b"Shared",
     b"SHARED",
-    # GoHighLevel names in key names, for the generic rule (`ghl` alone would be a 3-character
-    # anchor, met every few hundred kilobytes of random base64).
+    # GoHighLevel names in key names, for the generic rule (GHL_API_KEY, ghlApiKey, highlevel.token).
+    # Few on purpose: the pure-Python backend looks for each of their forms in every input, and
+    # `ghl` alone would be a 3-character anchor, met every few hundred kilobytes of random base64.
     b"GHL_",
-    b"ghl_",
-    b"_GHL",
-    b"_ghl",
     b"ghlA",
-    b"ghlT",
-    b"ghlS",
-    b"ghlK",
     b"highlevel",
-    b"Highlevel",
-    b"HighLevel",
-    b"HIGHLEVEL",
-    b"leadconnector",
-    b"LeadConnector",
-    b"LEADCONNECTOR",
-    b"msgsndr",
 )
 
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
@@ -94,12 +82,32 @@ ANCHORS: Dict[str, Tuple[bytes, ...]] = {
 }
 
 
+# Base64 characters (without `=`, which only pads an end) to `a`, everything else to a space.
+_B64_RUN_MAP = bytes(97 if chr(c).isalnum() and c < 128 or c in b"+/_-" else 32 for c in range(256))
+_LONG_RUN = b"a" * 52  # detect.py decodes no shorter run for an anchor (_MIN_B64_RUN)
+
+
+def _long_base64_runs(data: bytes) -> bytes:
+    """The runs of base64 characters long enough to hold an encoded credential, joined by spaces."""
+    mapped = data.translate(_B64_RUN_MAP)
+    runs = []
+    at = mapped.find(_LONG_RUN)
+    while at != -1:
+        end = mapped.find(b" ", at)
+        end = len(data) if end == -1 else end
+        runs.append(data[at:end])
+        at = mapped.find(_LONG_RUN, end)
+    return b" ".join(runs)
+
+
 def _python_families(data: bytes) -> FrozenSet[str]:
-    found = {
-        family
-        for family, anchors in ANCHORS.items()
-        if family not in (CONTEXT, GENERIC) and any(a in data for a in anchors)
-    }
+    keyed = (CONTEXT, GENERIC, B64)  # looked for below
+    found = {family for family, anchors in ANCHORS.items() if family not in keyed and any(a in data for a in anchors)}
+    # A base64 anchor counts only inside a run long enough to decode (what detect.py decodes): the
+    # many anchors are looked for in those runs, not in the whole input (a third of this pass's time).
+    runs = _long_base64_runs(data)
+    if runs and any(a in runs for a in ANCHORS[B64]):
+        found.add(B64)
     lowered = data.lower()
     if b"sso" in lowered or b"secret" in lowered:  # as detect.py looks for them
         found.add(CONTEXT)
@@ -605,12 +613,27 @@ def context_match_ends(data: bytes) -> Optional[List[int]]:
 
 
 GHL_NAME_RE = re.compile(SHAPES[GENERIC])
+# Each alternative of SHAPES[GENERIC] holds one of these (lowercased) and starts at it or one byte
+# before it: the pure-Python backend finds them with `bytes.find` (memchr speed) and tries the
+# pattern there, as a `re` search, which tries every position, is about six times slower.
+_GENERIC_LITERALS = (b"ghl", b"hl", b"lc", b"high", b"lead", b"msgsndr")
 
 
 def generic_match_ends(data: bytes) -> List[int]:
-    """Sorted end offsets of every SHAPES[GENERIC] match (hyperscan, else the same regex in `re`)."""
+    """Sorted end offsets of SHAPES[GENERIC] matches: every one (hyperscan), else one per start
+    (`re`; the generic pass only needs the names they fall in, which are the same)."""
     if _scanner is _python_families or _generic_db is None:
-        return [m.end() for m in GHL_NAME_RE.finditer(data)]
+        lowered = data.lower()
+        found: Set[int] = set()
+        for literal in _GENERIC_LITERALS:
+            at = lowered.find(literal)
+            while at != -1:
+                for start in (at - 1, at) if at else (at,):
+                    m = GHL_NAME_RE.match(data, start)
+                    if m is not None:
+                        found.add(m.end())
+                at = lowered.find(literal, at + 1)
+        return sorted(found)
     ends: List[int] = []
 
     def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
