@@ -390,7 +390,7 @@ def _decoded_base64(value: str) -> Optional[str]:
 
 # --- where credentials go ---------------------------------------------------------------------
 
-_HOST_RE = re.compile(rb"(?:[A-Za-z0-9-]+\.)*(?:leadconnectorhq|gohighlevel|msgsndr)\.com", re.I)
+_HOST_RE = re.compile(rb"(?:leadconnectorhq|gohighlevel|msgsndr)\.com", re.I)  # and any subdomain
 # The request around a host: this many lines before and after it (bounded in bytes).
 REQUEST_LINES = 12
 _REQUEST_BYTES = 2000
@@ -404,16 +404,17 @@ _HEADER_RE = re.compile(
 Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
 
 
-_NAME_AFTER = re.compile(rb"[A-Za-z0-9_.-]{0,%d}" % _MAX_KEY)
-_NAME_BEFORE = re.compile(rb"[A-Za-z0-9_.-]{0,%d}\Z" % _MAX_KEY)
+# Name characters to `a`, others to a space: a name's bounds are then found in C, a bounded slice each.
+_NAME_MAP = bytes(97 if c in _KEY_CHARS else 32 for c in range(256))
 
 
 def _key_span(data: bytes, at: int) -> Tuple[int, int]:
     """The key name (a run of name characters, at most _MAX_KEY on each side) holding offset `at`."""
-    end = _NAME_AFTER.match(data, at).end()  # type: ignore[union-attr]  # matches the empty string
+    after = data[at : at + _MAX_KEY].translate(_NAME_MAP).find(b" ")
+    end = min(len(data), at + _MAX_KEY) if after == -1 else at + after
     low = max(0, at - _MAX_KEY)
-    begin = _NAME_BEFORE.search(data, low, at).start()  # type: ignore[union-attr]
-    return begin, end
+    before = data[low:at].translate(_NAME_MAP).rfind(b" ")
+    return (low if before == -1 else low + before + 1), end
 
 
 def _encoding(assignment: bytes) -> str:
