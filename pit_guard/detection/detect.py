@@ -321,9 +321,9 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
 def _specific_candidates(
     data: bytes, depth: int, now: float, found: FrozenSet[str], seen: Optional[List[int]] = None
 ) -> Iterator[_Candidate]:
-    """`found`, when given, is a superset of families(data) already computed (a necessary condition
-    of each family's pass, so a superset only costs passes that find nothing)."""
-    # `seen`: the line ends below, when the families pass gave them
+    """`found` is a superset of families(data) (a necessary condition of each family's pass, so a
+    superset only costs passes that find nothing); `seen`, the line ends below when the families
+    pass gave them."""
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
         # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.
