@@ -272,3 +272,24 @@ def test_disable_rules_turns_it_off(
     (tmp_path / ".pit-guard.toml").write_text('disable-rules = ["ghl-generic-credential"]\n')
     capsys.readouterr()
     assert main(["scan", "."]) == 0
+
+
+def test_validate_from_a_report_keeps_the_key_and_sends_nothing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = fresh_token()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.env").write_text(f"ghlApiKey={token}\n")
+    assert main(["scan", "--format", "json", "-o", "report.json", "."]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    report["findings"].append(dict(report["findings"][0], key="\x1b[2Jcrafted"))  # not a key name: dropped
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    capsys.readouterr()
+    main(["validate", "--report", "report.json", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert token not in out + err and "\x1b" not in out
+    findings = json.loads(out)["findings"]
+    assert [(f["key"] if "key" in f else None, f["validation"]["status"]) for f in findings] == [
+        ("ghlApiKey", "not-checked"),
+        (None, "not-checked"),
+    ]
