@@ -232,6 +232,8 @@ class Finding:
     # On a line marked `pit-guard: allow`: sources keep it so that the pipeline can count what the
     # marker suppresses (it is never reported, never validated).
     allowed: bool = False
+    # The key name (or request header) the value sat in: what the generic rule judged it by.
+    key: Optional[str] = None
     # Inside an archive or image: the place in it (`inner/dir/file.env`, `!` between nested archives);
     # `path` then ends with `!` and this, and SARIF / GitLab point at the outer file.
     inner: str = ""

@@ -48,6 +48,7 @@ CLIENT_SECRET = example("ghl-oauth-client-secret", 1)
 WEBHOOK = example("ghl-inbound-webhook-url")
 SSO = example("ghl-sso-shared-secret")
 V1_LOCATION = example("ghl-v1-location-api-key")
+GENERIC = example("ghl-generic-credential")
 LOCATION = "U8JZpDE0iGXlD6gNCFba"
 COMPANY = "EPFjbD0kH8Oool8DklZD"
 CLIENT_ID = "5ec84d8dbc74254770f58904-08xui6d3"
@@ -167,6 +168,7 @@ FINDINGS: Tuple[Finding, ...] = (
         17,
         validation=Validation("not-checked", "exchanging a refresh token would rotate it: never sent"),
     ),
+    Finding("ghl-generic-credential", GENERIC, "config/ghl.env", 3, 13, key="GHL_API_KEY"),
 )
 SUPPRESSED = (
     Suppression("allow-marker", "", 1),

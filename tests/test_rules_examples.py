@@ -29,6 +29,8 @@ KEYED = {"ghl-oauth-client-secret", "ghl-sso-shared-secret"}
 JWT_RULES = {"ghl-v1-location-api-key", "ghl-v1-agency-api-key", "ghl-oauth-access-token", "ghl-oauth-refresh-token"}
 PIT_RULE = "ghl-private-integration-token"
 WEBHOOK_RULE = "ghl-inbound-webhook-url"
+# Found by its key name (or a request header) too, but reported exactly as written (no lowercasing).
+GENERIC_RULE = "ghl-generic-credential"
 
 
 @pytest.fixture(params=["python", "hyperscan"])
@@ -230,7 +232,7 @@ def render_json_escaped(example: Example, rule_id: str) -> Tuple[bytes, int, str
     value = example.value.replace("/", "\\/")
     text, at = _place(outer, value)
     # The quotes around a key name (context rules) or the value's own slashes (webhook) changed.
-    changed = rule_id in KEYED or value != example.value
+    changed = rule_id in KEYED or rule_id == GENERIC_RULE or value != example.value
     return text.encode(), at, "json-escaped" if changed else "plain"
 
 
@@ -242,7 +244,7 @@ def render_url_encoded(example: Example, rule_id: str) -> Tuple[bytes, int, str]
     encoded = urllib.parse.quote(query, safe="").replace(urllib.parse.quote(MARK, safe=""), MARK)
     value = urllib.parse.quote(example.value, safe="")
     text, at = _place('<a href="https://app.example.com/cb?state=' + encoded + '&lang=fr">continue</a>\n', value)
-    changed = rule_id in KEYED or value != example.value
+    changed = rule_id in KEYED or rule_id == GENERIC_RULE or value != example.value
     return text.encode(), at, "url" if changed else "plain"
 
 

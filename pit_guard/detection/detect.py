@@ -20,6 +20,8 @@ import re
 import time
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
+from pit_guard.detection.generic import RULE_ID as GENERIC_RULE
+from pit_guard.detection.generic import generic_candidates
 from pit_guard.detection.patterns import (
     ASSIGN_HEAD,
     ASSIGN_MAX_LENGTH,
@@ -29,13 +31,14 @@ from pit_guard.detection.patterns import (
     B64_UUID,
     CONTEXT,
     FIREBASE_REFRESH,
+    GENERIC,
     JWT,
     PIT,
     SEP,
     UUID,
     WEBHOOK,
 )
-from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends
+from pit_guard.detection.prefilter import context_match_ends, families, families_and_line_ends, generic_match_ends
 from pit_guard.finding import Finding, redact_text
 
 SUPPRESS_MARKER = b"pit-guard: allow"
@@ -304,11 +307,35 @@ def _embedded_wide(data: bytes, now: float) -> Iterator[_Candidate]:
 
 
 def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[str]] = None) -> Iterator[_Candidate]:
-    """`found`, when given, is a superset of families(data) already computed (a necessary condition
-    of each family's pass, so a superset only costs passes that find nothing)."""
-    seen: Optional[List[int]] = None  # the line ends below, when the families pass gave them
+    """The specific rules' candidates, then the generic rule's (generic.py) where the prefilter saw a
+    GoHighLevel name: never a value a specific rule reports, nor a placeholder UUID."""
     if found is None:
         found, seen = families_and_line_ends(data)
+        specific = _specific_candidates(data, depth, now, found, seen)
+    else:
+        specific = _specific_candidates(data, depth, now, found)
+    if GENERIC not in found:
+        yield from specific
+        return
+    spans = []
+    for candidate in specific:
+        spans.append((candidate[2], candidate[2] + len(candidate[1])))
+        yield candidate
+    for secret, start, encoding, key in generic_candidates(data, generic_match_ends(data)):
+        end = start + len(secret)
+        if any(s < end and start < e for s, e in spans):
+            continue  # a specific rule's value (or part of one)
+        if _UUID_ID_RE.match(secret.encode()) and is_placeholder_uuid(secret):
+            continue
+        yield GENERIC_RULE, secret, start, encoding, {"key": redact_text(key)}
+
+
+def _specific_candidates(
+    data: bytes, depth: int, now: float, found: FrozenSet[str], seen: Optional[List[int]] = None
+) -> Iterator[_Candidate]:
+    """`found` is a superset of families(data) (a necessary condition of each family's pass, so a
+    superset only costs passes that find nothing); `seen`, the line ends below when the families
+    pass gave them."""
     if depth < MAX_DEPTH:
         # Also without an anchor: a token's anchor may be cut by a line break of wrapped base64.
         # Lines ending in base64 are seen by the prefilter (B64_LINES); the data's end is checked here.
@@ -905,31 +932,33 @@ def _inside_blob(text: bytes, at: int, camel: bool) -> bool:
 
 
 def _context_secrets(data: bytes) -> Iterator[_Candidate]:
-    lowered = data.lower()
+    # Only the parts looked at are lowercased (the spans before each assignment, each candidate's
+    # window), not the whole input: a large file with a few candidates costs a few kilobytes.
     reported: Set[int] = set()
-    for keyword, at in _keywords(lowered, context_match_ends(data)):
+    for keyword, at in _keywords(data, context_match_ends(data)):
         m = _ASSIGN_RE.match(data, at + len(keyword))
         if m is None or m.start(m.lastindex or 1) in reported:
             continue
         value_start = m.start(m.lastindex or 1)
-        begin = _key_start(lowered, at)
-        end = lowered.find(b'"', begin, value_start)
-        judged = _judge_context_secret(data, lowered, slice(begin, value_start if end == -1 else end), m)
+        begin = _key_start(data, at)  # name characters are the same in either case
+        end = data.find(b'"', begin, value_start)
+        judged = _judge_context_secret(data, slice(begin, value_start if end == -1 else end), m)
         if judged is not None:
             reported.add(value_start)
             yield judged
 
 
-def _keywords(lowered: bytes, ends: Optional[List[int]]) -> Iterator[Tuple[bytes, int]]:
-    """Every `secret`/`sso` in the data or, given where assignments end, only those that can
-    start one (they lie at most ASSIGN_MAX_LENGTH bytes before its end)."""
-    spans = [(0, len(lowered))] if ends is None else _merged(ends)
+def _keywords(data: bytes, ends: Optional[List[int]]) -> Iterator[Tuple[bytes, int]]:
+    """Every `secret`/`sso` in the data (in any case) or, given where assignments end, only those
+    that can start one (they lie at most ASSIGN_MAX_LENGTH bytes before its end)."""
+    spans = [(0, len(data))] if ends is None else _merged(ends)
     for begin, end in spans:
+        lowered = data[begin:end].lower()
         for keyword in (b"secret", b"sso"):
-            at = lowered.find(keyword, begin, end)
+            at = lowered.find(keyword)
             while at != -1:
-                yield keyword, at
-                at = lowered.find(keyword, at + 1, end)
+                yield keyword, begin + at
+                at = lowered.find(keyword, at + 1)
 
 
 def _merged(ends: List[int]) -> List[Tuple[int, int]]:
@@ -957,8 +986,8 @@ def _rule_for_key(words: List[bytes]) -> Optional[str]:
     return None
 
 
-def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
-    key = lowered[key_span]
+def _judge_context_secret(data: bytes, key_span: slice, m: "re.Match[bytes]") -> Optional[_Candidate]:
+    key = data[key_span].lower()
     group = m.lastindex or 1
     value_start, value_end = m.start(group), m.end(group)
     if group == 1:
@@ -978,7 +1007,8 @@ def _judge_context_secret(data: bytes, lowered: bytes, key_span: slice, m: "re.M
         return None
     window = slice(max(0, value_start - _CONTEXT_WINDOW), value_end + _CONTEXT_WINDOW)
     client_id = _find_client_id(data[window])
-    in_context = bool(client_id or _mentions_ghl(data[key_span], key) or _mentions_ghl(data[window], lowered[window]))
+    around = data[window]
+    in_context = bool(client_id or _mentions_ghl(data[key_span], key) or _mentions_ghl(around, around.lower()))
     if not in_context and group == 2:
         # A base64-encoded secret sits among base64-encoded neighbours (the other keys of the
         # same Kubernetes Secret): the context is in what they decode to.

@@ -13,6 +13,8 @@ WEBHOOK = "webhook"
 CONTEXT = "context"
 # GoHighLevel's Firebase refresh tokens (`AMf-vB` + hundreds of base64url characters, not a JWT).
 FIREBASE_REFRESH = "firebase-refresh"
+# A GoHighLevel name (a key name part or an API host): where the generic rule looks (generic.py).
+GENERIC = "generic"
 # A line ending in enough base64 to hold a credential (52 characters): wrapped base64 blocks and
 # base64 of base64, which carry no anchor the B64 family could see.
 B64_LINES = "base64-lines"
@@ -42,4 +44,16 @@ SHAPES: Dict[str, bytes] = {
     FIREBASE_REFRESH: rb"AMf-vB[A-Za-z0-9_-]{120}",
     # detect.py finds the keyword case-insensitively, then matches the assignment after it.
     CONTEXT: rb"(?i:secret|sso)" + ASSIGN_HEAD + rb"(?:" + UUID + rb"|" + B64_UUID + rb")",
+    # A GoHighLevel name as a key name part or in a host: `ghl` at the start of a name or after a
+    # separator (`Ghl` also after a small letter: `myGhlKey`) and not followed by a small letter or
+    # digit (GHL_API_KEY, ghlApiKey; not `highlight`, nor most runs of random base64); `hl` and `lc`
+    # before a separator (HL_TOKEN, lc.api_key) or starting a camelCase name (hlApiKey);
+    # `highlevel`, `leadconnector`, `msgsndr` anywhere (hosts too). detect.py runs the generic pass
+    # around each match's end. (A two-letter `hl`/`lc` between two classes made hyperscan's
+    # families pass about 15 % slower on bench_detect's corpus: this form costs nothing measurable.)
+    GENERIC: (
+        rb"(?:^|[^A-Za-z0-9])(?i:ghl)[^a-z0-9]|[a-z]G(?i:hl)[^a-z0-9]"
+        rb"|(?i:hl|lc)[_.-]|(?:^|[^A-Za-z0-9])(?:hl|lc)[A-Z]"
+        rb"|(?i:high[_.-]?level|lead[_.-]?connector|msgsndr)"
+    ),
 }

@@ -26,6 +26,7 @@ from pit_guard.detection.patterns import (
     B64_LINES,
     CONTEXT,
     FIREBASE_REFRESH,
+    GENERIC,
     JWT,
     PIT,
     SHAPES,
@@ -75,6 +76,12 @@ _B64_LITERALS = (
     b"shared",
     b"Shared",
     b"SHARED",
+    # GoHighLevel names in key names, for the generic rule (GHL_API_KEY, ghlApiKey, highlevel.token).
+    # Few on purpose: the pure-Python backend looks for each of their forms in every input, and
+    # `ghl` alone would be a 3-character anchor, met every few hundred kilobytes of random base64.
+    b"GHL_",
+    b"ghlA",
+    b"highlevel",
 )
 
 ANCHORS: Dict[str, Tuple[bytes, ...]] = {
@@ -83,15 +90,43 @@ ANCHORS: Dict[str, Tuple[bytes, ...]] = {
     WEBHOOK: (b"webhook-trigger",),
     CONTEXT: _case_variants("secret") + _case_variants("sso"),
     FIREBASE_REFRESH: (b"AMf-vB",),
+    # Looser than SHAPES[GENERIC] (`lc`/`hl` anywhere): detect.py then finds the names with GHL_NAME_RE.
+    GENERIC: (b"ghl", b"high", b"lead", b"msgsndr", b"lc", b"hl"),
     B64: tuple(dict.fromkeys(form for lit in _B64_LITERALS for form in base64_forms(lit))),
 }
 
 
+# Base64 characters (without `=`, which only pads an end) to `a`, everything else to a space.
+_B64_RUN_MAP = bytes(97 if chr(c).isalnum() and c < 128 or c in b"+/_-" else 32 for c in range(256))
+_LONG_RUN = b"a" * 52  # detect.py decodes no shorter run for an anchor (_MIN_B64_RUN)
+
+
+def _long_base64_runs(data: bytes) -> bytes:
+    """The runs of base64 characters long enough to hold an encoded credential, joined by spaces."""
+    mapped = data.translate(_B64_RUN_MAP)
+    runs = []
+    at = mapped.find(_LONG_RUN)
+    while at != -1:
+        end = mapped.find(b" ", at)
+        end = len(data) if end == -1 else end
+        runs.append(data[at:end])
+        at = mapped.find(_LONG_RUN, end)
+    return b" ".join(runs)
+
+
 def _python_families(data: bytes) -> FrozenSet[str]:
-    found = {family for family, anchors in ANCHORS.items() if family != CONTEXT and any(a in data for a in anchors)}
+    keyed = (CONTEXT, GENERIC, B64)  # looked for below
+    found = {family for family, anchors in ANCHORS.items() if family not in keyed and any(a in data for a in anchors)}
+    # A base64 anchor counts only inside a run long enough to decode (what detect.py decodes): the
+    # many anchors are looked for in those runs, not in the whole input (a third of this pass's time).
+    runs = _long_base64_runs(data)
+    if runs and any(a in runs for a in ANCHORS[B64]):
+        found.add(B64)
     lowered = data.lower()
     if b"sso" in lowered or b"secret" in lowered:  # as detect.py looks for them
         found.add(CONTEXT)
+    if any(a in lowered for a in ANCHORS[GENERIC]):
+        found.add(GENERIC)
     if _B64_LINE_END_RE.search(data):
         found.add(B64_LINES)
     return frozenset(found)
@@ -107,6 +142,7 @@ _positions_db: Any = None
 # The hyperscan families pass that also returns base64_line_ends(data) (set with the databases).
 _scan_with_line_ends: Optional[Callable[[bytes], Tuple[FrozenSet[str], List[int]]]] = None
 _context_db: Any = None
+_generic_db: Any = None
 _line_end_db: Any = None
 
 # --- The compiled-pattern cache -------------------------------------------------------------------
@@ -296,6 +332,15 @@ def _sample_webhook(rng: random.Random) -> bytes:
     ).encode()
 
 
+def _sample_generic(rng: random.Random) -> bytes:
+    name = rng.choice(("ghl", "GHL", "Ghl", "HighLevel", "high_level", "LeadConnector", "msgsndr"))
+    if rng.random() < 0.3:
+        return (rng.choice(("_", "-", ".", "=", " ")) + rng.choice(("lc", "LC", "Lc", "hl", "HL", "Hl")) + "_").encode()
+    if rng.random() < 0.2:
+        return ("my" + rng.choice(("Ghl", "GHL", "GHl")) + rng.choice(("Key", "_key", "."))).encode()
+    return ("x_" + name + "_").encode()
+
+
 def _sample_context(rng: random.Random) -> bytes:
     def quote() -> str:
         return rng.choice(("", "", '"', "'", "`", '\\"', "\\'", "%22", "%27"))
@@ -344,6 +389,7 @@ _SHAPE_SAMPLES: Dict[str, Sample] = {
     WEBHOOK: _sample_webhook,
     CONTEXT: _sample_context,
     FIREBASE_REFRESH: _sample_firebase_refresh,
+    GENERIC: _sample_generic,
 }
 
 
@@ -425,7 +471,7 @@ def _load(hyperscan: Any, data: bytes) -> Any:
 
 
 def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
-    global _positions_db, _context_db, _line_end_db, _scan_with_line_ends
+    global _positions_db, _context_db, _generic_db, _line_end_db, _scan_with_line_ends
     try:
         import hyperscan  # type: ignore[import-untyped,unused-ignore]  # 0.7.8 (Python 3.9) is untyped
     except ImportError:
@@ -442,6 +488,8 @@ def _hyperscan_scanner() -> Optional[Callable[[bytes], FrozenSet[str]]]:
     # Where secret/SSO assignments end (every match, not just the first): detect.py then looks for
     # the key name only in the few hundred bytes before each, not at every `secret` in the file.
     _context_db = _database(hyperscan, [(SHAPES[CONTEXT], _sample_context)])
+    # Where GoHighLevel names end: the generic rule looks only around them.
+    _generic_db = _database(hyperscan, [(SHAPES[GENERIC], _sample_generic)])
     # Every line ending in base64 (detect.py decodes wrapped blocks from there): the B64_LINES family.
     # A pass of its own, every match kept for base64_line_ends: its bounded repeat of a wide class
     # slows a database it shares with the literal-led shapes more than a second pass costs (on
@@ -581,3 +629,34 @@ def context_match_ends(data: bytes) -> Optional[List[int]]:
 
     _context_db.scan(data, match_event_handler=on_match)
     return ends
+
+
+GHL_NAME_RE = re.compile(SHAPES[GENERIC])
+# Each alternative of SHAPES[GENERIC] holds one of these (lowercased) and starts at it or one byte
+# before it: the pure-Python backend finds them with `bytes.find` (memchr speed) and tries the
+# pattern there, as a `re` search, which tries every position, is about six times slower.
+_GENERIC_LITERALS = (b"ghl", b"hl", b"lc", b"high", b"lead", b"msgsndr")
+
+
+def generic_match_ends(data: bytes) -> List[int]:
+    """Sorted end offsets of SHAPES[GENERIC] matches: every one (hyperscan), else one per start
+    (`re`; the generic pass only needs the names they fall in, which are the same)."""
+    if _scanner is _python_families or _generic_db is None:
+        lowered = data.lower()
+        found: Set[int] = set()
+        for literal in _GENERIC_LITERALS:
+            at = lowered.find(literal)
+            while at != -1:
+                for start in (at - 1, at) if at else (at,):
+                    m = GHL_NAME_RE.match(data, start)
+                    if m is not None:
+                        found.add(m.end())
+                at = lowered.find(literal, at + 1)
+        return sorted(found)
+    ends: List[int] = []
+
+    def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+        ends.append(end)
+
+    _generic_db.scan(data, match_event_handler=on_match)
+    return sorted(ends)

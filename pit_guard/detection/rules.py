@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Tuple
 
-from pit_guard.detection.patterns import CONTEXT, FIREBASE_REFRESH, JWT, PIT, WEBHOOK
+from pit_guard.detection.patterns import CONTEXT, FIREBASE_REFRESH, GENERIC, JWT, PIT, WEBHOOK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -489,6 +489,54 @@ RULES: Tuple[Rule, ...] = (
             "GHL_SSO_KEY=your-shared-secret",
             "GHL_SSO_KEY=9e8d7c6b-9e8d-7c6b-9e8d-7c6b9e8d7c6b",
             "GHL_SSO_KEY=11111111-2222-3333-4444-555555555555",
+        ),
+    ),
+    Rule(
+        id="ghl-generic-credential",
+        name="Possible GoHighLevel credential, unknown shape",
+        description=(
+            "A random-looking value where a GoHighLevel credential goes (a key named for GoHighLevel and for a "
+            "secret, or the Authorization header of a request to a GoHighLevel API host) in a shape no specific "
+            "rule knows: a new token format, a key copied without its prefix, an app or agency secret. Lower "
+            "confidence than the other rules: its key tells what it is meant to be."
+        ),
+        revoke=(
+            "Find which token this is where it was made (sub-account Settings > Private Integrations or API key, "
+            "agency Settings > API keys, or the marketplace app's Auth settings) and rotate it there; then "
+            "remove it from the code."
+        ),
+        severity="Medium",
+        security_severity="6.5",
+        probe=Probe("never", reason="unknown shape: no GoHighLevel API is known to accept it read-only"),
+        family=GENERIC,
+        positives=(
+            Example("KcBEKanD0F0rPZkcHFuep88VxcA3iMwyAs0RqDlR", key="GHL_API_KEY"),
+            Example("9b4e7ec107469b7aedf2a57d711f9224cb433e56bdde784538e9555fbad701aa", key="ghlApiKey"),
+            Example("FkH5ZuX_EI9_iv-7Zr1SX-v4m1ea4igSltn6-r635RH", key="LEADCONNECTOR_SECRET"),
+            Example("5YSDBvPH6HjVpuNcRmP5LK1O", key="highlevel.token"),
+        ),
+        negatives=(
+            "GHL_API_KEY=${GHL_API_KEY}",
+            "GHL_API_KEY={{ secrets.GHL_API_KEY }}",
+            "const ghlApiKey = process.env.GHL_API_KEY_PRODUCTION_V2;",
+            'GHL_API_KEY = os.environ["GHL_API_KEY_PRODUCTION"]',
+            'ghl_api_key = os.getenv("GHL_API_KEY_PRODUCTION")',
+            "GHL_API_KEY=<YOUR_GHL_API_KEY_HERE>",
+            "set GHL_API_KEY=%GHL_API_KEY_FROM_VAULT%",
+            "GHL_LOCATION_ID=U8JZpDE0iGXlD6gNCFba",
+            "ghlApiLocationId: U8JZpDE0iGXlD6gNCFba",
+            "GHL_API_KEY=your_api_key_goes_here_123",
+            "GHL_API_KEY=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "GHL_API_KEY=abcdefghijklmnopqrstuvwxyz0123456789",
+            "GHL_API_KEY=Ab12Ab12Ab12Ab12Ab12Ab12Ab12Ab12",
+            "GHL_API_KEY=sk_live_51Hq8ZtK2eZvKYlo2C0aBcDeFgHiJkLmNoPqRsTuVwXyZ",
+            "GHL_TOKEN_SHA256=9b4e7ec107469b7aedf2a57d711f9224cb433e56bdde784538e9555fbad701aa",
+            "GHL_API_URL=https://services.leadconnectorhq.com/contacts/?locationId=U8JZpDE0iGXlD6gNCFba",
+            "GHL_WEBHOOK_SECRET=KcBEKanD0F0rPZkcHFuep88VxcA3iMwyAs0RqDlR",
+            "GHL_LOCATION_ID=U8JZpDE0iGXlD6gNCFba\nSTRIPE_SECRET_KEY=KcBEKanD0F0rPZkcHFuep88VxcA3iMwyAs0RqDlR",
+            "curl -H 'Authorization: Bearer $GHL_TOKEN' https://services.leadconnectorhq.com/contacts/",
+            "highlight_token_color = KcBEKanD0F0rPZkcHFuep88VxcA3iMwyAs0RqDlR",
+            "GHL_API_KEY=pit-00000000-0000-0000-0000-000000000000",
         ),
     ),
 )

@@ -202,6 +202,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
     if finding.inner:  # inside an archive or image: the file that holds it, and the place in it
         out["archive"] = finding.outer
         out["archive_path"] = finding.inner
+    if finding.key is not None:  # the generic rule: the key (or header) the value sat in
+        out["key"] = finding.key
     if finding.provenance is not None:
         p = finding.provenance
         out["provenance"] = {
@@ -270,6 +272,8 @@ def format_text(
             state = " (expired)" if f.expired else ""
             lines.append(f"{where}: {name}{state} {f.shown(show_secrets)} [{f.rule_id}]")
             details = []
+            if f.key is not None:
+                details.append(f"key: {f.key}")
             if owner(f):
                 details.append(f"opens: {owner(f)}")
             if f.encoding != "plain":
@@ -337,6 +341,8 @@ def _sarif_rule(rule: Rule) -> Dict[str, Any]:
 def _sarif_message(f: Finding, show_secrets: bool) -> str:
     rule = RULES_BY_ID[f.rule_id]
     parts = [f"{rule.name} {f.shown(show_secrets)}"]
+    if f.key is not None:
+        parts.append(f"in {f.key}")
     if owner(f):
         parts.append(f"opens {owner(f)}")
     if f.validation is not None:
@@ -361,6 +367,7 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
         ("companyId", f.company_id),
         ("authClass", f.auth_class),
         ("clientId", f.client_id),
+        ("key", f.key),
     ):
         if value:
             props[key] = value
@@ -489,6 +496,8 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
         details["reach"] = {"name": "Reaches", "type": "text", "value": reach_line(f.reach)}
     if f.inner:
         details["archive_path"] = {"name": "Place inside the archive", "type": "text", "value": f.inner}
+    if f.key is not None:
+        details["key"] = {"name": "Key", "type": "text", "value": f.key}
     return {
         # Stable per finding and place, so re-running a pipeline yields the same ids.
         "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{report_path(f.path)}:{f.line}:{commit['sha']}")),
@@ -631,6 +640,8 @@ def format_markdown(
                 if detail:
                     out.append(f"  - {_md_escape(detail[0])}")
             out.append(f"- Rule: {_md_code(rule.id)}, fingerprint {_md_code(first.fingerprint)}")
+            if first.key is not None:
+                out.append(f"- Key: {_md_code(first.key)}")
             out.append(f"- Found in {len(places)} place{'s' if len(places) != 1 else ''}:")
             out += [f"  - {_place(f)}" for f in places[:MARKDOWN_MAX_PLACES]]
             if len(places) > MARKDOWN_MAX_PLACES:

@@ -100,6 +100,7 @@ def _finding(entry: Dict[str, Any], secret: str) -> Finding:
         expires_at=_opt_int(entry.get("expires_at")),
         expired=bool(entry.get("expired")),
         provenance=_provenance(provenance) if isinstance(provenance, dict) else None,
+        key=_key(entry.get("key")),
     )
 
 
@@ -112,6 +113,11 @@ def _provenance(p: Dict[str, Any]) -> Provenance:
         in_head=p.get("in_head") if isinstance(p.get("in_head"), bool) else None,
         branches=tuple(str(b) for b in p["branches"]) if isinstance(p.get("branches"), list) else None,
     )
+
+
+def _key(value: Any) -> Optional[str]:
+    """The generic rule's key name, only if it is one (a crafted report could hold anything)."""
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", value) else None
 
 
 def _str(value: Any) -> Optional[str]:
