@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, BinaryIO, Callable, Optional, TypeVar
+from typing import Any, BinaryIO, Callable, List, Optional, TypeVar
 
 import click
 
 from pit_guard.archives.limits import Limits
 from pit_guard.commands.precommit import Run, resolve, size_limit
 from pit_guard.config import Config, load_config, parse_size
+from pit_guard.errors import FatalError
+from pit_guard.finding import Finding
 from pit_guard.pipeline import FORMATS
 
 __all__ = ["Run", "report_options", "settings", "size_limit", "stdin_bytes"]
@@ -234,3 +236,23 @@ def report_options(f: Callable[..., int]) -> Callable[..., int]:
     ):
         decorated = option(decorated)
     return decorated
+
+
+def token_findings() -> List[Finding]:
+    """The credentials in one token typed at a hidden prompt or piped in (never taken from argv,
+    where other users and shell history would see it)."""
+    from pit_guard.detection.detect import scan_bytes
+
+    if sys.stdin is None:
+        raise FatalError("no standard input to read a token from (pipe it in, or run in a terminal)")
+    if sys.stdin.isatty():
+        import getpass
+
+        text = getpass.getpass("GoHighLevel token (input hidden): ")
+    else:
+        text = sys.stdin.read()
+    findings = scan_bytes(text.encode("utf-8", "surrogateescape"), "<stdin>")
+    del text
+    if not findings:
+        raise FatalError("no GoHighLevel credential found in the input (paste the whole token)")
+    return findings

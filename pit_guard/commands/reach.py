@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from typing import Optional
 
 import click
 
 from pit_guard import pipeline
-from pit_guard.commands.options import output_options, validation_options
-from pit_guard.errors import FatalError
+from pit_guard.commands.options import output_options, token_findings, validation_options
 
 
 def _location(context: click.Context, parameter: click.Parameter, value: Optional[str]) -> Optional[str]:
@@ -45,20 +43,7 @@ def reach(
     written beside a PIT in the input (`GHL_LOCATION_ID=…`) is used like --location-id. Exit 1 when
     the token may still work (live, unknown or not checked), 0 when it is dead or expired.
     """
-    from pit_guard.detection.detect import scan_bytes
-
-    if sys.stdin is None:
-        raise FatalError("no standard input to read a token from (pipe it in, or run in a terminal)")
-    if sys.stdin.isatty():
-        import getpass
-
-        text = getpass.getpass("GoHighLevel token (input hidden): ")
-    else:
-        text = sys.stdin.read()
-    findings = scan_bytes(text.encode("utf-8", "surrogateescape"), "<stdin>")
-    del text
-    if not findings:
-        raise FatalError("no GoHighLevel credential found in the input (paste the whole token)")
+    findings = token_findings()
     if location_id:
         findings = [
             dataclasses.replace(f, location_id=location_id) if f.rule_id == "ghl-private-integration-token" else f

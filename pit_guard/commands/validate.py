@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
 from pit_guard import pipeline
-from pit_guard.commands.options import output_options, validation_options
+from pit_guard.commands.options import output_options, token_findings, validation_options
 from pit_guard.errors import FatalError
 from pit_guard.finding import EXIT_FINDINGS, notice
 
@@ -54,19 +53,7 @@ def validate(
             where = f"{entry.get('path')}:{line}" if isinstance(line, int) else f"{entry.get('path')}"
             notice(f"not checked: {where}: {reason}")
     else:
-        from pit_guard.detection.detect import scan_bytes
-
-        if sys.stdin is None:
-            raise FatalError("no standard input to read a token from (pipe it in, or run in a terminal)")
-        if sys.stdin.isatty():
-            import getpass
-
-            text = getpass.getpass("GoHighLevel token (input hidden): ")
-        else:
-            text = sys.stdin.read()
-        findings = scan_bytes(text.encode("utf-8", "surrogateescape"), "<stdin>")
-        if not findings:
-            raise FatalError("no GoHighLevel credential found in the input (paste the whole token)")
+        findings = token_findings()
     checked = pipeline.live_first(
         pipeline.run_validation(findings, validate_concurrency, validate_timeout, validate_total_timeout)
     )
