@@ -42,9 +42,18 @@ _SECRETISH = re.compile(
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
 
 
+# The user (and password) part of a URL (`https://user:TOKEN@host/...`): a credential, never shown.
+_USERINFO = re.compile(r"(?<=://)[^/@\s?#]+@")
+
+
+def redact_url(url: str) -> str:
+    """A URL as every output shows it: the userinfo part (`user:token@`) replaced by `***@`."""
+    return _USERINFO.sub("***@", url)
+
+
 def redact_text(text: str) -> str:
-    """`text` (a path, an error message) with every token-shaped part redacted."""
-    return _SECRETISH.sub(lambda m: redact(m.group(0)), text)
+    """`text` (a path, an error message, a URL) with every token-shaped part and URL userinfo redacted."""
+    return _SECRETISH.sub(lambda m: redact(m.group(0)), redact_url(text))
 
 
 def display_path(path: str, show_secrets: bool = False) -> str:
@@ -132,6 +141,8 @@ class Provenance:
     # Known for a whole-history audit; None where the scan cannot tell (a commit range).
     in_head: Optional[bool] = None
     branches: Optional[Tuple[str, ...]] = None  # local and remote-tracking branches holding it
+    # Fleet audits (many repositories in one report): which one, as a redacted URL or a path.
+    repository: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,3 +199,24 @@ class Finding:
             f"Finding(rule_id={self.rule_id!r}, secret={self.redacted!r}, "
             f"path={self.path!r}, line={self.line}, column={self.column})"
         )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class KnownFinding(Finding):
+    """A finding read back from an incremental state file or a shard's redacted JSON report: the
+    secret itself is not there (`secret` is ""), only its fingerprint and redacted form. It reports
+    like any finding; showing it in full or validating it needs its blob read again."""
+
+    known_fingerprint: str = ""
+    known_redacted: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return self.known_fingerprint
+
+    @property
+    def redacted(self) -> str:
+        return self.known_redacted
+
+    def shown(self, show_secrets: bool) -> str:
+        return self.known_redacted

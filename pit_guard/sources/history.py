@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import tempfile
-from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, Provenance, Unread
@@ -29,6 +29,17 @@ _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _CHUNKS_PER_WORKER = 12
 
 
+@dataclasses.dataclass
+class BlobMemo:
+    """Incremental audits. `lookup(shas)` gives the blobs among `shas` scanned before (sha -> their
+    findings, [] when clean): they are not read again, their findings are reused and placed in
+    today's history. After the scan, `scanned` holds what this run read (sha -> findings)."""
+
+    lookup: Callable[[Sequence[str]], Dict[str, List[Finding]]]
+    scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
+    reused: int = 0  # blobs not read because they were scanned before
+
+
 def scan_history(
     path: str,
     *,
@@ -36,7 +47,11 @@ def scan_history(
     max_file_size: int,
     progress: bool = False,
     workers: Optional[int] = None,
+    memo: Optional[BlobMemo] = None,
+    blob_shard: Optional[Tuple[int, int]] = None,
 ) -> SourceResult:
+    """`memo`: skip blobs an earlier run scanned (incremental). `blob_shard` (i, n): scan only the
+    blobs whose id falls in shard i of n (one huge repository split across machines)."""
     repo = git.open_repo(path)
     result = SourceResult()
     head = git.resolve(repo, "HEAD")
@@ -58,7 +73,21 @@ def scan_history(
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, revs, log_options, stdin, log_file)
-        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool)
+        to_scan: Sequence[Tuple[str, int]] = blobs
+        reused: _Hits = []
+        if blob_shard is not None:
+            to_scan = [(sha, size) for sha, size in to_scan if in_shard(sha, *blob_shard)]
+        if memo is not None:
+            remembered = memo.lookup([sha for sha, _ in to_scan])
+            reused = [(sha, found) for sha, found in remembered.items() if found]
+            memo.reused = len(remembered)
+            to_scan = [(sha, size) for sha, size in to_scan if sha not in remembered]
+        hits, lfs, problems = _scan_blobs(repo, to_scan, max_file_size, progress, pool)
+        if memo is not None:
+            failed = {u.path[len("<object ") : -1] for u in problems}
+            found_in = dict(hits)
+            memo.scanned = {sha: found_in.get(sha, []) for sha, _ in to_scan if sha not in failed}
+        hits += reused
         problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
         # blobs that could not be read or scanned: the history pass tells where they are
         places = {u.path[len("<object ") : -1]: "" for u in problems if u.path.startswith("<object ")}
@@ -99,6 +128,11 @@ def scan_history(
             names = ", ".join(git.show_path(p) for p in subs[:5]) + (", ..." if len(subs) > 5 else "")
             result.notices.append(f"{len(subs)} submodule(s) not descended into ({names}): audit each one on its own")
     return result
+
+
+def in_shard(sha: str, index: int, count: int) -> bool:
+    """Whether blob `sha` belongs to shard `index` (0-based) of `count`: by its id, so stable."""
+    return int(sha[:12], 16) % count == index
 
 
 # --- scanning ---------------------------------------------------------------------------------
