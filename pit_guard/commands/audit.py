@@ -62,6 +62,8 @@ def audit(
 
     if click.get_current_context().get_parameter_source("repos") == click.core.ParameterSource.COMMANDLINE:
         git.use_named_repository()  # `audit PATH` reads PATH's repository, whatever GIT_DIR says
+    if state_file and not incremental:
+        raise click.UsageError("--state is the incremental state file: give --incremental too")
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     forges = bool(github_org or github_user or gitlab_group)
     fleet = forges or incremental or shard is not None or list_only or len(repos) > 1
@@ -80,8 +82,6 @@ def audit(
         )
         pipeline.tell_notes(result.notices)
         return pipeline.finish(result.findings, result.skipped, run.options)
-    if state_file and not incremental:
-        raise click.UsageError("--state is the incremental state file: give --incremental too")
     from pit_guard.fleet import clones, state, targets
     from pit_guard.fleet import forges as forge_api
     from pit_guard.fleet import run as fleet_run

@@ -40,6 +40,7 @@ class Outcome:
     scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
     refs: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
     blobs: int = 0
+    reused: int = 0  # blobs an earlier run scanned (incremental): not read again
     failed: bool = False
 
 
@@ -110,7 +111,8 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
     scanned = memo.scanned if memo is not None else {}
     # blobs scanned this run, or skipped as known: what the progress line counts
     blobs = result.scanned if memo is None else len(memo.scanned) + memo.reused
-    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs)
+    reused = memo.reused if memo is not None else 0
+    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, reused)
 
 
 def _worker_start() -> None:
@@ -176,13 +178,15 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
     merged = SourceResult()
     if state is not None:
         merged.notices += state.notes
-    failed = 0
+    failed = read = reused = 0
     bar = _Progress(len(targets), options.progress)
     try:
         for outcome in _outcomes(targets, options):
             if state is not None and not outcome.failed:
                 state.record(outcome.name, outcome.scanned, outcome.refs)  # one transaction per repository
             failed += outcome.failed
+            read += len(outcome.scanned)
+            reused += outcome.reused
             merged.findings += outcome.result.findings
             merged.skipped += outcome.result.skipped
             merged.notices += outcome.result.notices
@@ -192,6 +196,8 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
         bar.close()
         if state is not None:
             state.close()
+    if state is not None:
+        merged.notices.append(f"incremental: {read} new blob(s) read, {reused} known from an earlier run (not read)")
     merged.findings.sort(key=sort_key)
     merged.skipped.sort(key=lambda u: (u.path, u.reason))
     if failed:
