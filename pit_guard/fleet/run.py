@@ -142,8 +142,10 @@ def _outcomes(targets: Sequence[Target], options: FleetOptions) -> Iterator[Outc
     prefilter.families(b"")  # compiled once, before the fork: every worker reuses it
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    # A fresh process per repository: memory stays that of the largest repository, not the sum.
-    pool = context.Pool(min(options.jobs, len(targets)), initializer=_worker_start, maxtasksperchild=1)
+    # Workers are forked here, from the main thread, before the pool starts its own threads (a worker
+    # forked later, as `maxtasksperchild` does, can inherit a lock held by another thread and hang).
+    # Each keeps at most one repository's data at a time: memory follows the largest, not the count.
+    pool = context.Pool(min(options.jobs, len(targets)), initializer=_worker_start)
     try:
         yield from pool.imap_unordered(_audit_task, [(t, options) for t in targets])
     finally:
