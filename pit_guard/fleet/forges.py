@@ -167,6 +167,19 @@ def _git_headers(clone_url: str, api: str, user: str, token: str) -> Tuple[Tuple
     return (basic_header(f"{clone.scheme}://{clone.netloc}/", user, token),)
 
 
+def environment_credentials(url: str) -> Tuple[Tuple[str, str], ...]:
+    """For a repository named in a report (`pit-guard merge --validate`): GITHUB_TOKEN or GITLAB_TOKEN
+    for git, when the URL's host is that of GITHUB_API_URL / CI_API_V4_URL (or their defaults)."""
+    for token_var, api_var, default, user in (
+        ("GITHUB_TOKEN", "GITHUB_API_URL", GITHUB_API, "x-access-token"),
+        ("GITLAB_TOKEN", "CI_API_V4_URL", GITLAB_API, "oauth2"),
+    ):
+        headers = _git_headers(url, os.environ.get(api_var) or default, user, os.environ.get(token_var, ""))
+        if headers:
+            return headers
+    return ()
+
+
 def _target(clone_url: Any, api: str, user: str, token: str) -> Optional[Target]:
     if not isinstance(clone_url, str) or not clone_url:
         return None

@@ -134,6 +134,7 @@ def with_secrets(findings: Sequence[Finding], clone_dir: str) -> Tuple[List[Find
     --show-secrets); what cannot be read again stays redacted (validation then says unknown)."""
     from pit_guard.detection.detect import scan_bytes
     from pit_guard.fleet import clones
+    from pit_guard.fleet.forges import environment_credentials
     from pit_guard.fleet.targets import is_remote, remote_target
     from pit_guard.sources import git
 
@@ -146,7 +147,8 @@ def with_secrets(findings: Sequence[Finding], clone_dir: str) -> Tuple[List[Find
             continue
         if p.repository not in local:
             try:
-                target = remote_target(p.repository) if is_remote(p.repository) else None
+                remote = is_remote(p.repository)
+                target = remote_target(p.repository, environment_credentials(p.repository)) if remote else None
                 local[p.repository] = clones.ensure(target, clone_dir) if target is not None else p.repository
             except FatalError as e:
                 notes.append(f"cannot read {p.repository} again: {e}")
