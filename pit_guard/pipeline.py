@@ -245,8 +245,13 @@ def displayable(
         if p is None:
             return None
         branches = None if p.branches is None else tuple(display_path(b, show_secrets) for b in p.branches)
+        repository = None if p.repository is None else display_path(p.repository, show_secrets)
         return dataclasses.replace(
-            p, author=display_path(p.author, show_secrets), date=display_path(p.date, show_secrets), branches=branches
+            p,
+            author=display_path(p.author, show_secrets),
+            date=display_path(p.date, show_secrets),
+            branches=branches,
+            repository=repository,
         )
 
     def validation(v: Optional[Validation]) -> Optional[Validation]:

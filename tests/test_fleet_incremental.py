@@ -141,3 +141,21 @@ def test_interrupted_fleet_keeps_a_consistent_state_and_the_next_run_resumes(tmp
 def test_state_needs_incremental(tmp_path, capsys):
     code, _, err = audit(capsys, ".", "--state", str(tmp_path / "s"))
     assert code == 2 and "--incremental" in err
+
+
+def test_commit_messages_are_remembered_clean_and_read_again_when_they_hold_a_secret(tmp_path, capsys):
+    token = new_pit()
+    work, url = make_remote(tmp_path, "msg", [], extra_files=2)
+    work.commit(f"rotate: old key was {token}")
+    push(work, url)
+    state = tmp_path / "s.sqlite"
+    for _ in range(2):
+        code, out, err = audit(capsys, url, "--incremental", "--state", str(state))
+        assert code == 1
+        (finding,) = json.loads(out)["findings"]
+        assert finding["path"].startswith("<commit ") and token not in out + err
+    db = sqlite3.connect(state)
+    clean_commits = db.execute("SELECT count(*) FROM blobs WHERE length(sha) = 40 AND findings = '[]'").fetchone()[0]
+    db.close()
+    assert clean_commits >= 3  # 2 blobs + the clean "init" commit at least
+    assert token.encode() not in state_bytes(state)

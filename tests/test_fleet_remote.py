@@ -127,3 +127,18 @@ def test_real_process_exits_1_and_leaves_no_secret(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["provenance"]["repository"] == url
     assert token not in proc.stdout + proc.stderr
+
+
+def test_progress_line_counts_repositories_and_blobs(capsys):
+    from pit_guard.fleet.run import Outcome, _Progress
+    from pit_guard.sources.result import SourceResult
+
+    secret = new_pit()
+    bar = _Progress(3, enabled=True)
+    bar.advance(Outcome(f"https://u:{secret}@h/a.git", SourceResult(), blobs=10))
+    bar.advance(Outcome("b", SourceResult(), blobs=5))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "fleet 1/3 repositories, 10 blobs, last: https://***@h/a.git" in err
+    assert "fleet 2/3 repositories, 15 blobs, last: b" in err
+    assert secret not in err

@@ -40,6 +40,7 @@ class Outcome:
     scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
     refs: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
     blobs: int = 0
+    read: int = 0  # blobs read (incremental)
     reused: int = 0  # blobs an earlier run scanned (incremental): not read again
     failed: bool = False
 
@@ -110,9 +111,9 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
         return Outcome(target.name, SourceResult(skipped=[unread]), failed=True)
     scanned = memo.scanned if memo is not None else {}
     # blobs scanned this run, or skipped as known: what the progress line counts
-    blobs = result.scanned if memo is None else len(memo.scanned) + memo.reused
-    reused = memo.reused if memo is not None else 0
-    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, reused)
+    blobs = result.scanned if memo is None else memo.read + memo.reused
+    read, reused = (memo.read, memo.reused) if memo is not None else (0, 0)
+    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, read, reused)
 
 
 def _worker_start() -> None:
@@ -187,7 +188,7 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
             if state is not None and not outcome.failed:
                 state.record(outcome.name, outcome.scanned, outcome.refs)  # one transaction per repository
             failed += outcome.failed
-            read += len(outcome.scanned)
+            read += outcome.read
             reused += outcome.reused
             merged.findings += outcome.result.findings
             merged.skipped += outcome.result.skipped

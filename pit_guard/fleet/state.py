@@ -23,7 +23,6 @@ from pit_guard.finding import Finding, KnownFinding
 
 SCHEMA_VERSION = 1
 _BUSY_MS = 60_000
-_BATCH = 500
 
 
 def default_state_file() -> str:
@@ -146,14 +145,20 @@ class State:
         now = time.time()
         out: Dict[str, List[Finding]] = {}
         try:
-            for start in range(0, len(shas), _BATCH):
-                batch = list(shas[start : start + _BATCH])
-                marks = ",".join("?" * len(batch))
-                for sha, found in self.db.execute(f"SELECT sha, findings FROM blobs WHERE sha IN ({marks})", batch):
-                    records = json.loads(found)
-                    if records and not with_findings:
-                        continue
-                    out[sha] = [finding_from_record(r, now) for r in records]
+            # One join against a temporary table of the ids asked for (far faster than IN batches).
+            db = self.db
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.execute("DELETE FROM wanted")
+            db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((sha,) for sha in shas))
+            for sha, found in db.execute("SELECT b.sha, b.findings FROM wanted w JOIN blobs b ON b.sha = w.sha"):
+                if found == "[]":  # most blobs: clean
+                    out[sha] = []
+                    continue
+                records = json.loads(found)
+                if records and not with_findings:
+                    continue
+                out[sha] = [finding_from_record(r, now) for r in records]
+            db.execute("DELETE FROM wanted")
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as e:
             raise FatalError(f"--state {self.path}: cannot read it ({e}): remove it or give another --state") from None
         return out

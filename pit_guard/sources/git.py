@@ -700,6 +700,8 @@ def _remote_config() -> List[str]:
         out += ["-c", f"protocol.{name}.allow=always"]
     # No credential prompt, no helper from the user's config asked for something it should not send.
     out += ["-c", "credential.interactive=never", "-c", "core.askPass=", "-c", "transfer.fsckObjects=false"]
+    # A stalled server fails the transfer (under 1 KB/s for 60 s) instead of holding the run.
+    out += ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
     return out
 
 
@@ -710,7 +712,7 @@ def _remote_env(headers: Sequence[Tuple[str, str]]) -> Dict[str, str]:
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_ASKPASS"] = "true"  # a prompt for a password answers nothing: fails instead of hanging
     env["SSH_ASKPASS"] = "true"
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30")
     base = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
     for i, (prefix, header) in enumerate(headers):
         env[f"GIT_CONFIG_KEY_{base + i}"] = f"http.{prefix}.extraHeader"

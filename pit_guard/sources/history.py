@@ -33,11 +33,14 @@ _CHUNKS_PER_WORKER = 12
 class BlobMemo:
     """Incremental audits. `lookup(shas)` gives the blobs among `shas` scanned before (sha -> their
     findings, [] when clean): they are not read again, their findings are reused and placed in
-    today's history. After the scan, `scanned` holds what this run read (sha -> findings)."""
+    today's history. Commits work the same way for their messages (a commit id is a content hash
+    too), but only clean ones are remembered: a message holding a secret is always read again.
+    After the scan, `scanned` holds what this run read (sha -> findings; clean commits -> [])."""
 
     lookup: Callable[[Sequence[str]], Dict[str, List[Finding]]]
     scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
     reused: int = 0  # blobs not read because they were scanned before
+    read: int = 0  # blobs read by this run
 
 
 def scan_history(
@@ -83,10 +86,13 @@ def scan_history(
             memo.reused = len(remembered)
             to_scan = [(sha, size) for sha, size in to_scan if sha not in remembered]
         hits, lfs, problems = _scan_blobs(repo, to_scan, max_file_size, progress, pool)
+        clean_commits: Set[str] = set()
         if memo is not None:
             failed = {u.path[len("<object ") : -1] for u in problems}
             found_in = dict(hits)
             memo.scanned = {sha: found_in.get(sha, []) for sha, _ in to_scan if sha not in failed}
+            memo.read = len(memo.scanned)
+            clean_commits = set(memo.lookup(commits))
         hits += reused
         problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
         # blobs that could not be read or scanned: the history pass tells where they are
@@ -104,12 +110,14 @@ def scan_history(
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
-            messages = _Messages()
+            messages = _Messages(clean_commits)
             result.findings, missing = _with_provenance(
                 repo, hits, head, include_unreachable, messages.scan(git.read_log_records(log_file)), known, places
             )
             problems = [_placed(u, places) for u in problems]
             result.findings += messages.findings
+            if memo is not None:
+                memo.scanned.update((sha, []) for sha in messages.clean)
             problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
         tags = SourceResult()
@@ -189,16 +197,21 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
 class _Messages:
     """Scans each commit message as the history pass reads it (no second walk of history)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known_clean: FrozenSet[str] | Set[str] = frozenset()) -> None:
         self.findings: List[Finding] = []
         self.problems: List[Unread] = []
+        self.known_clean = known_clean  # commits whose message an earlier run found clean
+        self.clean: List[str] = []  # commits whose message this run found clean
 
     def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
         part = SourceResult()
         for record in log:
             sha, _parents, author, date, _timestamp, _entries, message = record
-            if message.strip():
+            if message.strip() and sha not in self.known_clean:
+                unread = len(part.skipped)
                 found = changes.scan_message(message, changes.message_place(sha), part)
+                if not found and len(part.skipped) == unread:
+                    self.clean.append(sha)
                 if found:
                     prov = Provenance(
                         sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None
