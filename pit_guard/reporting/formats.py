@@ -130,7 +130,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "rule_name": rule.name,
         "fingerprint": finding.fingerprint,
         "secret": finding.shown(show_secrets),
-        "secret_redacted": not show_secrets,
+        # a finding read back from a redacted report or state has no secret to show in full
+        "secret_redacted": not show_secrets or not finding.secret,
         "path": finding.path,
         "line": finding.line,
         "column": finding.column,
