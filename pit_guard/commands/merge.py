@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import click
 
 from pit_guard import pipeline
-from pit_guard.commands.options import output_options, validation_options
+from pit_guard.commands.options import config_options, output_options, settings, validation_options
 
 
 @click.command()
@@ -23,6 +23,13 @@ from pit_guard.commands.options import output_options, validation_options
 @validation_options
 @click.option("--fail-on", type=click.Choice(["any", "live"]), default="any", show_default=True)
 @click.option("--clone-dir", type=click.Path(file_okay=False), help="Clone cache (--validate, --show-secrets).")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False),
+    help="Report only findings not accepted in FILE (on top of what the shards' own settings suppressed).",
+)
+@config_options
 def merge(
     reports: Tuple[str, ...],
     fmt: str,
@@ -35,6 +42,9 @@ def merge(
     validate_total_timeout: float,
     fail_on: str,
     clone_dir: Optional[str],
+    baseline_file: Optional[str],
+    config_file: Optional[str],
+    no_config: bool,
 ) -> int:
     """Join the JSON reports of `audit --shard I/N` runs (redacted is enough) into the report a
     single run writes, byte for byte; exit code as that run's (0, 1, or 2 when anything was unread)."""
@@ -56,6 +66,8 @@ def merge(
         findings, notes = merging.with_secrets(findings, clone_dir or clones.default_clone_dir())
         pipeline.tell_notes(notes)
     options = pipeline.Options(
+        config=settings(config_file, no_config),
+        baseline_file=baseline_file,
         fmt=fmt,
         output=output,
         show_secrets=show_secrets,
