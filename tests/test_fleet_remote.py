@@ -142,3 +142,26 @@ def test_progress_line_counts_repositories_and_blobs(capsys):
     assert "fleet 1/3 repositories, 10 blobs, last: https://***@h/a.git" in err
     assert "fleet 2/3 repositories, 15 blobs, last: b" in err
     assert secret not in err
+
+
+def test_a_hooks_git_dir_does_not_redirect_a_fleet_clone(tmp_path, capsys, monkeypatch):
+    """Run with GIT_DIR set (a git hook) and only an organisation named: the listed remote is still
+    cloned and audited, not the repository GIT_DIR points at."""
+    from forge_fake_server import FakeForge
+
+    token = new_pit()
+    other, _ = make_remote(tmp_path, "other", [new_pit()])
+    _, url = make_remote(tmp_path, "named", [token])
+    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    forge = FakeForge().start()
+    forge.github["orgs/acme"] = [{"full_name": "acme/named", "clone_url": url, "fork": False, "archived": False}]
+    try:
+        code, report, err = run_json(
+            capsys, "--github-org", "acme", "--github-api-url", forge.base, "--clone-dir", str(tmp_path / "c")
+        )
+    finally:
+        forge.stop()
+    assert code == 1, err
+    assert [f["provenance"]["repository"] for f in report["findings"]] == [url]
+    assert token not in json.dumps(report) + err

@@ -82,6 +82,7 @@ def audit(
         )
         pipeline.tell_notes(result.notices)
         return pipeline.finish(result.findings, result.skipped, run.options)
+    git.use_named_repository()  # every repository of a fleet is named (a URL, a path, a listing)
     from pit_guard.fleet import clones, state, targets
     from pit_guard.fleet import forges as forge_api
     from pit_guard.fleet import run as fleet_run

@@ -709,6 +709,8 @@ def _remote_env(headers: Sequence[Tuple[str, str]]) -> Dict[str, str]:
     """git's environment for a clone or fetch: `http.<url>.extraHeader` values passed through
     GIT_CONFIG_COUNT/KEY/VALUE (never on a command line, so never in `ps`), scoped to one URL prefix."""
     env = _env()
+    for name in _REPOSITORY_ENV:  # a hook's GIT_DIR must not turn a clone into something else
+        env.pop(name, None)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_ASKPASS"] = "true"  # a prompt for a password answers nothing: fails instead of hanging
     env["SSH_ASKPASS"] = "true"
