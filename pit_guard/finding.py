@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from typing import Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from pit_guard.detection.patterns import JWT, SHAPES, UUID
 
@@ -220,3 +220,46 @@ class KnownFinding(Finding):
 
     def shown(self, show_secrets: bool) -> str:
         return self.known_redacted
+
+
+def finding_record(f: Finding) -> Dict[str, Any]:
+    """What an incremental state keeps of a finding: no secret, only its fingerprint and redacted form."""
+    return {
+        "rule_id": f.rule_id,
+        "fingerprint": f.fingerprint,
+        "redacted": f.redacted,
+        "line": f.line,
+        "column": f.column,
+        "encoding": f.encoding,
+        "location_id": f.location_id,
+        "company_id": f.company_id,
+        "auth_class": f.auth_class,
+        "client_id": f.client_id,
+        "scopes": list(f.scopes),
+        "issued_at": f.issued_at,
+        "expires_at": f.expires_at,
+        "allowed": f.allowed,
+    }
+
+
+def finding_from_record(r: Dict[str, Any], now: float) -> Finding:
+    expires_at = r.get("expires_at")
+    return KnownFinding(
+        rule_id=r["rule_id"],
+        secret="",
+        path="",
+        line=r["line"],
+        column=r["column"],
+        encoding=r.get("encoding", "plain"),
+        location_id=r.get("location_id"),
+        company_id=r.get("company_id"),
+        auth_class=r.get("auth_class"),
+        client_id=r.get("client_id"),
+        scopes=tuple(r.get("scopes") or ()),
+        issued_at=r.get("issued_at"),
+        expires_at=expires_at,
+        expired=expires_at is not None and expires_at < now,  # as the detector decides it: today
+        allowed=bool(r.get("allowed")),
+        known_fingerprint=r["fingerprint"],
+        known_redacted=r["redacted"],
+    )

@@ -159,3 +159,47 @@ def test_commit_messages_are_remembered_clean_and_read_again_when_they_hold_a_se
     db.close()
     assert clean_commits >= 3  # 2 blobs + the clean "init" commit at least
     assert token.encode() not in state_bytes(state)
+
+
+def _three_runs_equal_full(capsys, url, state, clones):
+    code, inc, err = audit(capsys, url, "--incremental", "--state", str(state), "--clone-dir", clones)
+    code_full, full, _ = audit(capsys, url, "--clone-dir", clones)
+    assert code == code_full == 1
+    assert inc == full
+    return err
+
+
+def test_history_walk_continues_after_new_commits_and_falls_back_when_rewritten(tmp_path, capsys):
+    """A re-run walks only new commits (told on stderr) and still writes the full audit's report;
+    a force-push that rewrote history, or a branch started from an old commit, walks it all again."""
+    old = [new_pit(), new_pit()]
+    work, url = make_remote(tmp_path, "walk", old, extra_files=2)
+    work.commit(f"note: rotated {new_pit()}")  # a message finding, kept by the state
+    push(work, url)
+    state, clones = tmp_path / "s.sqlite", str(tmp_path / "clones")
+    err = _three_runs_equal_full(capsys, url, state, clones)
+    assert "history continued" not in err  # the first run walks everything
+    # new commits on top: continued
+    work.write("config/new.env", f"K={new_pit()}\n")
+    work.commit("new")
+    work.write("config/new.env", "K=\n")
+    work.commit("removed again")
+    push(work, url)
+    err = _three_runs_equal_full(capsys, url, state, clones)
+    assert "history continued from the last audit" in err
+    # a branch started from an old commit (no ref's tip before): a full walk, same report
+    first = work.git("rev-list", "--max-parents=0", "HEAD").strip()
+    work.git("checkout", "-q", "-b", "side", first)
+    work.write("side.env", f"S={new_pit()}\n")
+    work.commit("side")
+    work.git("push", "-q", url, "side")
+    work.git("checkout", "-q", "main")
+    err = _three_runs_equal_full(capsys, url, state, clones)
+    assert "history continued" not in err
+    # history rewritten (force-push of an older main): a full walk, same report
+    work.git("reset", "-q", "--hard", "HEAD~2")
+    work.git("push", "-q", "--force", url, "main")
+    err = _three_runs_equal_full(capsys, url, state, clones)
+    assert "history continued" not in err
+    err = _three_runs_equal_full(capsys, url, state, clones)  # and continues again from there
+    assert "history continued from the last audit" in err

@@ -43,6 +43,7 @@ class Outcome:
     read: int = 0  # blobs read (incremental)
     reused: int = 0  # blobs an earlier run scanned (incremental): not read again
     failed: bool = False
+    walk: Optional[Dict[str, Any]] = None  # the history pass, for the next incremental run
 
 
 def sort_key(f: Finding) -> Tuple[Any, ...]:
@@ -86,6 +87,8 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
             state = State(options.state_file, check=False)
             reuse = not options.reread_hits
             memo = BlobMemo(lambda shas: state.lookup(shas, with_findings=reuse) if state is not None else {})
+            # the last history pass holds redacted message findings: continued only when those do
+            memo.walk = state.walk(target.name) if reuse else None
         try:
             result = scan_history(
                 path,
@@ -113,7 +116,8 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
     # blobs scanned this run, or skipped as known: what the progress line counts
     blobs = result.scanned if memo is None else memo.read + memo.reused
     read, reused = (memo.read, memo.reused) if memo is not None else (0, 0)
-    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, read, reused)
+    walk = memo.walk_out if memo is not None else None
+    return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, read, reused, False, walk)
 
 
 def _worker_start() -> None:
@@ -186,7 +190,8 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
     try:
         for outcome in _outcomes(targets, options):
             if state is not None and not outcome.failed:
-                state.record(outcome.name, outcome.scanned, outcome.refs)  # one transaction per repository
+                # one transaction per repository
+                state.record(outcome.name, outcome.scanned, outcome.refs, outcome.walk)
             failed += outcome.failed
             read += outcome.read
             reused += outcome.reused

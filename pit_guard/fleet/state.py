@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, KnownFinding
+from pit_guard.finding import Finding, finding_from_record, finding_record
 
 SCHEMA_VERSION = 1
 _BUSY_MS = 60_000
@@ -42,49 +42,6 @@ def detector_version() -> str:
             with open(os.path.join(folder, name), "rb") as f:
                 digest.update(name.encode() + b"\0" + f.read())
     return digest.hexdigest()
-
-
-def finding_record(f: Finding) -> Dict[str, Any]:
-    """What the state keeps of a blob's finding: no secret, only its fingerprint and redacted form."""
-    return {
-        "rule_id": f.rule_id,
-        "fingerprint": f.fingerprint,
-        "redacted": f.redacted,
-        "line": f.line,
-        "column": f.column,
-        "encoding": f.encoding,
-        "location_id": f.location_id,
-        "company_id": f.company_id,
-        "auth_class": f.auth_class,
-        "client_id": f.client_id,
-        "scopes": list(f.scopes),
-        "issued_at": f.issued_at,
-        "expires_at": f.expires_at,
-        "allowed": f.allowed,
-    }
-
-
-def finding_from_record(r: Dict[str, Any], now: float) -> Finding:
-    expires_at = r.get("expires_at")
-    return KnownFinding(
-        rule_id=r["rule_id"],
-        secret="",
-        path="",
-        line=r["line"],
-        column=r["column"],
-        encoding=r.get("encoding", "plain"),
-        location_id=r.get("location_id"),
-        company_id=r.get("company_id"),
-        auth_class=r.get("auth_class"),
-        client_id=r.get("client_id"),
-        scopes=tuple(r.get("scopes") or ()),
-        issued_at=r.get("issued_at"),
-        expires_at=expires_at,
-        expired=expires_at is not None and expires_at < now,  # as the detector decides it: today
-        allowed=bool(r.get("allowed")),
-        known_fingerprint=r["fingerprint"],
-        known_redacted=r["redacted"],
-    )
 
 
 class State:
@@ -123,14 +80,19 @@ class State:
             if schema is not None and int(schema) < SCHEMA_VERSION:
                 db.execute("DROP TABLE IF EXISTS blobs")
                 db.execute("DROP TABLE IF EXISTS repositories")
+                db.execute("DROP TABLE IF EXISTS walks")
             db.execute("CREATE TABLE IF NOT EXISTS blobs (sha TEXT PRIMARY KEY, findings TEXT NOT NULL)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, refs TEXT NOT NULL, "
                 "audited_at REAL NOT NULL)"
             )
+            # Per repository, the last history pass (ref tips' states, origins, counts, message
+            # findings: redacted records only), so a re-run walks only new commits.
+            db.execute("CREATE TABLE IF NOT EXISTS walks (name TEXT PRIMARY KEY, data TEXT NOT NULL)")
             version = detector_version()
             if meta.get("detector") not in (None, version):
                 db.execute("DELETE FROM blobs")
+                db.execute("DELETE FROM walks")
                 self.notes.append("the detector changed since the state was written: every blob is read again")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('detector', ?)", (version,))
@@ -163,7 +125,22 @@ class State:
             raise FatalError(f"--state {self.path}: cannot read it ({e}): remove it or give another --state") from None
         return out
 
-    def record(self, repository: str, scanned: Dict[str, List[Finding]], refs: Sequence[Tuple[str, str]]) -> None:
+    def walk(self, repository: str) -> Optional[Dict[str, Any]]:
+        """The last history pass of `repository`, or None (then all of its history is walked)."""
+        try:
+            row = self.db.execute("SELECT data FROM walks WHERE name = ?", (repository,)).fetchone()
+            data = json.loads(row[0]) if row else None
+        except (sqlite3.DatabaseError, ValueError) as e:
+            raise FatalError(f"--state {self.path}: cannot read it ({e}): remove it or give another --state") from None
+        return data if isinstance(data, dict) else None
+
+    def record(
+        self,
+        repository: str,
+        scanned: Dict[str, List[Finding]],
+        refs: Sequence[Tuple[str, str]],
+        walk: Optional[Dict[str, Any]] = None,
+    ) -> None:
         """One repository's audit, in one transaction (all of it is kept, or none)."""
         db = self.db
         try:
@@ -176,6 +153,10 @@ class State:
                         for sha, found in scanned.items()
                     ),
                 )
+                if walk is not None:
+                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (repository, json.dumps(walk)))
+                else:
+                    db.execute("DELETE FROM walks WHERE name = ?", (repository,))
                 db.execute(
                     "INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)",
                     (repository, json.dumps(sorted(refs)), time.time()),

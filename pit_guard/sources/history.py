@@ -20,7 +20,7 @@ import tempfile
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance, Unread
+from pit_guard.finding import Finding, Provenance, Unread, finding_from_record, finding_record
 from pit_guard.sources import changes, git
 from pit_guard.sources.result import SourceResult
 
@@ -41,6 +41,10 @@ class BlobMemo:
     scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
     reused: int = 0  # blobs not read because they were scanned before
     read: int = 0  # blobs read by this run
+    # The history pass of this repository's last audit (`walk_data`), to walk only the commits it
+    # did not see; None: walk everything. `walk_out`: what this run leaves for the next one.
+    walk: Optional[Dict[str, Any]] = None
+    walk_out: Optional[Dict[str, Any]] = None
 
 
 def scan_history(
@@ -71,7 +75,11 @@ def scan_history(
     n = _worker_count(repo, workers)
     with tempfile.TemporaryFile() as log_file, _Workers(n) as pool:
         revs = ["--all", *git.stash_entries(repo)]
-        job = None if include_unreachable else git.LogJob(repo, revs, log_options, None, log_file)
+        seed = None
+        if memo is not None and memo.walk is not None and not include_unreachable:
+            seed = _resumable(repo, revs, memo.walk)
+        log_revs = revs if seed is None else [*revs, "--not", *seed.tips]
+        job = None if include_unreachable else git.LogJob(repo, log_revs, log_options, None, log_file)
         blobs, commits, unreadable = git.object_inventory(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
@@ -110,12 +118,51 @@ def scan_history(
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
+            walk_out: Dict[str, Any] = {}
             messages = _Messages(clean_commits)
-            result.findings, missing = _with_provenance(
-                repo, hits, head, include_unreachable, messages.scan(git.read_log_records(log_file)), known, places
-            )
+            try:
+                if seed is not None and (problems or unreadable):
+                    raise _Fallback  # where unreadable blobs are is told by a full walk only
+                result.findings, missing = _with_provenance(
+                    repo,
+                    hits,
+                    head,
+                    include_unreachable,
+                    messages.scan(git.read_log_records(log_file)),
+                    known,
+                    places,
+                    seed,
+                    walk_out,
+                )
+            except _Fallback:  # history was rewritten since: walk all of it
+                seed = None
+                places = dict.fromkeys(places, "")
+                log_file.seek(0)
+                log_file.truncate()
+                git.LogJob(repo, revs, log_options, None, log_file).finish()
+                log_file.seek(0)
+                walk_out = {}
+                messages = _Messages(clean_commits)
+                result.findings, missing = _with_provenance(
+                    repo,
+                    hits,
+                    head,
+                    include_unreachable,
+                    messages.scan(git.read_log_records(log_file)),
+                    known,
+                    places,
+                    None,
+                    walk_out,
+                )
             problems = [_placed(u, places) for u in problems]
             result.findings += messages.findings
+            if seed is not None:
+                result.findings += seed.message_findings()
+                result.notices.append("incremental: history continued from the last audit (only new commits walked)")
+            if memo is not None and not include_unreachable and not problems and not missing:
+                walk_out["messages"] = [*(seed.messages if seed is not None else []), *_message_records(messages)]
+                if not messages.problems:
+                    memo.walk_out = walk_out
             if memo is not None:
                 memo.scanned.update((sha, []) for sha in messages.clean)
             problems += messages.problems
@@ -374,6 +421,102 @@ class _Progress:
         sys.stderr.flush()
 
 
+# --- incremental history ------------------------------------------------------------------------
+
+
+class _Fallback(Exception):
+    """The last audit's history pass cannot be continued (a ref was rewritten or moved back)."""
+
+
+def _path_text(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
+
+
+def _path_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclasses.dataclass
+class _Seed:
+    """The last audit's history pass: per ref tip its tree state and history (target blobs only),
+    every target's origin, per secret how many commits carry it, the commits walked, and the
+    findings in commit messages. The next pass walks only commits no tip reaches."""
+
+    tips: List[str]
+    present: Dict[str, Dict[bytes, str]]
+    history: Dict[str, FrozenSet[str]]
+    origins: Dict[str, _Origin]
+    counts: Dict[str, int]
+    count: int
+    messages: List[Dict[str, Any]]
+
+    def message_findings(self) -> List[Finding]:
+        import time
+
+        now = time.time()
+        out = []
+        for m in self.messages:
+            prov = Provenance(m["commit"], m["author"], m["date"], 1, None, None)
+            out.append(dataclasses.replace(finding_from_record(m["finding"], now), path=m["path"], provenance=prov))
+        return out
+
+
+def _resumable(repo: git.Repo, revs: List[str], data: Dict[str, Any]) -> Optional[_Seed]:
+    """The seed when every commit the last pass walked is still reachable (history only grew)."""
+    try:
+        tips = list(data["tips"])
+        if not tips:
+            return None
+        now = int(repo.run("rev-list", "--count", *revs).strip() or 0)
+        new = int(repo.run("rev-list", "--count", *revs, "--not", *tips).strip() or 0)
+        if now != int(data["count"]) + new:
+            return None
+        return _Seed(
+            tips,
+            {t: {_path_bytes(p): b for p, b in data["present"][t].items()} for t in tips},
+            {t: frozenset(data["history"][t]) for t in tips},
+            {b: _Origin(o[0], o[1], o[2], int(o[3]), _path_bytes(o[4])) for b, o in data["origins"].items()},
+            {fp: int(n) for fp, n in data["counts"].items()},
+            int(data["count"]),
+            list(data["messages"]),
+        )
+    except (FatalError, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _message_records(messages: "_Messages") -> List[Dict[str, Any]]:
+    out = []
+    for f in messages.findings:
+        p = f.provenance
+        assert p is not None
+        out.append(
+            {"finding": finding_record(f), "path": f.path, "commit": p.commit, "author": p.author, "date": p.date}
+        )
+    return out
+
+
+def _save_walk(
+    repo: git.Repo,
+    out: Dict[str, Any],
+    present: Dict[str, Dict[bytes, str]],
+    history: Dict[str, FrozenSet[str]],
+    origins: Dict[str, _Origin],
+    counts: Dict[str, int],
+    count: int,
+) -> None:
+    tips = repo.run("rev-list", "--no-walk", "--all", *git.stash_entries(repo)).decode().split()
+    if any(t not in present or t not in history for t in tips):
+        return  # nothing to continue from
+    out.update(
+        tips=tips,
+        present={t: {_path_text(p): b for p, b in present[t].items()} for t in tips},
+        history={t: sorted(history[t]) for t in tips},
+        origins={b: [o.commit, o.author, o.date, o.timestamp, _path_text(o.path)] for b, o in origins.items()},
+        counts=counts,
+        count=count,
+    )
+
+
 # --- provenance -------------------------------------------------------------------------------
 
 
@@ -408,15 +551,26 @@ def _with_provenance(
     log: Iterator[git.LogRecord],
     known: Set[str],
     places: Optional[Dict[str, str]] = None,
+    seed: Optional[_Seed] = None,
+    out: Optional[Dict[str, Any]] = None,
 ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Findings placed in history, and the blobs commits name that the repository lacks. `places`
-    (blob sha -> "") is filled with where history first adds each of those blobs."""
+    (blob sha -> "") is filled with where history first adds each of those blobs. With `seed`,
+    `log` holds only the commits the seed's tips do not reach; `out` receives the next seed."""
     targets = {sha for sha, _ in hits}
-    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places)
+    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places, seed)
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
+    branch_tips = git.branch_tips(repo)
+    if seed is not None and (
+        (head is not None and head not in present) or any(sha not in history for _, sha in branch_tips)
+    ):
+        raise _Fallback  # a ref moved back to a commit in the middle of the old history
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
-    tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
-    facts = _secret_facts(hits, present, in_head, tips)
+    tips = [(name, history.get(sha, _NONE)) for name, sha in branch_tips]
+    facts, counts = _secret_facts(hits, present, in_head, tips, seed)
+    if out is not None:
+        walked = len(present) - (len(seed.present) if seed is not None else 0)
+        _save_walk(repo, out, present, history, origins, counts, walked + (seed.count if seed is not None else 0))
     # One finding per secret and path: successive edits of a file are one leak, first seen in the
     # commit that introduced the oldest version; how far it spread is a fact of the secret.
     earliest: Dict[Tuple[str, bytes], Tuple[_Origin, Finding]] = {}
@@ -441,14 +595,22 @@ def _with_provenance(
 
 
 def _secret_facts(
-    hits: _Hits, present: Dict[str, Dict[bytes, str]], in_head: Set[str], tips: List[Tuple[str, FrozenSet[str]]]
-) -> Dict[str, Tuple[int, bool, Tuple[str, ...]]]:
+    hits: _Hits,
+    present: Dict[str, Dict[bytes, str]],
+    in_head: Set[str],
+    tips: List[Tuple[str, FrozenSet[str]]],
+    seed: Optional[_Seed] = None,
+) -> Tuple[Dict[str, Tuple[int, bool, Tuple[str, ...]]], Dict[str, int]]:
     """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it, and
-    which branches' histories hold it."""
+    which branches' histories hold it; and the commit counts alone (what a seed keeps). With a
+    seed, its counts are the old commits' and its tips (walked before) are not counted again."""
     blob_secrets = {sha: {f.fingerprint for f in found} for sha, found in hits}
-    commits: Dict[str, int] = {}
+    commits: Dict[str, int] = dict(seed.counts) if seed is not None else {}
+    seen_before = seed.present if seed is not None else {}
     per_state: Dict[int, Set[str]] = {}  # commits share their tree state with an unchanged parent
-    for state in present.values():
+    for commit, state in present.items():
+        if commit in seen_before:
+            continue
         secrets = per_state.get(id(state))
         if secrets is None:
             secrets = per_state[id(state)] = {fp for blob in set(state.values()) for fp in blob_secrets.get(blob, ())}
@@ -460,7 +622,7 @@ def _secret_facts(
         blobs = {blob for blob, secrets in blob_secrets.items() if fp in secrets}
         branches = tuple(sorted(name for name, seen in tips if not blobs.isdisjoint(seen)))
         facts[fp] = (commits.get(fp, 0), fp in head_secrets, branches)
-    return facts
+    return facts, commits
 
 
 def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
@@ -478,7 +640,11 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
 
 
 def _walk_history(
-    log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]
+    log: Iterator[git.LogRecord],
+    targets: Set[str],
+    known: Set[str],
+    places: Dict[str, str],
+    seed: Optional[_Seed] = None,
 ) -> Tuple[Dict[str, _Origin], Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
@@ -487,11 +653,13 @@ def _walk_history(
     present[c] maps path -> target blob in commit c's tree; history[c] is every target blob in
     c or its ancestors. Both are shared with the parent when unchanged: one reference a commit.
     """
-    present: Dict[str, Dict[bytes, str]] = {}
-    history: Dict[str, FrozenSet[str]] = {}
-    origins: Dict[str, _Origin] = {}
+    present: Dict[str, Dict[bytes, str]] = dict(seed.present) if seed is not None else {}
+    history: Dict[str, FrozenSet[str]] = dict(seed.history) if seed is not None else {}
+    origins: Dict[str, _Origin] = dict(seed.origins) if seed is not None else {}
     missing: Dict[str, str] = {}
     for sha, parents, author, date, timestamp, entries, _message in log:
+        if seed is not None and any(p not in present for p in parents):
+            raise _Fallback  # a new commit on top of an old commit that was no ref's tip
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []
