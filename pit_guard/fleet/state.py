@@ -110,8 +110,10 @@ class State:
             # One join against a temporary table of the ids asked for (far faster than IN batches).
             db = self.db
             db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (sha TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.execute("BEGIN")  # one transaction for the inserts (each would commit on its own)
             db.execute("DELETE FROM wanted")
             db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((sha,) for sha in shas))
+            db.execute("COMMIT")
             for sha, found in db.execute("SELECT b.sha, b.findings FROM wanted w JOIN blobs b ON b.sha = w.sha"):
                 if found == "[]":  # most blobs: clean
                     out[sha] = []
