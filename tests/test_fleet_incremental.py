@@ -203,3 +203,19 @@ def test_history_walk_continues_after_new_commits_and_falls_back_when_rewritten(
     assert "history continued" not in err
     err = _three_runs_equal_full(capsys, url, state, clones)  # and continues again from there
     assert "history continued from the last audit" in err
+
+
+def test_incremental_with_parallel_jobs(tmp_path, capsys):
+    """Workers read the state and return what to store; the main process writes it."""
+    repos = [make_remote(tmp_path, f"p{i}", [new_pit()]) for i in range(2)]
+    urls = [url for _, url in repos]
+    state, clones = str(tmp_path / "s.sqlite"), str(tmp_path / "clones")
+    audit(capsys, *urls, "--incremental", "--state", state, "--clone-dir", clones, "--jobs", "2")
+    for work, url in repos:
+        work.write("more.env", f"M={new_pit()}\n")
+        work.commit("more")
+        push(work, url)
+    code, inc, err = audit(capsys, *urls, "--incremental", "--state", state, "--clone-dir", clones, "--jobs", "2")
+    assert code == 1 and err.count("history continued") == 2
+    assert "incremental: 2 new blob(s) read" in err
+    assert inc == audit(capsys, *urls, "--clone-dir", clones, "--jobs", "2")[1]
