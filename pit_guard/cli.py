@@ -34,6 +34,7 @@ def _build() -> click.Group:
     from pit_guard.commands.baseline import baseline
     from pit_guard.commands.ci import ci
     from pit_guard.commands.hook import hook
+    from pit_guard.commands.merge import merge
     from pit_guard.commands.purge import purge
     from pit_guard.commands.reach import reach
     from pit_guard.commands.scan import scan
@@ -44,7 +45,7 @@ def _build() -> click.Group:
     def cli() -> None:
         """Find leaked GoHighLevel credentials. Exit codes: 0 clean, 1 findings, 2 usage or environment error."""
 
-    _commands = (scan, audit, ci, hook, baseline, validate, reach, purge)
+    _commands = (scan, audit, ci, hook, baseline, validate, reach, purge, merge)
     for command in _commands:
         cli.add_command(command)
     _group = cli

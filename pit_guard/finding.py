@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from typing import Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from pit_guard.detection.patterns import FIREBASE_REFRESH, JWT, SHAPES, UUID
 
@@ -43,9 +43,18 @@ _SECRETISH = re.compile(
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
 
 
+# The user (and password) part of a URL (`https://user:TOKEN@host/...`): a credential, never shown.
+_USERINFO = re.compile(r"(?<=://)[^/@\s?#]+@")
+
+
+def redact_url(url: str) -> str:
+    """A URL as every output shows it: the userinfo part (`user:token@`) replaced by `***@`."""
+    return _USERINFO.sub("***@", url)
+
+
 def redact_text(text: str) -> str:
-    """`text` (a path, an error message) with every token-shaped part redacted."""
-    return _SECRETISH.sub(lambda m: redact(m.group(0)), text)
+    """`text` (a path, an error message, a URL) with every token-shaped part and URL userinfo redacted."""
+    return _SECRETISH.sub(lambda m: redact(m.group(0)), redact_url(text))
 
 
 def display_path(path: str, show_secrets: bool = False) -> str:
@@ -138,6 +147,8 @@ class Provenance:
     # Known for a whole-history audit; None where the scan cannot tell (a commit range).
     in_head: Optional[bool] = None
     branches: Optional[Tuple[str, ...]] = None  # local and remote-tracking branches holding it
+    # Fleet audits (many repositories in one report): which one, as a redacted URL or a path.
+    repository: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,3 +277,67 @@ class Finding:
             f"Finding(rule_id={self.rule_id!r}, secret={self.redacted!r}, "
             f"path={self.path!r}, line={self.line}, column={self.column})"
         )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class KnownFinding(Finding):
+    """A finding read back from an incremental state file or a shard's redacted JSON report: the
+    secret itself is not there (`secret` is ""), only its fingerprint and redacted form. It reports
+    like any finding; showing it in full or validating it needs its blob read again."""
+
+    known_fingerprint: str = ""
+    known_redacted: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return self.known_fingerprint
+
+    @property
+    def redacted(self) -> str:
+        return self.known_redacted
+
+    def shown(self, show_secrets: bool) -> str:
+        return self.known_redacted
+
+
+def finding_record(f: Finding) -> Dict[str, Any]:
+    """What an incremental state keeps of a finding: no secret, only its fingerprint and redacted form."""
+    return {
+        "rule_id": f.rule_id,
+        "fingerprint": f.fingerprint,
+        "redacted": f.redacted,
+        "line": f.line,
+        "column": f.column,
+        "encoding": f.encoding,
+        "location_id": f.location_id,
+        "company_id": f.company_id,
+        "auth_class": f.auth_class,
+        "client_id": f.client_id,
+        "scopes": list(f.scopes),
+        "issued_at": f.issued_at,
+        "expires_at": f.expires_at,
+        "allowed": f.allowed,
+    }
+
+
+def finding_from_record(r: Dict[str, Any], now: float) -> Finding:
+    expires_at = r.get("expires_at")
+    return KnownFinding(
+        rule_id=r["rule_id"],
+        secret="",
+        path="",
+        line=r["line"],
+        column=r["column"],
+        encoding=r.get("encoding", "plain"),
+        location_id=r.get("location_id"),
+        company_id=r.get("company_id"),
+        auth_class=r.get("auth_class"),
+        client_id=r.get("client_id"),
+        scopes=tuple(r.get("scopes") or ()),
+        issued_at=r.get("issued_at"),
+        expires_at=expires_at,
+        expired=expires_at is not None and expires_at < now,  # as the detector decides it: today
+        allowed=bool(r.get("allowed")),
+        known_fingerprint=r["fingerprint"],
+        known_redacted=r["redacted"],
+    )

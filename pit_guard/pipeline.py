@@ -256,8 +256,13 @@ def displayable(
         if p is None:
             return None
         branches = None if p.branches is None else tuple(display_path(b, show_secrets) for b in p.branches)
+        repository = None if p.repository is None else display_path(p.repository, show_secrets)
         return dataclasses.replace(
-            p, author=display_path(p.author, show_secrets), date=display_path(p.date, show_secrets), branches=branches
+            p,
+            author=display_path(p.author, show_secrets),
+            date=display_path(p.date, show_secrets),
+            branches=branches,
+            repository=repository,
         )
 
     def validation(v: Optional[Validation]) -> Optional[Validation]:
@@ -297,14 +302,21 @@ def incomplete_exit(skipped: Sequence[Unread]) -> int:
     return EXIT_ERROR
 
 
-def finish(findings: Sequence[Finding], skipped: Sequence[Unread], options: Options) -> int:
+def finish(
+    findings: Sequence[Finding],
+    skipped: Sequence[Unread],
+    options: Options,
+    earlier: Sequence[Suppression] = (),
+) -> int:
     """The one pipeline every scanning command ends with: suppression, notices, validation, report,
-    summary, exit code (an incomplete scan exits 2 after reporting what it found)."""
+    summary, exit code (an incomplete scan exits 2 after reporting what it found). `earlier`: what
+    the runs being merged (`pit-guard merge`) already suppressed, told with this run's own."""
     config = options.config
     refuse_overwrite(options.output, [("baseline", options.baseline_file), ("config file", config.source)])
     findings, skipped, suppressed = suppress(
         findings, skipped, config, options.baseline_file, options.size_limit_from_config
     )
+    suppressed = [*earlier, *suppressed]
     findings, skipped = displayable(findings, skipped, options.show_secrets)
     suppressed = [dataclasses.replace(s, source=display_path(s.source)) for s in suppressed]
     tell_unread(skipped)

@@ -104,6 +104,8 @@ LAYERS: Tuple[Tuple[str, int], ...] = (
     ("pit_guard.validation", 5),
     ("pit_guard.reporting", 5),
     ("pit_guard.remediation", 5),
+    # Fleet audits: clone cache, organisation listings (its network boundary: forges.py), SQLite state.
+    ("pit_guard.fleet", 5),
     ("pit_guard.config", 4),
     ("pit_guard.sources", 3),
     ("pit_guard.archives", 3),

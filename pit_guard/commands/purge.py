@@ -116,9 +116,9 @@ def purge(
 
     if expressions_file:
         p.write_secret_file(expr_path, data)
-        git.mirror_clone(where.folder, into)
+        git.local_mirror_copy(where.folder, into)
     else:
-        git.mirror_clone(where.folder, into)
+        git.local_mirror_copy(where.folder, into)
         p.write_secret_file(expr_path, data)
     notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
     try:

@@ -201,7 +201,7 @@ def check_into(into: str) -> None:
 
 def rewrite(where: Target, into: str, expressions_file: str, program: str) -> None:
     """Mirror-clone the repository into `into` and run git-filter-repo there."""
-    git.mirror_clone(where.folder, into)
+    git.local_mirror_copy(where.folder, into)
     git.filter_repo(program, into, expressions_file)
 
 

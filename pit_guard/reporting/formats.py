@@ -99,7 +99,8 @@ def _reach(p: Provenance) -> str:
 
 def exposure(p: Provenance) -> str:
     """One line for people: who introduced it, when, and how far it has spread."""
-    return f"first seen: {p.commit[:12]} by {p.author} on {p.date}; {_reach(p)}"
+    where = f"repository {p.repository}: " if p.repository is not None else ""
+    return f"{where}first seen: {p.commit[:12]} by {p.author} on {p.date}; {_reach(p)}"
 
 
 def severity(finding: Finding) -> Tuple[str, str]:
@@ -179,7 +180,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         "rule_name": rule.name,
         "fingerprint": finding.fingerprint,
         "secret": finding.shown(show_secrets),
-        "secret_redacted": not show_secrets,
+        # a finding read back from a redacted report or state has no secret to show in full
+        "secret_redacted": not show_secrets or not finding.secret,
         "path": finding.path,
         "line": finding.line,
         "column": finding.column,
@@ -214,6 +216,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
             "in_head": p.in_head,
             "branches": None if p.branches is None else list(p.branches),
         }
+        if p.repository is not None:  # fleet audits only: single-repository reports keep their shape
+            out["provenance"]["repository"] = p.repository
     if finding.validation is not None:
         v = finding.validation
         out["validation"] = {"status": v.status, "reason": v.reason, "checked_at": v.checked_at}
@@ -383,6 +387,8 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
                 "branches": None if p.branches is None else list(p.branches),
             }
         )
+        if p.repository is not None:
+            props["repository"] = p.repository
     if f.inner:
         props["archivePath"] = f.inner  # the place inside the archive or image the location names
     if f.validation is not None:
@@ -478,8 +484,10 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
     rule = RULES_BY_ID[f.rule_id]
     path = report_path(f.outer)  # inside an archive: the archive (the inner path is a detail)
     commit: Dict[str, Any] = {"sha": GITLAB_NO_COMMIT}
+    repository = None
     if f.provenance is not None:
         commit = {"sha": f.provenance.commit, "author": f.provenance.author, "date": f.provenance.date}
+        repository = f.provenance.repository
     description = rule.description
     if owner(f):
         description += f" It opens {owner(f)}."
@@ -498,9 +506,13 @@ def _gitlab_vulnerability(f: Finding, show_secrets: bool) -> Dict[str, Any]:
         details["archive_path"] = {"name": "Place inside the archive", "type": "text", "value": f.inner}
     if f.key is not None:
         details["key"] = {"name": "Key", "type": "text", "value": f.key}
+    place = f"{f.fingerprint}:{report_path(f.path)}:{f.line}:{commit['sha']}"
+    if repository is not None:
+        details["repository"] = {"name": "Repository", "type": "text", "value": repository}
+        place = f"{repository}:{place}"
     return {
         # Stable per finding and place, so re-running a pipeline yields the same ids.
-        "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, f"{f.fingerprint}:{report_path(f.path)}:{f.line}:{commit['sha']}")),
+        "id": str(uuid.uuid5(_GITLAB_ID_NAMESPACE, place)),
         "category": "secret_detection",
         "name": rule.name,
         "description": description,
@@ -586,9 +598,15 @@ def _place(f: Finding) -> str:
     place = f"{_md_code(report_path(f.path))} line {f.line}"
     if f.provenance is not None:
         p = f.provenance
+        if p.repository is not None:
+            place = f"repository {_md_code(p.repository)}: {place}"
         place += f", commit {_md_code(p.commit[:12])} by {_md_escape(p.author)} on {_md_escape(p.date)}"
         place += "; " + _md_escape(_reach(p))
     return place
+
+
+def _repository(f: Finding) -> str:
+    return f.provenance.repository or "" if f.provenance is not None else ""
 
 
 def format_markdown(
@@ -627,7 +645,7 @@ def format_markdown(
             rule = RULES_BY_ID[first.rule_id]
             # The same place can come twice (a file scan and its history): list it once.
             unique: Dict[str, Finding] = {}
-            for f in sorted(places, key=lambda f: (report_path(f.path), f.line, f.column)):
+            for f in sorted(places, key=lambda f: (_repository(f), report_path(f.path), f.line, f.column)):
                 unique.setdefault(_place(f), f)
             places = list(unique.values())
             state = status(first)
@@ -642,6 +660,10 @@ def format_markdown(
             out.append(f"- Rule: {_md_code(rule.id)}, fingerprint {_md_code(first.fingerprint)}")
             if first.key is not None:
                 out.append(f"- Key: {_md_code(first.key)}")
+            repositories = sorted({_repository(f) for f in places} - {""})
+            if repositories:  # a fleet audit: every repository holding it, however many places
+                count_repos = f"{len(repositories)} repositor{'ies' if len(repositories) != 1 else 'y'}"
+                out.append(f"- In {count_repos}: " + ", ".join(_md_code(r) for r in repositories))
             out.append(f"- Found in {len(places)} place{'s' if len(places) != 1 else ''}:")
             out += [f"  - {_place(f)}" for f in places[:MARKDOWN_MAX_PLACES]]
             if len(places) > MARKDOWN_MAX_PLACES:

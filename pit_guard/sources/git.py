@@ -689,7 +689,7 @@ def annotated_tags(repo: Repo) -> List[Tag]:
 FILTER_REPO = "git-filter-repo"  # the optional extra pit-guard[purge] installs this program (PyPI: git-filter-repo)
 
 
-def mirror_clone(source: str, dest: str) -> None:
+def local_mirror_copy(source: str, dest: str) -> None:
     """`git clone --mirror` of `source` into the new folder `dest`: every ref, objects copied (never
     hard-linked, so nothing done to the clone can touch the source's files). Local paths only: the
     clone runs no transport (protocol.allow=never stays) and no hook."""
@@ -750,3 +750,94 @@ def remote_urls(repo: Repo) -> List[Tuple[str, str]]:
         if kind == "pushurl" or name not in found:
             found[name] = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url)
     return sorted(found.items())
+
+
+# --- remotes (fleet audits): the only git calls that use the network -------------------------
+
+# What a clone or fetch may use, for that call only: every scan runs with protocol.allow=never.
+# `ext::` and other transports stay forbidden. Plain http only when a test asks (loopback servers).
+_REMOTE_PROTOCOLS = ("file", "https", "ssh", "git")
+TEST_ALLOW_HTTP = "PIT_GUARD_TEST_ALLOW_HTTP"
+
+
+def _remote_config() -> List[str]:
+    protocols = list(_REMOTE_PROTOCOLS)
+    if os.environ.get(TEST_ALLOW_HTTP) == "1":
+        protocols.append("http")
+    out = ["-c", "protocol.allow=never"]
+    for name in protocols:
+        out += ["-c", f"protocol.{name}.allow=always"]
+    # No credential prompt, no helper from the user's config asked for something it should not send.
+    out += ["-c", "credential.interactive=never", "-c", "core.askPass=", "-c", "transfer.fsckObjects=false"]
+    # A stalled server fails the transfer (under 1 KB/s for 60 s) instead of holding the run.
+    out += ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
+    return out
+
+
+def _remote_env(headers: Sequence[Tuple[str, str]]) -> Dict[str, str]:
+    """git's environment for a clone or fetch: `http.<url>.extraHeader` values passed through
+    GIT_CONFIG_COUNT/KEY/VALUE (never on a command line, so never in `ps`), scoped to one URL prefix."""
+    env = _env()
+    for name in _REPOSITORY_ENV:  # a hook's GIT_DIR must not turn a clone into something else
+        env.pop(name, None)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ASKPASS"] = "true"  # a prompt for a password answers nothing: fails instead of hanging
+    env["SSH_ASKPASS"] = "true"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30")
+    base = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    for i, (prefix, header) in enumerate(headers):
+        env[f"GIT_CONFIG_KEY_{base + i}"] = f"http.{prefix}.extraHeader"
+        env[f"GIT_CONFIG_VALUE_{base + i}"] = header
+    if headers:
+        env["GIT_CONFIG_COUNT"] = str(base + len(headers))
+    return env
+
+
+def _remote_run(args: Sequence[str], cwd: str, headers: Sequence[Tuple[str, str]], timeout: float) -> None:
+    try:
+        proc = subprocess.run(
+            ["git", *_BOUNDED, *_NO_PROGRAMS, *_remote_config(), *args],
+            cwd=cwd,
+            env=_remote_env(headers),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise FatalError("git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise FatalError(f"git {args[0]} took longer than {timeout:.0f} s (unreachable host?)") from None
+    if proc.returncode != 0:
+        raise FatalError(f"git {args[0]} failed: {git_error(proc.stderr, proc.returncode)}")
+
+
+def mirror_clone(url: str, dest: str, headers: Sequence[Tuple[str, str]] = (), timeout: float = 3600.0) -> None:
+    """`git clone --mirror URL DEST` (every ref), credentials only through `headers`."""
+    parent = os.path.dirname(os.path.abspath(dest)) or "."
+    _remote_run(["clone", "--mirror", "--quiet", "--no-local", "--", url, dest], parent, headers, timeout)
+
+
+def mirror_fetch(git_dir: str, url: str, headers: Sequence[Tuple[str, str]] = (), timeout: float = 3600.0) -> None:
+    """Bring a mirror up to date: every ref, deleted ones pruned."""
+    _remote_run(["fetch", "--quiet", "--prune", "--", url, "+refs/*:refs/*"], git_dir, headers, timeout)
+
+
+def mirror_url(git_dir: str) -> Optional[str]:
+    """The URL a clone-cache mirror was made from (its `remote.origin.url`), or None if unreadable."""
+    try:
+        out = run(["config", "--get", "remote.origin.url"], git_dir)
+    except (FatalError, OSError):
+        return None
+    return out.decode("utf-8", "replace").strip() or None
+
+
+def is_mirror(git_dir: str) -> bool:
+    """Whether `git_dir` is a readable bare repository (a clone-cache entry git can use)."""
+    try:
+        out = run(["rev-parse", "--is-bare-repository", "--absolute-git-dir"], git_dir).decode("utf-8", "replace")
+    except (FatalError, OSError):
+        return False
+    lines = out.split("\n")
+    # git looks upwards: a broken entry inside some other repository must not pass for that one
+    return lines[0] == "true" and os.path.realpath(lines[1]) == os.path.realpath(git_dir)

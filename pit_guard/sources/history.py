@@ -17,17 +17,35 @@ import os
 import signal
 import sys
 import tempfile
-from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.archives.limits import Limits
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Provenance, Unread, placed
+from pit_guard.finding import Finding, Provenance, Unread, finding_from_record, finding_record, placed
 from pit_guard.sources import changes, git
 from pit_guard.sources.result import SourceResult
 
 # Below this much blob data, worker processes cost more than they save.
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _CHUNKS_PER_WORKER = 12
+
+
+@dataclasses.dataclass
+class BlobMemo:
+    """Incremental audits. `lookup(shas)` gives the blobs among `shas` scanned before (sha -> their
+    findings, [] when clean): they are not read again, their findings are reused and placed in
+    today's history. Commits work the same way for their messages (a commit id is a content hash
+    too), but only clean ones are remembered: a message holding a secret is always read again.
+    After the scan, `scanned` holds what this run read (sha -> findings; clean commits -> [])."""
+
+    lookup: Callable[[Sequence[str]], Dict[str, List[Finding]]]
+    scanned: Dict[str, List[Finding]] = dataclasses.field(default_factory=dict)
+    reused: int = 0  # blobs not read because they were scanned before
+    read: int = 0  # blobs read by this run
+    # The history pass of this repository's last audit (`walk_data`), to walk only the commits it
+    # did not see; None: walk everything. `walk_out`: what this run leaves for the next one.
+    walk: Optional[Dict[str, Any]] = None
+    walk_out: Optional[Dict[str, Any]] = None
 
 
 def scan_history(
@@ -38,7 +56,11 @@ def scan_history(
     progress: bool = False,
     workers: Optional[int] = None,
     archives: Optional[Limits] = None,
+    memo: Optional[BlobMemo] = None,
+    blob_shard: Optional[Tuple[int, int]] = None,
 ) -> SourceResult:
+    """`memo`: skip blobs an earlier run scanned (incremental). `blob_shard` (i, n): scan only the
+    blobs whose id falls in shard i of n (one huge repository split across machines)."""
     repo = git.open_repo(path)
     result = SourceResult()
     head = git.resolve(repo, "HEAD")
@@ -55,12 +77,33 @@ def scan_history(
     n = _worker_count(repo, workers)
     with tempfile.TemporaryFile() as log_file, _Workers(n) as pool:
         revs = ["--all", *git.stash_entries(repo)]
-        job = None if include_unreachable else git.LogJob(repo, revs, log_options, None, log_file)
+        seed = None
+        if memo is not None and memo.walk is not None and not include_unreachable:
+            seed = _resumable(repo, revs, memo.walk)
+        log_revs = revs if seed is None else [*revs, "--not", *seed.tips]
+        job = None if include_unreachable else git.LogJob(repo, log_revs, log_options, None, log_file)
         blobs, commits, unreadable = git.object_inventory(repo)
         if job is None:
             stdin = "".join(c + "\n" for c in commits).encode()
             job = git.LogJob(repo, revs, log_options, stdin, log_file)
-        hits, lfs, problems = _scan_blobs(repo, blobs, max_file_size, progress, pool, archives or Limits())
+        to_scan: Sequence[Tuple[str, int]] = blobs
+        reused: _Hits = []
+        if blob_shard is not None:
+            to_scan = [(sha, size) for sha, size in to_scan if in_shard(sha, *blob_shard)]
+        if memo is not None:
+            remembered = memo.lookup([sha for sha, _ in to_scan])
+            reused = [(sha, found) for sha, found in remembered.items() if found]
+            memo.reused = len(remembered)
+            to_scan = [(sha, size) for sha, size in to_scan if sha not in remembered]
+        hits, lfs, problems = _scan_blobs(repo, to_scan, max_file_size, progress, pool, archives or Limits())
+        clean_commits: Set[str] = set()
+        if memo is not None:
+            failed = {u.path[len("<object ") : -1] for u in problems}
+            found_in = dict(hits)
+            memo.scanned = {sha: found_in.get(sha, []) for sha, _ in to_scan if sha not in failed}
+            memo.read = len(memo.scanned)
+            clean_commits = set(memo.lookup(commits))
+        hits += reused
         problems += [Unread(f"<object {sha}>", "unreadable object (corrupt object file)") for sha in unreadable]
         # blobs that could not be read or scanned: the history pass tells where they are
         # (`<object SHA>!inner` for an entry of an archive blob)
@@ -78,12 +121,53 @@ def scan_history(
             log_file.seek(0)
             known = {sha for sha, _ in blobs}
             known.update(unreadable)
-            messages = _Messages()
-            result.findings, missing = _with_provenance(
-                repo, hits, head, include_unreachable, messages.scan(git.read_log_records(log_file)), known, places
-            )
+            walk_out: Dict[str, Any] = {}
+            messages = _Messages(clean_commits)
+            try:
+                if seed is not None and (problems or unreadable):
+                    raise _Fallback  # where unreadable blobs are is told by a full walk only
+                result.findings, missing = _with_provenance(
+                    repo,
+                    hits,
+                    head,
+                    include_unreachable,
+                    messages.scan(git.read_log_records(log_file)),
+                    known,
+                    places,
+                    seed,
+                    walk_out,
+                )
+            except _Fallback:  # history was rewritten since: walk all of it
+                seed = None
+                places = dict.fromkeys(places, "")
+                log_file.seek(0)
+                log_file.truncate()
+                git.LogJob(repo, revs, log_options, None, log_file).finish()
+                log_file.seek(0)
+                walk_out = {}
+                messages = _Messages(clean_commits)
+                result.findings, missing = _with_provenance(
+                    repo,
+                    hits,
+                    head,
+                    include_unreachable,
+                    messages.scan(git.read_log_records(log_file)),
+                    known,
+                    places,
+                    None,
+                    walk_out,
+                )
             problems = [_placed(u, places) for u in problems]
             result.findings += messages.findings
+            if seed is not None:
+                result.findings += seed.message_findings()
+                result.notices.append("incremental: history continued from the last audit (only new commits walked)")
+            if memo is not None and not include_unreachable and not problems and not missing:
+                walk_out["messages"] = [*(seed.messages if seed is not None else []), *_message_records(messages)]
+                if not messages.problems:
+                    memo.walk_out = walk_out
+            if memo is not None:
+                memo.scanned.update((sha, []) for sha in messages.clean)
             problems += messages.problems
             problems += _summarise_missing(repo, missing, result.notices)
         tags = SourceResult()
@@ -102,6 +186,11 @@ def scan_history(
             names = ", ".join(git.show_path(p) for p in subs[:5]) + (", ..." if len(subs) > 5 else "")
             result.notices.append(f"{len(subs)} submodule(s) not descended into ({names}): audit each one on its own")
     return result
+
+
+def in_shard(sha: str, index: int, count: int) -> bool:
+    """Whether blob `sha` belongs to shard `index` (0-based) of `count`: by its id, so stable."""
+    return int(sha[:12], 16) % count == index
 
 
 # --- scanning ---------------------------------------------------------------------------------
@@ -171,16 +260,21 @@ def _chunks(blobs: Sequence[Tuple[str, int]], count: int) -> List[List[str]]:
 class _Messages:
     """Scans each commit message as the history pass reads it (no second walk of history)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known_clean: FrozenSet[str] | Set[str] = frozenset()) -> None:
         self.findings: List[Finding] = []
         self.problems: List[Unread] = []
+        self.known_clean = known_clean  # commits whose message an earlier run found clean
+        self.clean: List[str] = []  # commits whose message this run found clean
 
     def scan(self, log: Iterator[git.LogRecord]) -> Iterator[git.LogRecord]:
         part = SourceResult()
         for record in log:
             sha, _parents, author, date, _timestamp, _entries, message = record
-            if message.strip():
+            if message.strip() and sha not in self.known_clean:
+                unread = len(part.skipped)
                 found = changes.scan_message(message, changes.message_place(sha), part)
+                if not found and len(part.skipped) == unread:
+                    self.clean.append(sha)
                 if found:
                     prov = Provenance(
                         sha, author.decode("utf-8", "replace"), date.decode("ascii", "replace"), 1, None, None
@@ -348,6 +442,102 @@ class _Progress:
         sys.stderr.flush()
 
 
+# --- incremental history ------------------------------------------------------------------------
+
+
+class _Fallback(Exception):
+    """The last audit's history pass cannot be continued (a ref was rewritten or moved back)."""
+
+
+def _path_text(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
+
+
+def _path_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclasses.dataclass
+class _Seed:
+    """The last audit's history pass: per ref tip its tree state and history (target blobs only),
+    every target's origin, per secret how many commits carry it, the commits walked, and the
+    findings in commit messages. The next pass walks only commits no tip reaches."""
+
+    tips: List[str]
+    present: Dict[str, Dict[bytes, str]]
+    history: Dict[str, FrozenSet[str]]
+    origins: Dict[str, _Origin]
+    counts: Dict[str, int]
+    count: int
+    messages: List[Dict[str, Any]]
+
+    def message_findings(self) -> List[Finding]:
+        import time
+
+        now = time.time()
+        out = []
+        for m in self.messages:
+            prov = Provenance(m["commit"], m["author"], m["date"], 1, None, None)
+            out.append(dataclasses.replace(finding_from_record(m["finding"], now), path=m["path"], provenance=prov))
+        return out
+
+
+def _resumable(repo: git.Repo, revs: List[str], data: Dict[str, Any]) -> Optional[_Seed]:
+    """The seed when every commit the last pass walked is still reachable (history only grew)."""
+    try:
+        tips = list(data["tips"])
+        if not tips:
+            return None
+        now = int(repo.run("rev-list", "--count", *revs).strip() or 0)
+        new = int(repo.run("rev-list", "--count", *revs, "--not", *tips).strip() or 0)
+        if now != int(data["count"]) + new:
+            return None
+        return _Seed(
+            tips,
+            {t: {_path_bytes(p): b for p, b in data["present"][t].items()} for t in tips},
+            {t: frozenset(data["history"][t]) for t in tips},
+            {b: _Origin(o[0], o[1], o[2], int(o[3]), _path_bytes(o[4])) for b, o in data["origins"].items()},
+            {fp: int(n) for fp, n in data["counts"].items()},
+            int(data["count"]),
+            list(data["messages"]),
+        )
+    except (FatalError, KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _message_records(messages: "_Messages") -> List[Dict[str, Any]]:
+    out = []
+    for f in messages.findings:
+        p = f.provenance
+        assert p is not None
+        out.append(
+            {"finding": finding_record(f), "path": f.path, "commit": p.commit, "author": p.author, "date": p.date}
+        )
+    return out
+
+
+def _save_walk(
+    repo: git.Repo,
+    out: Dict[str, Any],
+    present: Dict[str, Dict[bytes, str]],
+    history: Dict[str, FrozenSet[str]],
+    origins: Dict[str, _Origin],
+    counts: Dict[str, int],
+    count: int,
+) -> None:
+    tips = repo.run("rev-list", "--no-walk", "--all", *git.stash_entries(repo)).decode().split()
+    if any(t not in present or t not in history for t in tips):
+        return  # nothing to continue from
+    out.update(
+        tips=tips,
+        present={t: {_path_text(p): b for p, b in present[t].items()} for t in tips},
+        history={t: sorted(history[t]) for t in tips},
+        origins={b: [o.commit, o.author, o.date, o.timestamp, _path_text(o.path)] for b, o in origins.items()},
+        counts=counts,
+        count=count,
+    )
+
+
 # --- provenance -------------------------------------------------------------------------------
 
 
@@ -385,15 +575,26 @@ def _with_provenance(
     log: Iterator[git.LogRecord],
     known: Set[str],
     places: Optional[Dict[str, str]] = None,
+    seed: Optional[_Seed] = None,
+    out: Optional[Dict[str, Any]] = None,
 ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
     """Findings placed in history, and the blobs commits name that the repository lacks. `places`
-    (blob sha -> "") is filled with where history first adds each of those blobs."""
+    (blob sha -> "") is filled with where history first adds each of those blobs. With `seed`,
+    `log` holds only the commits the seed's tips do not reach; `out` receives the next seed."""
     targets = {sha for sha, _ in hits}
-    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places)
+    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places, seed)
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
+    branch_tips = git.branch_tips(repo)
+    if seed is not None and (
+        (head is not None and head not in present) or any(sha not in history for _, sha in branch_tips)
+    ):
+        raise _Fallback  # a ref moved back to a commit in the middle of the old history
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
-    tips = [(name, history.get(sha, _NONE)) for name, sha in git.branch_tips(repo)]
-    facts = _secret_facts(hits, present, in_head, tips)
+    tips = [(name, history.get(sha, _NONE)) for name, sha in branch_tips]
+    facts, counts = _secret_facts(hits, present, in_head, tips, seed)
+    if out is not None:
+        walked = len(present) - (len(seed.present) if seed is not None else 0)
+        _save_walk(repo, out, present, history, origins, counts, walked + (seed.count if seed is not None else 0))
     # One finding per secret and path: successive edits of a file are one leak, first seen in the
     # commit that introduced the oldest version; how far it spread is a fact of the secret.
     earliest: Dict[Tuple[str, bytes, str], Tuple[_Origin, Finding]] = {}
@@ -418,14 +619,22 @@ def _with_provenance(
 
 
 def _secret_facts(
-    hits: _Hits, present: Dict[str, Dict[bytes, str]], in_head: Set[str], tips: List[Tuple[str, FrozenSet[str]]]
-) -> Dict[str, Tuple[int, bool, Tuple[str, ...]]]:
+    hits: _Hits,
+    present: Dict[str, Dict[bytes, str]],
+    in_head: Set[str],
+    tips: List[Tuple[str, FrozenSet[str]]],
+    seed: Optional[_Seed] = None,
+) -> Tuple[Dict[str, Tuple[int, bool, Tuple[str, ...]]], Dict[str, int]]:
     """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it, and
-    which branches' histories hold it."""
+    which branches' histories hold it; and the commit counts alone (what a seed keeps). With a
+    seed, its counts are the old commits' and its tips (walked before) are not counted again."""
     blob_secrets = {sha: {f.fingerprint for f in found} for sha, found in hits}
-    commits: Dict[str, int] = {}
+    commits: Dict[str, int] = dict(seed.counts) if seed is not None else {}
+    seen_before = seed.present if seed is not None else {}
     per_state: Dict[int, Set[str]] = {}  # commits share their tree state with an unchanged parent
-    for state in present.values():
+    for commit, state in present.items():
+        if commit in seen_before:
+            continue
         secrets = per_state.get(id(state))
         if secrets is None:
             secrets = per_state[id(state)] = {fp for blob in set(state.values()) for fp in blob_secrets.get(blob, ())}
@@ -437,7 +646,7 @@ def _secret_facts(
         blobs = {blob for blob, secrets in blob_secrets.items() if fp in secrets}
         branches = tuple(sorted(name for name, seen in tips if not blobs.isdisjoint(seen)))
         facts[fp] = (commits.get(fp, 0), fp in head_secrets, branches)
-    return facts
+    return facts, commits
 
 
 def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
@@ -455,7 +664,11 @@ def _reached_without_commits(repo: git.Repo, targets: Set[str]) -> Set[str]:
 
 
 def _walk_history(
-    log: Iterator[git.LogRecord], targets: Set[str], known: Set[str], places: Dict[str, str]
+    log: Iterator[git.LogRecord],
+    targets: Set[str],
+    known: Set[str],
+    places: Dict[str, str],
+    seed: Optional[_Seed] = None,
 ) -> Tuple[Dict[str, _Origin], Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
@@ -464,11 +677,13 @@ def _walk_history(
     present[c] maps path -> target blob in commit c's tree; history[c] is every target blob in
     c or its ancestors. Both are shared with the parent when unchanged: one reference a commit.
     """
-    present: Dict[str, Dict[bytes, str]] = {}
-    history: Dict[str, FrozenSet[str]] = {}
-    origins: Dict[str, _Origin] = {}
+    present: Dict[str, Dict[bytes, str]] = dict(seed.present) if seed is not None else {}
+    history: Dict[str, FrozenSet[str]] = dict(seed.history) if seed is not None else {}
+    origins: Dict[str, _Origin] = dict(seed.origins) if seed is not None else {}
     missing: Dict[str, str] = {}
     for sha, parents, author, date, timestamp, entries, _message in log:
+        if seed is not None and any(p not in present for p in parents):
+            raise _Fallback  # a new commit on top of an old commit that was no ref's tip
         parent = parents[0] if parents else None
         state = present.get(parent, _EMPTY) if parent else _EMPTY
         changed = []

@@ -132,6 +132,8 @@ def _plan(finding: Finding, now: float, v2: str, v1: str) -> _Plan:
     if probe.kind == "never":
         until = f"; exp {_iso(expires_at)} not yet passed" if expires_at is not None else ""
         return Validation(NOT_CHECKED, probe.reason + until)
+    if not finding.secret:  # read back from a redacted report or state: nothing to send
+        return Validation(UNKNOWN, "the secret is not in the report it was read from: it could not be checked")
     if not _sendable(finding.secret):
         return Validation(NOT_CHECKED, "the token holds characters that cannot go in an HTTP header")
     if probe.kind == "owner":

@@ -1,0 +1,148 @@
+"""--shard I/N and `pit-guard merge`: shards of a fleet merge into the single run's report, byte for
+byte, in every format; one repository split by blob id merges into the same findings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fleet_helpers import make_remote, new_pit
+
+from pit_guard.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    shared = new_pit()
+    tokens = [shared]
+    urls = []
+    for i in range(5):
+        own = [new_pit() for _ in range(i % 3)]
+        tokens += own
+        urls.append(make_remote(tmp_path, f"repo{i}", [*own, shared] if i % 2 else own)[1])
+    return urls, tokens
+
+
+def audit(capsys, *args):
+    code = main(["audit", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "text"])
+def test_three_shards_merge_into_the_single_run_byte_for_byte(tmp_path, capsys, fleet, fmt):
+    urls, tokens = fleet
+    clones = str(tmp_path / "clones")
+    code, single, _ = audit(capsys, *urls, "--clone-dir", clones, "--format", fmt, "--jobs", "2")
+    assert code == 1
+    parts = []
+    sizes = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"shard{i}.json"
+        code, _, _ = audit(
+            capsys, *urls, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part)
+        )
+        assert code in (0, 1)
+        sizes.append(len(json.loads(part.read_text())["findings"]))
+        parts.append(str(part))
+    assert sum(1 for s in sizes if s) >= 2  # the work really was split
+    code = main(["merge", *parts, "--format", fmt])
+    merged = capsys.readouterr()
+    assert code == 1
+    assert merged.out == single
+    for token in tokens:
+        assert token not in merged.out + merged.err
+
+
+def test_shards_are_a_partition_of_the_repositories(tmp_path, capsys, fleet):
+    urls, _ = fleet
+    seen = []
+    for i in (1, 2, 3):
+        code, out, _ = audit(capsys, *urls, "--shard", f"{i}/3", "--list-only")
+        assert code == 0
+        seen += out.split()
+    assert sorted(seen) == sorted(urls)
+    again = [audit(capsys, *urls, "--shard", f"{i}/3", "--list-only")[1] for i in (1, 2, 3)]
+    assert sorted("".join(again).split()) == sorted(seen)  # deterministic: a retry audits the same part
+
+
+def test_one_repository_split_by_blob_merges_into_the_same_findings(tmp_path, capsys):
+    tokens = [new_pit() for _ in range(8)]
+    _, url = make_remote(tmp_path, "big", tokens, extra_files=6)
+    clones = str(tmp_path / "clones")
+    code, single, _ = audit(capsys, url, "--clone-dir", clones, "--format", "json")
+    parts = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"b{i}.json"
+        audit(capsys, url, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part))
+        parts.append(str(part))
+    per_shard = [len(json.loads(open(p).read())["findings"]) for p in parts]
+    assert sum(1 for n in per_shard if n) >= 2 and sum(per_shard) == 8
+    code = main(["merge", *parts, "--format", "json"])
+    merged = capsys.readouterr().out
+    assert code == 1
+    assert merged == single
+
+
+def test_merge_keeps_an_incomplete_shard_incomplete(tmp_path, capsys, fleet):
+    urls, _ = fleet
+    gone = (tmp_path / "gone.git").as_uri()
+    part = tmp_path / "s.json"
+    code, _, _ = audit(capsys, gone, *urls, "--format", "json", "-o", str(part))
+    assert code == 2
+    code = main(["merge", str(part)])
+    out = capsys.readouterr()
+    assert code == 2
+    assert "gone.git" in out.out and "INCOMPLETE" in out.out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "cannot merge it"),
+        ('{"tool": {"name": "other"}}', "not a pit-guard JSON report"),
+        ('{"tool": {"name": "pit-guard"}, "version": 9}', "schema version 9"),
+    ],
+)
+def test_merge_refuses_what_is_not_a_shard_report(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    code = main(["merge", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err
+
+
+def test_merge_validate_reads_each_secret_again_and_checks_it_once(tmp_path, capsys, ghl):
+    """Shard reports are redacted; `merge --validate` reads the secret again from its repository
+    and sends each distinct credential once, after the merge."""
+    from ghl_fake_server import DEAD_PIT_401, LIVE_422
+
+    live, dead = new_pit(), new_pit()
+    ghl.reply(live, LIVE_422)
+    ghl.reply(dead, DEAD_PIT_401)
+    _, url_a = make_remote(tmp_path, "va", [live, dead])
+    _, url_b = make_remote(tmp_path, "vb", [live])
+    clones = str(tmp_path / "clones")
+    parts = []
+    for i in (1, 2):
+        part = tmp_path / f"v{i}.json"
+        audit(capsys, url_a, url_b, "--clone-dir", clones, "--shard", f"{i}/2", "--format", "json", "-o", str(part))
+        assert live not in part.read_text() and dead not in part.read_text()
+        parts.append(str(part))
+    assert ghl.requests == []  # shards never validate
+    code = main(["merge", *parts, "--format", "json", "--validate", "--clone-dir", str(tmp_path / "merge-clones")])
+    out = capsys.readouterr()
+    assert code == 1, out.err
+    status = {
+        f["provenance"]["repository"] + f["path"]: f["validation"]["status"] for f in json.loads(out.out)["findings"]
+    }
+    assert sorted(status.values()) == ["dead", "live", "live"]
+    assert len(ghl.requests_for(live)) == 1 and len(ghl.requests_for(dead)) == 1
+    assert live not in out.out + out.err and dead not in out.out + out.err
