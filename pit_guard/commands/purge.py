@@ -68,6 +68,9 @@ def purge(
     if click.get_current_context().get_parameter_source("repo") == click.core.ParameterSource.COMMANDLINE:
         git.use_named_repository()
     where = p.target(repo)
+    # From here on every git command names its repository by folder: GIT_DIR or GIT_WORK_TREE left in
+    # the environment would make git-filter-repo rewrite the user's clone instead of the mirror.
+    git.use_named_repository()
     into = os.path.abspath(into or where.default_into)
     if report_file:
         findings = p.from_report(report_file, where)
@@ -100,7 +103,7 @@ def purge(
         notice("--i-have-revoked: going on")
     if do_apply:
         program = p.filter_repo_program()
-        p.check_into(into)
+        p.check_into(into, where)
     if expressions_file:
         p.check_outside(expressions_file, where)
         expr_path = os.path.abspath(expressions_file)
@@ -139,6 +142,17 @@ def purge(
         notice(
             f"NOT done: the audit of {into} still finds {len(left)} finding(s). Do not push it; "
             f"your clone is unchanged. Remove {into} and {expr_path}."
+        )
+        return EXIT_FINDINGS
+    names = p.names_with_tokens(into)
+    if names:
+        for name in names:
+            notice(f"still there: a token in the {name}")
+        notice(
+            f"NOT done: {len(names)} ref or file name(s) in {into} hold a token, which a text rewrite cannot "
+            f"change. Rename them there (`git -C {into} filter-repo --force --path-rename OLD:NEW`, "
+            f"`git -C {into} branch -m OLD NEW`) and check `git -C {into} log --all --name-only` before any push; "
+            f"then remove {expr_path}."
         )
         return EXIT_FINDINGS
     _done(where, into, expr_path, len(credentials))

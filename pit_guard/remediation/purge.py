@@ -65,6 +65,15 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
         raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
     findings, missing = findings_from_report(document, root=where.folder, name=report_file)
     if missing:
+        # A credential in a commit or tag message (`<commit 1a2b3c message>`) has no file to re-read:
+        # the audit of this repository gives it back, by the fingerprint the report holds.
+        audited = {f.fingerprint: f for f in audit(where.folder)[0]}
+        for entry, _ in list(missing):
+            again = audited.get(str(entry.get("fingerprint")))
+            if again is not None and again.rule_id == entry.get("rule_id"):
+                findings.append(again)
+                missing.remove((entry, _))
+    if missing:
         entry, why = missing[0]
         raise FatalError(
             f"{report_file}: {len(missing)} credential(s) cannot be recovered (e.g. {entry.get('path')}: {why}); "
@@ -121,6 +130,13 @@ def _base64_cores(secret: bytes) -> List[bytes]:
 def forms(secret: str) -> List[bytes]:
     """Every form of `secret` the detector decodes: as written, JSON-escaped, URL-encoded, base64
     (standard and URL-safe), UTF-16. Longest first, no duplicates."""
+    if secret.lower().startswith("pit-"):  # the detector reads `PIT-` and upper-case UUIDs as the same token
+        variants = dict.fromkeys([secret, secret.lower(), secret.upper(), "pit-" + secret[4:].upper()])
+        return sorted(dict.fromkeys(f for v in variants for f in _forms(v)), key=len, reverse=True)
+    return _forms(secret)
+
+
+def _forms(secret: str) -> List[bytes]:
     raw = secret.encode("utf-8")
     found = [
         raw,
@@ -194,9 +210,16 @@ def filter_repo_program() -> str:
     return program
 
 
-def check_into(into: str) -> None:
+def check_into(into: str, where: Target) -> None:
     if os.path.lexists(into):
         raise FatalError(f"{into} already exists: purge writes a new clone there; remove it or name another --into")
+    full = os.path.realpath(into)
+    for root in {os.path.realpath(where.folder), os.path.realpath(where.repo.git_dir)}:
+        if full.startswith(root.rstrip(os.sep) + os.sep):
+            raise FatalError(
+                f"{into} is inside the repository: the clone keeps the old history and the expressions file "
+                "holds the secrets, neither may be committed; name a folder outside it"
+            )
 
 
 def rewrite(where: Target, into: str, expressions_file: str, program: str) -> None:
@@ -208,6 +231,17 @@ def rewrite(where: Target, into: str, expressions_file: str, program: str) -> No
 def prove(into: str) -> Tuple[List[Finding], List[Unread]]:
     """The audit of the rewritten clone: what is left, and what it could not read."""
     return audit(into)
+
+
+def names_with_tokens(into: str) -> List[str]:
+    """The ref names and file paths of the rewritten clone that hold a token (shown redacted): the
+    audit reads contents and messages, and --replace-text rewrites only those."""
+    from pit_guard.finding import redact_text
+
+    repo = git.open_repo(into)
+    named = [f"ref name {display_path(r)}" for r in git.ref_names(repo) if redact_text(r) != r]
+    paths = (git.show_path(p) for p in sorted(git.history_paths(repo)))
+    return named + [f"file name {display_path(p)}" for p in paths if redact_text(p) != p]
 
 
 # --- what to tell ---------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Review of `pit-guard purge`: a hostile environment, hostile names and careless inputs. Real git
+repositories, the real git-filter-repo, real processes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+from git_helpers import Repo, git_env, new_pit
+
+from pit_guard.remediation import purge as p
+from pit_guard.sources import git as pg_git
+
+needs_filter_repo = pytest.mark.skipif(
+    pg_git.find_filter_repo([os.path.dirname(sys.executable)]) is None,
+    reason="git-filter-repo is not installed (pip install 'pit-guard[test]')",
+)
+
+
+def pit_guard(*args: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    return subprocess.run(
+        [sys.executable, "-m", "pit_guard", *args], cwd=cwd, env=env or git_env(), capture_output=True, text=True
+    )
+
+
+def snapshot(folder: Path) -> Dict[str, bytes]:
+    out = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = f.read()
+    return out
+
+
+def all_objects(git_dir: Path) -> bytes:
+    return subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=git_dir, capture_output=True, check=True
+    ).stdout
+
+
+@needs_filter_repo
+def test_git_dir_in_the_environment_never_turns_the_rewrite_onto_the_users_clone(tmp_path: Path) -> None:
+    """`GIT_DIR`/`GIT_WORK_TREE` exported (a dotfiles habit, a hook): git-filter-repo run in the mirror
+    clone followed them and rewrote the user's clone, then audited it and said "Done"."""
+    token = new_pit()
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={token}\n")
+    repo.commit("leak")
+    before = snapshot(repo.path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = git_env({"GIT_DIR": str(repo.path / ".git"), "GIT_WORK_TREE": str(repo.path)})
+    into = tmp_path / "purged"
+    proc = pit_guard("purge", "--apply", "--i-have-revoked", "--into", str(into), cwd=elsewhere, env=env)
+    assert snapshot(repo.path) == before  # the user's clone: not one byte changed
+    assert proc.returncode == 0, proc.stderr
+    assert token.encode() not in all_objects(into)
+    assert token not in proc.stdout + proc.stderr
+
+
+@needs_filter_repo
+@pytest.mark.parametrize("where", ["file", "branch", "tag"])
+def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str) -> None:
+    """The audit reads contents and messages; --replace-text rewrites only those. A token in a file
+    name or a branch/tag name stays in the rewritten clone: purge must not call that done."""
+    in_name, in_content = new_pit(), new_pit()
+    repo = Repo(tmp_path / "work")
+    name = f"cfg-{in_name}.env" if where == "file" else "app.env"
+    repo.write(name, f"GHL_TOKEN={in_content}\n")
+    repo.commit("leak")
+    if where == "branch":
+        repo.git("branch", f"feat/{in_name}")
+    elif where == "tag":
+        repo.git("tag", f"v-{in_name}")
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Done:" not in proc.stdout and "push --force" not in proc.stdout
+    assert "NOT done" in proc.stderr
+    assert ("file name" if where == "file" else "ref name") in proc.stderr
+    for token in (in_name, in_content):
+        assert token not in proc.stdout + proc.stderr
+
+
+def test_remote_passwords_are_never_printed(tmp_path: Path) -> None:
+    token = new_pit()
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={token}\n")
+    repo.commit("leak")
+    repo.git("remote", "add", "origin", "HTTPS://deploy:upper-pw-1@git.example.com/team/app.git")
+    repo.git("remote", "add", "mirror", "https://deploy:at@sign-pw-2@git.example.com/team/app.git")
+    proc = pit_guard("purge", str(repo.path), "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "git.example.com/team/app.git" in proc.stdout
+    for secret in ("upper-pw-1", "sign-pw-2", token):
+        assert secret not in proc.stdout + proc.stderr
+
+
+def test_a_report_with_a_token_in_a_commit_message_can_be_purged(tmp_path: Path) -> None:
+    """The documented flow (`audit --validate --format json -o FILE`, `purge --report FILE`) refused any
+    repository with a token in a commit message: that place has no file to re-read the secret from."""
+    in_file, in_message = new_pit(), new_pit()
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={in_file}\n")
+    repo.commit(f"leak\n\nGHL_TOKEN={in_message}")
+    out = tmp_path / "audit.json"
+    audit = pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path)
+    assert audit.returncode == 1, audit.stderr
+    document = json.loads(out.read_text())
+    assert any(f["path"].startswith("<commit") for f in document["findings"])
+    for f in document["findings"]:
+        f["validation"] = {"status": "dead", "reason": "revoked", "checked_at": None}
+    out.write_text(json.dumps(document))
+    proc = pit_guard("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = (tmp_path / ("work-" + p.EXPRESSIONS_NAME)).read_bytes()
+    assert b"literal:" + in_message.encode() + b"==>" in written
+    assert b"literal:" + in_file.encode() + b"==>" in written
+
+
+def test_every_encoded_form_of_an_upper_case_pit_is_in_the_expressions() -> None:
+    """The detector reads `PIT-<UPPER UUID>` as the same credential (one fingerprint), also base64-
+    encoded: the lower-case forms alone left it in the rewritten clone ("NOT done" for ever)."""
+    token = new_pit()
+    for shown in (token.upper(), "pit-" + token[4:].upper()):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(b"GHL_TOKEN=" + shown.encode() + b"\n")
+            assert any(form in encoded for form in p.forms(token)), shown
+        assert any(form in shown.encode("utf-16-le") for form in p.forms(token))
+
+
+def test_into_inside_the_repository_is_refused(tmp_path: Path) -> None:
+    """A mirror clone (old history) and the expressions file (every secret) inside the work tree would
+    be one `git add -A` away from a commit."""
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    inside = repo.path / "purged"
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", "--into", str(inside), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "inside the repository" in proc.stderr
+    assert not inside.exists()
