@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Dict, Optional
 import pytest
 from git_helpers import Repo, git_env, new_pit
 
+from pit_guard.finding import Finding, fingerprint
 from pit_guard.remediation import purge as p
 from pit_guard.sources import git as pg_git
 
@@ -146,3 +148,71 @@ def test_into_inside_the_repository_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "inside the repository" in proc.stderr
     assert not inside.exists()
+
+
+def test_an_edited_report_cannot_make_purge_rewrite_arbitrary_text(tmp_path: Path) -> None:
+    """A report's `secret` (with secret_redacted false) was trusted when its fingerprint matched, and a
+    fingerprint is just SHA-256 of rule and text: any text could be made to vanish from every file of
+    the history, and a newline in it injected a `regex:` line into the expressions file."""
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    out = tmp_path / "audit.json"
+    assert pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
+    document = json.loads(out.read_text())
+    rule = "ghl-private-integration-token"
+    for text in ("Copyright Example Inc, all rights reserved", "pit-\nregex:import"):
+        document["findings"] = [
+            {
+                **document["findings"][0],
+                "secret": text,
+                "secret_redacted": False,
+                "fingerprint": fingerprint(rule, text),
+            }
+        ]
+        out.write_text(json.dumps(document))
+        proc = pit_guard("purge", str(repo.path), "--report", str(out), "--i-have-revoked", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "not such a credential" in proc.stderr
+        assert not (tmp_path / ("work-" + p.EXPRESSIONS_NAME)).exists()
+
+
+def test_no_expression_line_comes_from_a_newline_in_a_secret() -> None:
+    secret = "pit-\nregex:import"
+    data = p.expressions([Finding(rule_id="ghl-private-integration-token", secret=secret, path="x", line=1, column=1)])
+    assert all(line.startswith((b"literal:", b"regex:(?i)pit")) for line in data.splitlines())
+
+
+@pytest.mark.parametrize("when", ["filter-repo", "audit"])
+def test_an_interrupted_purge_leaves_no_secrets_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], when: str
+) -> None:
+    """SIGTERM (a closed terminal, `timeout`, CI cancelling) during the rewrite or the re-audit: exit 143,
+    and the expressions file (every secret, in the clone's folder) removed like a failure removes it."""
+    from pit_guard import cli
+
+    repo = Repo(tmp_path / "work")
+    token = new_pit()
+    repo.write("app.env", f"GHL_TOKEN={token}\n")
+    repo.commit("leak")
+    program = tmp_path / "git-filter-repo"
+    if when == "filter-repo":  # the signal arrives while git-filter-repo runs
+        program.write_text("#!/bin/sh\nkill -TERM $PPID\nexec sleep 30\n")
+    else:
+        program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(pg_git, "find_filter_repo", lambda search: str(program))
+    if when == "audit":  # ... or while the rewritten clone is audited
+
+        def interrupted(into: str) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        monkeypatch.setattr(p, "prove", interrupted)
+    for name, value in git_env().items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["purge", str(repo.path), "--apply", "--i-have-revoked"])
+    err = capsys.readouterr().err
+    assert code == 143, err
+    into = tmp_path / "work-purged"
+    assert into.is_dir() and not (into / p.EXPRESSIONS_NAME).exists()
+    assert token not in err

@@ -122,16 +122,20 @@ def purge(
         git.mirror_clone(where.folder, into)
     else:
         git.mirror_clone(where.folder, into)
-        p.write_secret_file(expr_path, data)
-    notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
     try:
-        git.filter_repo(program, into, expr_path)
-    except FatalError:
-        if not expressions_file:  # ours, in the clone: the secrets must not stay behind a failure
+        if not expressions_file:
+            p.write_secret_file(expr_path, data)
+        notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
+        try:
+            git.filter_repo(program, into, expr_path)
+        except FatalError:
+            notice(f"the rewrite failed: {into} is left as it is for a look (delete it); your clone is unchanged")
+            raise
+        left, unread = p.prove(into)
+    except BaseException:  # a failure, Ctrl-C, SIGTERM: the secrets file we put in the clone must not stay
+        if not expressions_file and os.path.lexists(expr_path):
             os.unlink(expr_path)
-        notice(f"the rewrite failed: {into} is left as it is for a look (delete it); your clone is unchanged")
         raise
-    left, unread = p.prove(into)
     for u in unread:
         notice(f"not scanned {u.path}: {u.reason}")
     if unread:

@@ -79,6 +79,15 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
             f"{report_file}: {len(missing)} credential(s) cannot be recovered (e.g. {entry.get('path')}: {why}); "
             "write the report with `pit-guard audit --format json` on this repository, or run purge without --report"
         )
+    from pit_guard.detection.detect import scan_bytes
+
+    for found in findings:  # a secret written out in an edited report: only a credential, never any text
+        itself = scan_bytes(found.secret.encode("utf-8"), keep_allowed=True)
+        if not any(t.fingerprint == found.fingerprint for t in itself):
+            raise FatalError(
+                f"{report_file}: the secret of a {found.rule_id} finding (in {display_path(found.path)}) is not such a "
+                "credential: an edited report? Run purge without --report"
+            )
     statuses = {e.get("fingerprint"): e.get("validation") for e in document["findings"] if isinstance(e, dict)}
     from pit_guard.finding import Validation
 
@@ -162,7 +171,7 @@ def expressions(findings: Sequence[Finding]) -> bytes:
             if b"\n" in form or b"\r" in form:
                 continue
             lines[b"literal:" + form + b"==>" + replacement] = None
-        if f.secret.lower().startswith("pit-"):
+        if f.secret.lower().startswith("pit-") and "\n" not in f.secret and "\r" not in f.secret:
             lines[b"regex:(?i)" + re.escape(f.secret).encode() + b"==>" + replacement] = None
     return b"".join(line + b"\n" for line in lines)
 
