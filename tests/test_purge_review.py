@@ -216,3 +216,16 @@ def test_an_interrupted_purge_leaves_no_secrets_file_behind(
     into = tmp_path / "work-purged"
     assert into.is_dir() and not (into / p.EXPRESSIONS_NAME).exists()
     assert token not in err
+
+
+def test_every_rules_credential_written_out_in_a_report_is_accepted() -> None:
+    """The edited-report check must not refuse a real --show-secrets report: every rule's examples."""
+    from pit_guard.detection.detect import scan_bytes
+    from pit_guard.detection.rules import RULES
+
+    for rule in RULES:
+        for ex in rule.positives:
+            text = "".join(f"{k}={v}\n" for k, v in ex.before) + f"{ex.key}={ex.value}\n"
+            found = [f for f in scan_bytes(text.encode(), ".env") if f.rule_id == rule.id]
+            assert found, rule.id
+            assert all(p._is_credential(f) for f in found), rule.id

@@ -79,11 +79,8 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
             f"{report_file}: {len(missing)} credential(s) cannot be recovered (e.g. {entry.get('path')}: {why}); "
             "write the report with `pit-guard audit --format json` on this repository, or run purge without --report"
         )
-    from pit_guard.detection.detect import scan_bytes
-
     for found in findings:  # a secret written out in an edited report: only a credential, never any text
-        itself = scan_bytes(found.secret.encode("utf-8"), keep_allowed=True)
-        if not any(t.fingerprint == found.fingerprint for t in itself):
+        if not _is_credential(found):
             raise FatalError(
                 f"{report_file}: the secret of a {found.rule_id} finding (in {display_path(found.path)}) is not such a "
                 "credential: an edited report? Run purge without --report"
@@ -98,6 +95,22 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
             found = dataclasses.replace(found, validation=Validation(str(v["status"]), str(v.get("reason", ""))))
         out.append(found)
     return out
+
+
+def _is_credential(found: Finding) -> bool:
+    """The detector finds `found.secret` as this very credential, alone or in the context its rule's
+    examples give it (a client secret is one only beside its variable name)."""
+    from pit_guard.detection.detect import scan_bytes
+    from pit_guard.detection.rules import RULES_BY_ID
+
+    contexts = [""] + [
+        "".join(f"{k}={v}\n" for k, v in ex.before) + f"{ex.key}=" for ex in RULES_BY_ID[found.rule_id].positives
+    ]
+    for context in contexts:
+        data = (context + found.secret + "\n").encode("utf-8")
+        if any(t.fingerprint == found.fingerprint for t in scan_bytes(data, ".env", keep_allowed=True)):
+            return True
+    return False
 
 
 def audit(folder: str) -> Tuple[List[Finding], List[Unread]]:
