@@ -104,16 +104,18 @@ def _reach_html(f: Finding) -> str:
     return "".join(parts)
 
 
-def _checklist(first: Finding, status: str) -> List[str]:
+def _checklist(first: Finding, status: str) -> List[Tuple[str, str]]:
+    """(step id, text): the id keys the tick in localStorage, so a tick means the same step in every
+    report of this credential (the list differs by status: a position would not)."""
     rule = RULES_BY_ID[first.rule_id]
     if status in ("dead", "expired"):
-        steps = [f"Confirm it no longer works ({status}): no revocation needed"]
+        steps = [("confirm", f"Confirm it no longer works ({status}): no revocation needed")]
     else:
         steps = [
-            f"Revoke it: {rule.revoke}",
-            "Put the new credential where the integration reads it (secret store or environment)",
+            ("revoke", f"Revoke it: {rule.revoke}"),
+            ("replace", "Put the new credential where the integration reads it (secret store or environment)"),
         ]
-    steps.append("Remove it from every place listed (and from history: `pit-guard purge`)")
+    steps.append(("remove", "Remove it from every place listed (and from history: `pit-guard purge`)"))
     return steps
 
 
@@ -154,8 +156,8 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
         f"<ul>{items}</ul></details>"
     )
     steps = "".join(
-        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{i}"> <span>{_e(step)}</span></label></li>'
-        for i, step in enumerate(_checklist(first, status))
+        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{key}"> <span>{_e(step)}</span></label></li>'
+        for key, step in _checklist(first, status)
     )
     out.append(f'<h4>Revocation checklist</h4><ul class="check">{steps}</ul></article>')
     return "\n".join(out)
