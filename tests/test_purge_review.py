@@ -229,3 +229,33 @@ def test_every_rules_credential_written_out_in_a_report_is_accepted() -> None:
             found = [f for f in scan_bytes(text.encode(), ".env") if f.rule_id == rule.id]
             assert found, rule.id
             assert all(p._is_credential(f) for f in found), rule.id
+
+
+@needs_filter_repo
+def test_commits_fetched_but_not_merged_are_never_pushed_away(tmp_path: Path) -> None:
+    """The advice was "fetch before purging"; but the push sends local branches, and git-filter-repo drops
+    a refs/remotes/origin/X that differs from refs/heads/X: a colleague's fetched commit vanished from the
+    rewritten clone, and the printed force-push would have deleted it from the remote."""
+    remote = Repo(tmp_path / "remote.git", bare=True)
+    other = Repo(tmp_path / "other", init=False)
+    other.path.parent.mkdir(exist_ok=True)
+    subprocess.run(["git", "clone", "-q", str(remote.path), str(other.path)], env=git_env(), check=True)
+    token = new_pit()
+    other.write("app.env", f"GHL_TOKEN={token}\n")
+    other.commit("leak")
+    other.git("push", "-q", "origin", "HEAD:main")
+    work = Repo(tmp_path / "work", init=False)
+    subprocess.run(["git", "clone", "-q", str(remote.path), str(work.path)], env=git_env(), check=True)
+    other.write("colleague.txt", "pushed later\n")
+    colleague = other.commit("a colleague's work")
+    other.git("push", "-q", "origin", "HEAD:main")
+    work.git("fetch", "-q")
+    proc = pit_guard("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "main lacks commits of origin/main" in proc.stderr
+    assert not (tmp_path / "work-purged").exists()
+    work.git("merge", "-q", "--ff-only", "origin/main")  # up to date: the purge goes on, and keeps the commit
+    proc = pit_guard("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    log = subprocess.run(["git", "log", "--all", "--format=%s"], cwd=tmp_path / "work-purged", capture_output=True)
+    assert b"a colleague's work" in log.stdout and colleague

@@ -84,6 +84,14 @@ def purge(
     if not credentials:
         notice(f"no credentials in {where.folder}'s history: nothing to purge")
         return EXIT_CLEAN
+    behind = p.behind_remotes(where)
+    if behind:
+        for branch, remote in behind[:10]:
+            notice(f"  {branch} lacks commits of {remote}")
+        raise FatalError(
+            f"{len(behind)} local branch(es) lack commits their remote has (listed above): the force-push would "
+            "delete those from the remote. Bring each up to date (`git pull --ff-only`, or merge), then purge again"
+        )
     risky = p.may_still_work(findings)
     if risky:
         notice(
@@ -165,8 +173,9 @@ def purge(
 
 # The mirror holds what the user's clone holds: a commit only the remote has is neither purged nor kept.
 _FETCH_FIRST = (
-    "A force-push replaces the remote's branches with these: `git fetch --all --tags` in your clone before "
-    "purging, so that nothing pushed since is lost (run purge again if the fetch brought anything)."
+    "A force-push replaces the remote's branches with these: `git fetch --all --tags` and bring every branch up "
+    "to date in your clone before purging, so that nothing pushed since is lost (run purge again if the fetch "
+    "brought anything)."
 )
 
 

@@ -132,6 +132,22 @@ def may_still_work(findings: Sequence[Finding]) -> List[Finding]:
     return list(seen.values())
 
 
+def behind_remotes(where: Target) -> List[Tuple[str, str]]:
+    """(local branch, remote-tracking ref) pairs where the remote has commits the branch lacks. The
+    force-push sends the local branch (git-filter-repo also drops a refs/remotes/origin/X that differs
+    from refs/heads/X), so those commits, fetched but not merged, would be deleted from the remote."""
+    refs = git.ref_names(where.repo)
+    heads = {r[len("refs/heads/") :] for r in refs if r.startswith("refs/heads/")}
+    out = []
+    for name, _ in git.remote_urls(where.repo):
+        prefix = f"refs/remotes/{name}/"
+        for r in refs:
+            branch = r[len(prefix) :]
+            if r.startswith(prefix) and branch in heads and not git.is_ancestor(where.repo, r, "refs/heads/" + branch):
+                out.append((branch, r[len("refs/remotes/") :]))
+    return out
+
+
 # --- 3. the expressions file ----------------------------------------------------------------------
 
 

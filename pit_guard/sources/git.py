@@ -737,6 +737,12 @@ def history_paths(repo: Repo) -> Set[bytes]:
     return {name.lstrip(b"\n") for name in out.split(b"\0")} - {b""}
 
 
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """Whether every commit of the ref `ancestor` is in the ref `descendant` (full ref names)."""
+    out = repo.run("rev-list", "--count", f"{descendant}..{ancestor}", "--")
+    return out.strip() == b"0"
+
+
 def ref_names(repo: Repo) -> List[str]:
     """Every ref (not symbolic ones), full names."""
     out = repo.run("for-each-ref", "--format=%(symref) %(refname)")
