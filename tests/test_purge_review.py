@@ -90,6 +90,19 @@ def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str) -
         assert token not in proc.stdout + proc.stderr
 
 
+@needs_filter_repo
+def test_a_name_that_only_looks_like_a_token_path_is_done(tmp_path: Path) -> None:
+    """The name check is the detector's: a folder `webhook-trigger/controllers` holds no credential."""
+    repo = Repo(tmp_path / "work")
+    repo.write("webhook-trigger/controllers/handler.py", "def handle(): pass\n")
+    repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    repo.git("branch", "webhook-trigger/retry-on-timeout")
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Done:" in proc.stdout
+
+
 def test_remote_passwords_are_never_printed(tmp_path: Path) -> None:
     token = new_pit()
     repo = Repo(tmp_path / "work")

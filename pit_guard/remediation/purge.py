@@ -274,12 +274,15 @@ def prove(into: str) -> Tuple[List[Finding], List[Unread]]:
 def names_with_tokens(into: str) -> List[str]:
     """The ref names and file paths of the rewritten clone that hold a token (shown redacted): the
     audit reads contents and messages, and --replace-text rewrites only those."""
-    from pit_guard.finding import redact_text
+    from pit_guard.detection.detect import scan_bytes
+
+    def holds_token(name: bytes) -> bool:  # what the detector finds in it, as it would in a file
+        return bool(scan_bytes(name, "", keep_allowed=True))
 
     repo = git.open_repo(into)
-    named = [f"ref name {display_path(r)}" for r in git.ref_names(repo) if redact_text(r) != r]
-    paths = (git.show_path(p) for p in sorted(git.history_paths(repo)))
-    return named + [f"file name {display_path(p)}" for p in paths if redact_text(p) != p]
+    refs = [r for r in git.ref_names(repo) if holds_token(r.encode("utf-8", "surrogateescape"))]
+    paths = [git.show_path(p) for p in sorted(git.history_paths(repo)) if holds_token(p)]
+    return [f"ref name {display_path(r)}" for r in refs] + [f"file name {display_path(p)}" for p in paths]
 
 
 # --- what to tell ---------------------------------------------------------------------------------
