@@ -272,3 +272,20 @@ def test_commits_fetched_but_not_merged_are_never_pushed_away(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     log = subprocess.run(["git", "log", "--all", "--format=%s"], cwd=tmp_path / "work-purged", capture_output=True)
     assert b"a colleague's work" in log.stdout and colleague
+
+
+def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
+    """A shallow clone's rewrite turned its oldest commit into a root commit and said "Done": the printed
+    force-push would have replaced the remote's whole history with one commit."""
+    source = Repo(tmp_path / "source")
+    for i in range(3):
+        source.write(f"app{i}.env", f"GHL_TOKEN={new_pit()}\n")
+        source.commit(f"commit {i}")
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", source.path.as_uri(), str(work)], env=git_env(), check=True)
+    for extra in ([], ["--apply"]):
+        proc = pit_guard("purge", str(work), "--i-have-revoked", *extra, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "shallow clone" in proc.stderr and "--unshallow" in proc.stderr
+        assert "Done:" not in proc.stdout
+    assert sorted(os.listdir(tmp_path)) == ["source", "work"]

@@ -71,6 +71,11 @@ def purge(
     # From here on every git command names its repository by folder: GIT_DIR or GIT_WORK_TREE left in
     # the environment would make git-filter-repo rewrite the user's clone instead of the mirror.
     git.use_named_repository()
+    if where.repo.shallow:  # the rewrite would make its oldest commit a root: the push would cut the history off
+        raise FatalError(
+            f"{where.folder} is a shallow clone: its rewrite would replace the remote's history with the few "
+            "commits it has. Run `git fetch --unshallow` first, then purge again"
+        )
     into = os.path.abspath(into or where.default_into)
     if report_file:
         findings = p.from_report(report_file, where)
