@@ -289,3 +289,39 @@ def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
         assert "shallow clone" in proc.stderr and "--unshallow" in proc.stderr
         assert "Done:" not in proc.stdout
     assert sorted(os.listdir(tmp_path)) == ["source", "work"]
+
+
+@needs_filter_repo
+def test_what_a_text_rewrite_cannot_reach_is_not_done_and_says_what_to_do(tmp_path: Path) -> None:
+    """git-filter-repo --replace-text skips a blob with a NUL in its first 8 KB (UTF-16 text) and cannot
+    join a wrapped base64 line: the re-audit finds them (never "Done"), and the user learns why."""
+    wide, wrapped = new_pit(), new_pit()
+    repo = Repo(tmp_path / "work")
+    repo.write("wide.txt", f"GHL_TOKEN={wide}\n".encode("utf-16"))
+    blob = base64.b64encode(b"x" * 40 + f"GHL_TOKEN={wrapped}\n".encode() + b"y" * 100).decode()
+    repo.write("wrapped.txt", "\n".join(blob[i : i + 76] for i in range(0, len(blob), 76)) + "\n")
+    repo.commit("leak")
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Done:" not in proc.stdout and "NOT done" in proc.stderr
+    assert "wide.txt" in proc.stderr and "wrapped.txt" in proc.stderr
+    assert "--invert-paths" in proc.stderr
+    assert wide not in proc.stderr + proc.stdout and wrapped not in proc.stderr + proc.stdout
+
+
+def test_without_git_filter_repo_apply_exits_2_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pit_guard import cli
+
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    monkeypatch.setattr(pg_git, "find_filter_repo", lambda search: None)
+    for name, value in git_env().items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["purge", str(repo.path), "--apply", "--i-have-revoked"])
+    err = capsys.readouterr().err
+    assert code == 2 and "git-filter-repo is not installed" in err and "pit-guard[purge]" in err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["work"]

@@ -160,6 +160,12 @@ def purge(
             f"NOT done: the audit of {into} still finds {len(left)} finding(s). Do not push it; "
             f"your clone is unchanged. Remove {into} and {expr_path}."
         )
+        notice(
+            "git-filter-repo rewrites text only: a file it takes for binary (a NUL byte in its first 8 KB: UTF-16 "
+            "text, archives, images) or a credential split across lines (wrapped base64) stays. Drop such files "
+            "from the history (`git filter-repo --force --invert-paths --path PATH`, in the clone) or purge again "
+            "after removing them"
+        )
         return EXIT_FINDINGS
     names = p.names_with_tokens(into)
     if names:
