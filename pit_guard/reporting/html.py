@@ -130,7 +130,9 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
     listed = list(unique)
     with_history = [f for f in places if f.provenance is not None]
     widest = max(with_history, key=lambda f: f.provenance.commit_count if f.provenance else 0, default=first)
-    repo = _repository(first)
+    # a fleet audit: the same credential in several repositories is one article, shown under each of them
+    repos = sorted({_repository(f) for f in places} - {""})
+    repo = "\n".join(repos)
     out = [
         f'<article class="cred" data-status="{_e(status)}" data-kind="{_e(rule.id)}" data-repo="{_e(repo)}" '
         f'data-fp="{_e(fp)}">',
@@ -138,8 +140,9 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
         f'<span class="badge s-{_e(status.replace(" ", "-"))}">{_e(status)}</span></h3>',
     ]
     facts = [f"Rule <code>{_e(rule.id)}</code>"]
-    if repo:
-        facts.append(f"repository <code>{_e(repo)}</code>")
+    if repos:
+        named = ", ".join(f"<code>{_e(r)}</code>" for r in repos)
+        facts.append(f"repositor{'ies' if len(repos) > 1 else 'y'} {named}")
     if first.location_id:
         facts.append(f"sub-account (location) <code>{_e(first.location_id)}</code>")
     if first.company_id:
@@ -222,7 +225,7 @@ def format_html(
     )
     statuses = sorted({_status(c[0]) for c in credentials}, key=lambda s: status_rank.get(s, 99))
     kinds = sorted({c[0].rule_id for c in credentials}, key=lambda r: rule_order.get(r, 99))
-    repos = sorted({_repository(c[0]) for c in credentials} - {""})
+    repos = sorted({_repository(f) for f in findings} - {""})
     filters = [
         _select("status", "Status", [(s, s) for s in statuses]),
         _select("kind", "Kind", [(k, RULES_BY_ID[k].name) for k in kinds]),
@@ -304,7 +307,7 @@ function readHash(){var out={};location.hash.replace(/^#/,'').split('&').forEach
   return out;}
 function apply(){var want={},n=0;KEYS.forEach(function(k){var s=sel(k);if(s&&s.value)want[k]=s.value;});
   document.querySelectorAll('article.cred').forEach(function(a){var ok=KEYS.every(function(k){
-    return !want[k]||a.getAttribute('data-'+k)===want[k];});
+    return !want[k]||(a.getAttribute('data-'+k)||'').split('\\n').indexOf(want[k])>=0;});
     if(ok){a.removeAttribute('hidden');n++;}else{a.setAttribute('hidden','');}});
   document.getElementById('shown').textContent=n+' shown';return want;}
 function fromHash(){var h=readHash();KEYS.forEach(function(k){var s=sel(k);if(!s)return;
