@@ -325,3 +325,27 @@ def test_without_git_filter_repo_apply_exits_2_and_writes_nothing(
     assert code == 2 and "git-filter-repo is not installed" in err and "pit-guard[purge]" in err
     assert "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["work"]
+
+
+@pytest.mark.parametrize("apply", [False, True])
+def test_the_default_places_are_never_inside_another_work_tree(tmp_path: Path, apply: bool) -> None:
+    """A submodule (or any repository inside another's work tree): `<repo>-purged` and the expressions file
+    beside it landed in the superproject's work tree, every secret one `git add -A` from a commit there."""
+    outer = Repo(tmp_path / "super")
+    outer.write("README.md", "super\n")
+    outer.commit("init")
+    inner = Repo(outer.path / "vendor" / "sdk")
+    inner.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    inner.commit("leak")
+    before = sorted(os.listdir(outer.path / "vendor"))
+    proc = pit_guard("purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "inside the work tree of the repository at" in proc.stderr
+    assert ("--into" if apply else "--expressions") in proc.stderr
+    assert sorted(os.listdir(outer.path / "vendor")) == before
+    # named outside: it goes on
+    named = ["--into", str(tmp_path / "out")] if apply else ["--expressions", str(tmp_path / "expr.txt")]
+    proc = pit_guard(
+        "purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), *named, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -76,6 +76,7 @@ def purge(
             f"{where.folder} is a shallow clone: its rewrite would replace the remote's history with the few "
             "commits it has. Run `git fetch --unshallow` first, then purge again"
         )
+    into_given = into is not None
     into = os.path.abspath(into or where.default_into)
     if report_file:
         findings = p.from_report(report_file, where)
@@ -124,6 +125,10 @@ def purge(
         expr_path = os.path.join(into, p.EXPRESSIONS_NAME)
     else:
         expr_path = where.folder.rstrip(os.sep) + "-" + p.EXPRESSIONS_NAME
+    if do_apply and not into_given:
+        p.check_not_in_a_work_tree(into, "--into")
+    if not do_apply and not expressions_file:
+        p.check_not_in_a_work_tree(expr_path, "--expressions")
     data = p.expressions(findings)
     if not do_apply:
         p.write_secret_file(expr_path, data)

@@ -248,6 +248,17 @@ def filter_repo_program() -> str:
     return program
 
 
+def check_not_in_a_work_tree(path: str, option: str) -> None:
+    """A default place beside the repository may be inside another repository's work tree (a submodule's
+    superproject, a monorepo): the secrets there would be one `git add -A` from a commit."""
+    holder = git.work_tree_holding(os.path.dirname(os.path.abspath(path)))
+    if holder is not None:
+        raise FatalError(
+            f"{path} (the default place) is inside the work tree of the repository at {holder}, where it could be "
+            f"committed: name a place outside every repository with {option}"
+        )
+
+
 def check_into(into: str, where: Target) -> None:
     if os.path.lexists(into):
         raise FatalError(f"{into} already exists: purge writes a new clone there; remove it or name another --into")

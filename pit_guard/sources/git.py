@@ -737,6 +737,12 @@ def history_paths(repo: Repo) -> Set[bytes]:
     return {name.lstrip(b"\n") for name in out.split(b"\0")} - {b""}
 
 
+def work_tree_holding(folder: str) -> Optional[str]:
+    """The root of the git work tree `folder` lies in, or None (not in any, or inside a git dir)."""
+    out = run(["rev-parse", "--show-toplevel"], cwd=folder, check=False)
+    return out.decode("utf-8", "surrogateescape").rstrip("\n") or None
+
+
 def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     """Whether every commit of the ref `ancestor` is in the ref `descendant` (full ref names)."""
     out = repo.run("rev-list", "--count", f"{descendant}..{ancestor}", "--")
