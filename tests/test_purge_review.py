@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -349,3 +350,19 @@ def test_the_default_places_are_never_inside_another_work_tree(tmp_path: Path, a
         "purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), *named, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@needs_filter_repo
+def test_a_remote_url_that_looks_like_an_option_stays_a_url_in_the_push_command(tmp_path: Path) -> None:
+    """A repository handed over as a folder carries its own .git/config: a remote URL
+    `--receive-pack=COMMAND` pasted after `git push --force` was an option, and git ran COMMAND."""
+    repo = Repo(tmp_path / "work")
+    repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
+    repo.commit("leak")
+    repo.git("config", "remote.origin.url", "--receive-pack=touch PWNED; false")
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pushes = [line.strip() for line in proc.stdout.splitlines() if " push --force " in line]
+    assert len(pushes) == 1
+    subprocess.run(shlex.split(pushes[0]), cwd=tmp_path, env=git_env(), capture_output=True)
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "work-purged" / "PWNED").exists()

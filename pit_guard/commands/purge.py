@@ -236,7 +236,7 @@ def _remotes_text(where: Target) -> List[str]:
     if not remotes:
         return ["(no remote: replace your clone with a clone of the rewritten one)"]
     return [
-        f"git push --force {_quote(url)} 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'" for _, url in remotes
+        f"git push --force -- {_quote(url)} 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'" for _, url in remotes
     ]
 
 

@@ -320,7 +320,7 @@ def push_commands(where: Target, into: str) -> List[str]:
             for r in refs
             if r.startswith(prefix) and r[len(prefix) :] not in heads
         ]
-        commands.append(f"git -C {_quote(into)} push --force {_quote(url)} {' '.join(specs)}")
+        commands.append(f"git -C {_quote(into)} push --force -- {_quote(url)} {' '.join(specs)}")
     return commands
 
 
