@@ -366,3 +366,23 @@ def test_a_remote_url_that_looks_like_an_option_stays_a_url_in_the_push_command(
     assert len(pushes) == 1
     subprocess.run(shlex.split(pushes[0]), cwd=tmp_path, env=git_env(), capture_output=True)
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "work-purged" / "PWNED").exists()
+
+
+def test_a_credential_counts_as_revoked_only_when_every_entry_says_so(tmp_path: Path) -> None:
+    """A report naming one credential at two places, live at one and dead at the other (two runs merged
+    by hand): the last entry won, and purge went on without --i-have-revoked."""
+    token = new_pit()
+    repo = Repo(tmp_path / "work")
+    repo.write("a.env", f"GHL_TOKEN={token}\n")
+    repo.write("b.env", f"# b\nGHL_TOKEN={token}\n")
+    repo.commit("leak")
+    out = tmp_path / "audit.json"
+    assert pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
+    document = json.loads(out.read_text())
+    assert len(document["findings"]) == 2
+    for entry, status in zip(document["findings"], ("live", "dead")):
+        entry["validation"] = {"status": status, "reason": "test", "checked_at": None}
+    out.write_text(json.dumps(document))
+    proc = pit_guard("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refusing to purge before revocation" in proc.stderr and "(live)" in proc.stderr

@@ -85,12 +85,21 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
                 f"{report_file}: the secret of a {found.rule_id} finding (in {display_path(found.path)}) is not such a "
                 "credential: an edited report? Run purge without --report"
             )
-    statuses = {e.get("fingerprint"): e.get("validation") for e in document["findings"] if isinstance(e, dict)}
+    # Every entry's word on a credential (a hand-merged report may hold several): it counts as dead only
+    # when all of them say so.
+    statuses: Dict[str, List[object]] = {}
+    for e in document["findings"]:
+        if isinstance(e, dict):
+            statuses.setdefault(str(e.get("fingerprint")), []).append(e.get("validation"))
     from pit_guard.finding import Validation
+
+    def told(v: object) -> bool:
+        return isinstance(v, dict) and isinstance(v.get("status"), str)
 
     out = []
     for found in findings:
-        v = statuses.get(found.fingerprint)
+        said = statuses.get(found.fingerprint, [None])
+        v = next((v for v in said if not (told(v) and v["status"] in _NOT_WORKING)), said[0])  # type: ignore[index]
         if isinstance(v, dict) and isinstance(v.get("status"), str):
             found = dataclasses.replace(found, validation=Validation(str(v["status"]), str(v.get("reason", ""))))
         out.append(found)
