@@ -88,9 +88,9 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
     # Every entry's word on a credential (a hand-merged report may hold several): it counts as dead only
     # when all of them say so.
     statuses: Dict[str, List[object]] = {}
-    for e in document["findings"]:
-        if isinstance(e, dict):
-            statuses.setdefault(str(e.get("fingerprint")), []).append(e.get("validation"))
+    for item in document["findings"]:
+        if isinstance(item, dict):
+            statuses.setdefault(str(item.get("fingerprint")), []).append(item.get("validation"))
     from pit_guard.finding import Validation
 
     def told(v: object) -> bool:
