@@ -386,3 +386,24 @@ def test_a_credential_counts_as_revoked_only_when_every_entry_says_so(tmp_path: 
     proc = pit_guard("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refusing to purge before revocation" in proc.stderr and "(live)" in proc.stderr
+
+
+@needs_filter_repo
+def test_rewritten_notes_are_pushed_too(tmp_path: Path) -> None:
+    """A token in a git note: the audit finds it and the rewrite removes it, but the push sent branches and
+    tags only, so a remote that had the notes kept the old ones."""
+    remote = Repo(tmp_path / "remote.git", bare=True)
+    repo = Repo(tmp_path / "work")
+    repo.write("README.md", "hi\n")
+    repo.commit("init")
+    repo.git("notes", "add", "-m", f"deployed with GHL_TOKEN={new_pit()}")
+    repo.git("remote", "add", "origin", str(remote.path))
+    repo.git("push", "-q", "origin", "main", "refs/notes/*:refs/notes/*")
+    repo.git("fetch", "-q", "origin")
+    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pushes = [line.strip() for line in proc.stdout.splitlines() if " push --force " in line]
+    assert len(pushes) == 1 and "'refs/notes/*:refs/notes/*'" in pushes[0]
+    subprocess.run(shlex.split(pushes[0]), cwd=tmp_path, env=git_env(), capture_output=True, check=True)
+    audit = pit_guard("audit", str(remote.path), "--format", "json", cwd=tmp_path)
+    assert audit.returncode == 0, audit.stdout

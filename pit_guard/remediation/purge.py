@@ -323,6 +323,8 @@ def push_commands(where: Target, into: str) -> List[str]:
     commands = []
     for name, url in git.remote_urls(where.repo):
         specs = ["'refs/heads/*:refs/heads/*'", "'refs/tags/*:refs/tags/*'"]
+        if any(r.startswith("refs/notes/") for r in refs):  # rewritten too; a pushed note keeps the old text
+            specs.append("'refs/notes/*:refs/notes/*'")
         prefix = f"refs/remotes/{name}/"
         specs += [
             _quote(f"{r}:refs/heads/{r[len(prefix) :]}")
