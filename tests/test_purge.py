@@ -185,7 +185,7 @@ def test_the_users_clone_is_untouched_and_the_secrets_file_is_private(purged) ->
     for secret in b.secrets:
         assert b"literal:" + secret.encode() + b"==>***REMOVED-ghl-private-integration-token***" in text
     # the force-push goes to the user's remote, its password never printed
-    assert "push --force https://git.example.com/team/app.git 'refs/heads/*:refs/heads/*'" in proc.stdout
+    assert "push --force -- https://git.example.com/team/app.git 'refs/heads/*:refs/heads/*'" in proc.stdout
     assert "hunter2" not in proc.stdout + proc.stderr
     for what, _ in p.CANNOT_REACH:
         assert what in proc.stdout

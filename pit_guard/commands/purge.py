@@ -68,6 +68,15 @@ def purge(
     if click.get_current_context().get_parameter_source("repo") == click.core.ParameterSource.COMMANDLINE:
         git.use_named_repository()
     where = p.target(repo)
+    # From here on every git command names its repository by folder: GIT_DIR or GIT_WORK_TREE left in
+    # the environment would make git-filter-repo rewrite the user's clone instead of the mirror.
+    git.use_named_repository()
+    if where.repo.shallow:  # the rewrite would make its oldest commit a root: the push would cut the history off
+        raise FatalError(
+            f"{where.folder} is a shallow clone: its rewrite would replace the remote's history with the few "
+            "commits it has. Run `git fetch --unshallow` first, then purge again"
+        )
+    into_given = into is not None
     into = os.path.abspath(into or where.default_into)
     if report_file:
         findings = p.from_report(report_file, where)
@@ -81,6 +90,14 @@ def purge(
     if not credentials:
         notice(f"no credentials in {where.folder}'s history: nothing to purge")
         return EXIT_CLEAN
+    behind = p.behind_remotes(where)
+    if behind:
+        for branch, remote in behind[:10]:
+            notice(f"  {branch} lacks commits of {remote}")
+        raise FatalError(
+            f"{len(behind)} local branch(es) lack commits their remote has (listed above): the force-push would "
+            "delete those from the remote. Bring each up to date (`git pull --ff-only`, or merge), then purge again"
+        )
     risky = p.may_still_work(findings)
     if risky:
         notice(
@@ -100,7 +117,7 @@ def purge(
         notice("--i-have-revoked: going on")
     if do_apply:
         program = p.filter_repo_program()
-        p.check_into(into)
+        p.check_into(into, where)
     if expressions_file:
         p.check_outside(expressions_file, where)
         expr_path = os.path.abspath(expressions_file)
@@ -108,6 +125,10 @@ def purge(
         expr_path = os.path.join(into, p.EXPRESSIONS_NAME)
     else:
         expr_path = where.folder.rstrip(os.sep) + "-" + p.EXPRESSIONS_NAME
+    if do_apply and not into_given:
+        p.check_not_in_a_work_tree(into, "--into")
+    if not do_apply and not expressions_file:
+        p.check_not_in_a_work_tree(expr_path, "--expressions")
     data = p.expressions(findings)
     if not do_apply:
         p.write_secret_file(expr_path, data)
@@ -119,16 +140,20 @@ def purge(
         git.local_mirror_copy(where.folder, into)
     else:
         git.local_mirror_copy(where.folder, into)
-        p.write_secret_file(expr_path, data)
-    notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
     try:
-        git.filter_repo(program, into, expr_path)
-    except FatalError:
-        if not expressions_file:  # ours, in the clone: the secrets must not stay behind a failure
+        if not expressions_file:
+            p.write_secret_file(expr_path, data)
+        notice(f"rewriting a mirror clone in {into} ({len(credentials)} credential(s))")
+        try:
+            git.filter_repo(program, into, expr_path)
+        except FatalError:
+            notice(f"the rewrite failed: {into} is left as it is for a look (delete it); your clone is unchanged")
+            raise
+        left, unread = p.prove(into)
+    except BaseException:  # a failure, Ctrl-C, SIGTERM: the secrets file we put in the clone must not stay
+        if not expressions_file and os.path.lexists(expr_path):
             os.unlink(expr_path)
-        notice(f"the rewrite failed: {into} is left as it is for a look (delete it); your clone is unchanged")
         raise
-    left, unread = p.prove(into)
     for u in unread:
         notice(f"not scanned {u.path}: {u.reason}")
     if unread:
@@ -140,6 +165,23 @@ def purge(
             f"NOT done: the audit of {into} still finds {len(left)} finding(s). Do not push it; "
             f"your clone is unchanged. Remove {into} and {expr_path}."
         )
+        notice(
+            "git-filter-repo rewrites text only: a file it takes for binary (a NUL byte in its first 8 KB: UTF-16 "
+            "text, archives, images) or a credential split across lines (wrapped base64) stays. Drop such files "
+            "from the history (`git filter-repo --force --invert-paths --path PATH`, in the clone) or purge again "
+            "after removing them"
+        )
+        return EXIT_FINDINGS
+    names = p.names_with_tokens(into)
+    if names:
+        for name in names:
+            notice(f"still there: a token in the {name}")
+        notice(
+            f"NOT done: {len(names)} ref or file name(s) in {into} hold a token, which a text rewrite cannot "
+            f"change. Rename them there (`git -C {into} filter-repo --force --path-rename OLD:NEW`, "
+            f"`git -C {into} branch -m OLD NEW`) and check `git -C {into} log --all --name-only` before any push; "
+            f"then remove {expr_path}."
+        )
         return EXIT_FINDINGS
     _done(where, into, expr_path, len(credentials))
     return EXIT_CLEAN
@@ -147,8 +189,9 @@ def purge(
 
 # The mirror holds what the user's clone holds: a commit only the remote has is neither purged nor kept.
 _FETCH_FIRST = (
-    "A force-push replaces the remote's branches with these: `git fetch --all --tags` in your clone before "
-    "purging, so that nothing pushed since is lost (run purge again if the fetch brought anything)."
+    "A force-push replaces the remote's branches with these: `git fetch --all --tags` and bring every branch up "
+    "to date in your clone before purging, so that nothing pushed since is lost (run purge again if the fetch "
+    "brought anything)."
 )
 
 
@@ -193,7 +236,7 @@ def _remotes_text(where: Target) -> List[str]:
     if not remotes:
         return ["(no remote: replace your clone with a clone of the rewritten one)"]
     return [
-        f"git push --force {_quote(url)} 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'" for _, url in remotes
+        f"git push --force -- {_quote(url)} 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'" for _, url in remotes
     ]
 
 

@@ -65,21 +65,61 @@ def from_report(report_file: str, where: Target) -> List[Finding]:
         raise FatalError(f"{report_file}: not a readable pit-guard JSON report ({e.__class__.__name__})") from None
     findings, missing = findings_from_report(document, root=where.folder, name=report_file)
     if missing:
+        # A credential in a commit or tag message (`<commit 1a2b3c message>`) has no file to re-read:
+        # the audit of this repository gives it back, by the fingerprint the report holds.
+        audited = {f.fingerprint: f for f in audit(where.folder)[0]}
+        for entry, _ in list(missing):
+            again = audited.get(str(entry.get("fingerprint")))
+            if again is not None and again.rule_id == entry.get("rule_id"):
+                findings.append(again)
+                missing.remove((entry, _))
+    if missing:
         entry, why = missing[0]
         raise FatalError(
             f"{report_file}: {len(missing)} credential(s) cannot be recovered (e.g. {entry.get('path')}: {why}); "
             "write the report with `pit-guard audit --format json` on this repository, or run purge without --report"
         )
-    statuses = {e.get("fingerprint"): e.get("validation") for e in document["findings"] if isinstance(e, dict)}
+    for found in findings:  # a secret written out in an edited report: only a credential, never any text
+        if not _is_credential(found):
+            raise FatalError(
+                f"{report_file}: the secret of a {found.rule_id} finding (in {display_path(found.path)}) is not such a "
+                "credential: an edited report? Run purge without --report"
+            )
+    # Every entry's word on a credential (a hand-merged report may hold several): it counts as dead only
+    # when all of them say so.
+    statuses: Dict[str, List[object]] = {}
+    for item in document["findings"]:
+        if isinstance(item, dict):
+            statuses.setdefault(str(item.get("fingerprint")), []).append(item.get("validation"))
     from pit_guard.finding import Validation
+
+    def told(v: object) -> bool:
+        return isinstance(v, dict) and isinstance(v.get("status"), str)
 
     out = []
     for found in findings:
-        v = statuses.get(found.fingerprint)
+        said = statuses.get(found.fingerprint, [None])
+        v = next((v for v in said if not (told(v) and v["status"] in _NOT_WORKING)), said[0])  # type: ignore[index]
         if isinstance(v, dict) and isinstance(v.get("status"), str):
             found = dataclasses.replace(found, validation=Validation(str(v["status"]), str(v.get("reason", ""))))
         out.append(found)
     return out
+
+
+def _is_credential(found: Finding) -> bool:
+    """The detector finds `found.secret` as this very credential, alone or in the context its rule's
+    examples give it (a client secret is one only beside its variable name)."""
+    from pit_guard.detection.detect import scan_bytes
+    from pit_guard.detection.rules import RULES_BY_ID
+
+    contexts = [""] + [
+        "".join(f"{k}={v}\n" for k, v in ex.before) + f"{ex.key}=" for ex in RULES_BY_ID[found.rule_id].positives
+    ]
+    for context in contexts:
+        data = (context + found.secret + "\n").encode("utf-8")
+        if any(t.fingerprint == found.fingerprint for t in scan_bytes(data, ".env", keep_allowed=True)):
+            return True
+    return False
 
 
 def audit(folder: str) -> Tuple[List[Finding], List[Unread]]:
@@ -99,6 +139,22 @@ def may_still_work(findings: Sequence[Finding]) -> List[Finding]:
         if not dead:
             seen.setdefault(f.fingerprint, f)
     return list(seen.values())
+
+
+def behind_remotes(where: Target) -> List[Tuple[str, str]]:
+    """(local branch, remote-tracking ref) pairs where the remote has commits the branch lacks. The
+    force-push sends the local branch (git-filter-repo also drops a refs/remotes/origin/X that differs
+    from refs/heads/X), so those commits, fetched but not merged, would be deleted from the remote."""
+    refs = git.ref_names(where.repo)
+    heads = {r[len("refs/heads/") :] for r in refs if r.startswith("refs/heads/")}
+    out = []
+    for name, _ in git.remote_urls(where.repo):
+        prefix = f"refs/remotes/{name}/"
+        for r in refs:
+            branch = r[len(prefix) :]
+            if r.startswith(prefix) and branch in heads and not git.is_ancestor(where.repo, r, "refs/heads/" + branch):
+                out.append((branch, r[len("refs/remotes/") :]))
+    return out
 
 
 # --- 3. the expressions file ----------------------------------------------------------------------
@@ -121,6 +177,13 @@ def _base64_cores(secret: bytes) -> List[bytes]:
 def forms(secret: str) -> List[bytes]:
     """Every form of `secret` the detector decodes: as written, JSON-escaped, URL-encoded, base64
     (standard and URL-safe), UTF-16. Longest first, no duplicates."""
+    if secret.lower().startswith("pit-"):  # the detector reads `PIT-` and upper-case UUIDs as the same token
+        variants = dict.fromkeys([secret, secret.lower(), secret.upper(), "pit-" + secret[4:].upper()])
+        return sorted(dict.fromkeys(f for v in variants for f in _forms(v)), key=len, reverse=True)
+    return _forms(secret)
+
+
+def _forms(secret: str) -> List[bytes]:
     raw = secret.encode("utf-8")
     found = [
         raw,
@@ -146,7 +209,7 @@ def expressions(findings: Sequence[Finding]) -> bytes:
             if b"\n" in form or b"\r" in form:
                 continue
             lines[b"literal:" + form + b"==>" + replacement] = None
-        if f.secret.lower().startswith("pit-"):
+        if f.secret.lower().startswith("pit-") and "\n" not in f.secret and "\r" not in f.secret:
             lines[b"regex:(?i)" + re.escape(f.secret).encode() + b"==>" + replacement] = None
     return b"".join(line + b"\n" for line in lines)
 
@@ -194,9 +257,27 @@ def filter_repo_program() -> str:
     return program
 
 
-def check_into(into: str) -> None:
+def check_not_in_a_work_tree(path: str, option: str) -> None:
+    """A default place beside the repository may be inside another repository's work tree (a submodule's
+    superproject, a monorepo): the secrets there would be one `git add -A` from a commit."""
+    holder = git.work_tree_holding(os.path.dirname(os.path.abspath(path)))
+    if holder is not None:
+        raise FatalError(
+            f"{path} (the default place) is inside the work tree of the repository at {holder}, where it could be "
+            f"committed: name a place outside every repository with {option}"
+        )
+
+
+def check_into(into: str, where: Target) -> None:
     if os.path.lexists(into):
         raise FatalError(f"{into} already exists: purge writes a new clone there; remove it or name another --into")
+    full = os.path.realpath(into)
+    for root in {os.path.realpath(where.folder), os.path.realpath(where.repo.git_dir)}:
+        if full.startswith(root.rstrip(os.sep) + os.sep):
+            raise FatalError(
+                f"{into} is inside the repository: the clone keeps the old history and the expressions file "
+                "holds the secrets, neither may be committed; name a folder outside it"
+            )
 
 
 def rewrite(where: Target, into: str, expressions_file: str, program: str) -> None:
@@ -208,6 +289,20 @@ def rewrite(where: Target, into: str, expressions_file: str, program: str) -> No
 def prove(into: str) -> Tuple[List[Finding], List[Unread]]:
     """The audit of the rewritten clone: what is left, and what it could not read."""
     return audit(into)
+
+
+def names_with_tokens(into: str) -> List[str]:
+    """The ref names and file paths of the rewritten clone that hold a token (shown redacted): the
+    audit reads contents and messages, and --replace-text rewrites only those."""
+    from pit_guard.detection.detect import scan_bytes
+
+    def holds_token(name: bytes) -> bool:  # what the detector finds in it, as it would in a file
+        return bool(scan_bytes(name, "", keep_allowed=True))
+
+    repo = git.open_repo(into)
+    refs = [r for r in git.ref_names(repo) if holds_token(r.encode("utf-8", "surrogateescape"))]
+    paths = [git.show_path(p) for p in sorted(git.history_paths(repo)) if holds_token(p)]
+    return [f"ref name {display_path(r)}" for r in refs] + [f"file name {display_path(p)}" for p in paths]
 
 
 # --- what to tell ---------------------------------------------------------------------------------
@@ -228,13 +323,15 @@ def push_commands(where: Target, into: str) -> List[str]:
     commands = []
     for name, url in git.remote_urls(where.repo):
         specs = ["'refs/heads/*:refs/heads/*'", "'refs/tags/*:refs/tags/*'"]
+        if any(r.startswith("refs/notes/") for r in refs):  # rewritten too; a pushed note keeps the old text
+            specs.append("'refs/notes/*:refs/notes/*'")
         prefix = f"refs/remotes/{name}/"
         specs += [
             _quote(f"{r}:refs/heads/{r[len(prefix) :]}")
             for r in refs
             if r.startswith(prefix) and r[len(prefix) :] not in heads
         ]
-        commands.append(f"git -C {_quote(into)} push --force {_quote(url)} {' '.join(specs)}")
+        commands.append(f"git -C {_quote(into)} push --force -- {_quote(url)} {' '.join(specs)}")
     return commands
 
 

@@ -104,16 +104,18 @@ def _reach_html(f: Finding) -> str:
     return "".join(parts)
 
 
-def _checklist(first: Finding, status: str) -> List[str]:
+def _checklist(first: Finding, status: str) -> List[Tuple[str, str]]:
+    """(step id, text): the id keys the tick in localStorage, so a tick means the same step in every
+    report of this credential (the list differs by status: a position would not)."""
     rule = RULES_BY_ID[first.rule_id]
     if status in ("dead", "expired"):
-        steps = [f"Confirm it no longer works ({status}): no revocation needed"]
+        steps = [("confirm", f"Confirm it no longer works ({status}): no revocation needed")]
     else:
         steps = [
-            f"Revoke it: {rule.revoke}",
-            "Put the new credential where the integration reads it (secret store or environment)",
+            ("revoke", f"Revoke it: {rule.revoke}"),
+            ("replace", "Put the new credential where the integration reads it (secret store or environment)"),
         ]
-    steps.append("Remove it from every place listed (and from history: `pit-guard purge`)")
+    steps.append(("remove", "Remove it from every place listed (and from history: `pit-guard purge`)"))
     return steps
 
 
@@ -128,7 +130,9 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
     listed = list(unique)
     with_history = [f for f in places if f.provenance is not None]
     widest = max(with_history, key=lambda f: f.provenance.commit_count if f.provenance else 0, default=first)
-    repo = _repository(first)
+    # a fleet audit: the same credential in several repositories is one article, shown under each of them
+    repos = sorted({_repository(f) for f in places} - {""})
+    repo = "\n".join(repos)
     out = [
         f'<article class="cred" data-status="{_e(status)}" data-kind="{_e(rule.id)}" data-repo="{_e(repo)}" '
         f'data-fp="{_e(fp)}">',
@@ -136,8 +140,9 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
         f'<span class="badge s-{_e(status.replace(" ", "-"))}">{_e(status)}</span></h3>',
     ]
     facts = [f"Rule <code>{_e(rule.id)}</code>"]
-    if repo:
-        facts.append(f"repository <code>{_e(repo)}</code>")
+    if repos:
+        named = ", ".join(f"<code>{_e(r)}</code>" for r in repos)
+        facts.append(f"repositor{'ies' if len(repos) > 1 else 'y'} {named}")
     if first.location_id:
         near = " (an id written near it, not confirmed)" if first.location_near else ""
         facts.append(f"sub-account (location) <code>{_e(first.location_id)}</code>{near}")
@@ -155,8 +160,8 @@ def _credential(places: List[Finding], show_secrets: bool) -> str:
         f"<ul>{items}</ul></details>"
     )
     steps = "".join(
-        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{i}"> <span>{_e(step)}</span></label></li>'
-        for i, step in enumerate(_checklist(first, status))
+        f'<li><label><input type="checkbox" data-key="{_e(fp)}:{key}"> <span>{_e(step)}</span></label></li>'
+        for key, step in _checklist(first, status)
     )
     out.append(f'<h4>Revocation checklist</h4><ul class="check">{steps}</ul></article>')
     return "\n".join(out)
@@ -221,7 +226,7 @@ def format_html(
     )
     statuses = sorted({_status(c[0]) for c in credentials}, key=lambda s: status_rank.get(s, 99))
     kinds = sorted({c[0].rule_id for c in credentials}, key=lambda r: rule_order.get(r, 99))
-    repos = sorted({_repository(c[0]) for c in credentials} - {""})
+    repos = sorted({_repository(f) for f in findings} - {""})
     filters = [
         _select("status", "Status", [(s, s) for s in statuses]),
         _select("kind", "Kind", [(k, RULES_BY_ID[k].name) for k in kinds]),
@@ -303,7 +308,7 @@ function readHash(){var out={};location.hash.replace(/^#/,'').split('&').forEach
   return out;}
 function apply(){var want={},n=0;KEYS.forEach(function(k){var s=sel(k);if(s&&s.value)want[k]=s.value;});
   document.querySelectorAll('article.cred').forEach(function(a){var ok=KEYS.every(function(k){
-    return !want[k]||a.getAttribute('data-'+k)===want[k];});
+    return !want[k]||(a.getAttribute('data-'+k)||'').split('\\n').indexOf(want[k])>=0;});
     if(ok){a.removeAttribute('hidden');n++;}else{a.setAttribute('hidden','');}});
   document.getElementById('shown').textContent=n+' shown';return want;}
 function fromHash(){var h=readHash();KEYS.forEach(function(k){var s=sel(k);if(!s)return;

@@ -717,14 +717,36 @@ def filter_repo(program: str, git_dir: str, expressions: str) -> None:
     # --force: its fresh-clone check (one pack, no reflog) guards a user's working clone; this is the
     # mirror clone purge made a moment ago (a local clone copies objects loose, which that check refuses).
     args = [program, "--quiet", "--force", "--replace-text", expressions, "--replace-message", expressions]
+    # Never the environment's repository (GIT_DIR, GIT_WORK_TREE...): it would rewrite that one, the
+    # user's clone, instead of the mirror clone in `git_dir`.
+    env = {k: v for k, v in _env().items() if k not in _REPOSITORY_ENV}
     try:
-        proc = subprocess.run(args, cwd=git_dir, env=_env(), stdin=subprocess.DEVNULL, capture_output=True)
+        proc = subprocess.run(args, cwd=git_dir, env=env, stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as e:
         raise FatalError(f"cannot run {program}: {e.strerror or e}") from None
     if proc.returncode != 0:
         # its own message, not its output: a progress line could quote nothing secret, but a
         # traceback could quote an expression
         raise FatalError(f"git-filter-repo failed (exit {proc.returncode}): {git_error(proc.stderr, proc.returncode)}")
+
+
+def history_paths(repo: Repo) -> Set[bytes]:
+    """Every path any commit of any ref ever had: each one is added by some commit against one of its
+    parents (or the empty tree), which `log -m --diff-filter=A` lists."""
+    out = repo.run("log", "--all", "-m", "--root", "--no-renames", "--diff-filter=A", "--name-only", "-z", "--format=")
+    return {name.lstrip(b"\n") for name in out.split(b"\0")} - {b""}
+
+
+def work_tree_holding(folder: str) -> Optional[str]:
+    """The root of the git work tree `folder` lies in, or None (not in any, or inside a git dir)."""
+    out = run(["rev-parse", "--show-toplevel"], cwd=folder, check=False)
+    return out.decode("utf-8", "surrogateescape").rstrip("\n") or None
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """Whether every commit of the ref `ancestor` is in the ref `descendant` (full ref names)."""
+    out = repo.run("rev-list", "--count", f"{descendant}..{ancestor}", "--")
+    return out.strip() == b"0"
 
 
 def ref_names(repo: Repo) -> List[str]:
@@ -748,7 +770,8 @@ def remote_urls(repo: Repo) -> List[Tuple[str, str]]:
             continue
         name, kind = key[len("remote.") :].rsplit(".", 1)
         if kind == "pushurl" or name not in found:
-            found[name] = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url)
+            # up to the authority's last `@` (a password may hold one); a scheme in any case
+            found[name] = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/]*@", r"\1", url, flags=re.IGNORECASE)
     return sorted(found.items())
 
 
