@@ -17,7 +17,7 @@ import tarfile
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from pit_guard.archives.limits import HEAD, SEP, Limits, kind
-from pit_guard.archives.read import Outcome, Walk
+from pit_guard.archives.read import Outcome, Walk, headers
 from pit_guard.detection import detect
 from pit_guard.finding import Finding, Unread
 
@@ -89,12 +89,16 @@ def is_layout_folder(path: str) -> bool:
 
 def tar_image(source: Any) -> Optional[TarStore]:
     """The image in an uncompressed, seekable tarball, or None when it is no image (then rewound)."""
+    broken: List[str] = []
     try:
-        archive = tarfile.open(fileobj=source, mode="r:")
+        archive = tarfile.open(fileobj=source, mode="r:", tarinfo=headers(broken))
         for count, _member in enumerate(archive, 1):
             if count > _IMAGE_MEMBERS:
                 source.seek(0)
                 return None
+        if broken:  # tarfile stopped at a header that is none: read as a plain tar, which tells it
+            source.seek(0)
+            return None
         store = TarStore(archive)
     except Exception:  # noqa: BLE001 - not a tar tarfile can list: read as a plain archive (which tells why)
         source.seek(0)
@@ -183,11 +187,13 @@ class _Image:
             self.out.skipped.append(Unread(self.name, f"an image whose manifest cannot be read: {_error(e)}"))
             return self.out
         done: Set[str] = set()
-        for blob in dict.fromkeys(configs):
-            done.add(_clean(blob))
+        # Each once, however it is spelled (`./x/layer.tar` is `x/layer.tar`): a manifest listing one
+        # layer a thousand times must not make a thousand reads of it.
+        for blob in dict.fromkeys(map(_clean, configs)):
+            done.add(blob)
             self.config(blob)
-        for blob in dict.fromkeys(layers):
-            done.add(_clean(blob))
+        for blob in dict.fromkeys(map(_clean, layers)):
+            done.add(blob)
             self.layer(blob)
         for other in self.store.names():  # repositories, legacy `<id>/json`, anything else: scanned as it is
             if other not in done:

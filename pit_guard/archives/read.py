@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pit_guard.archives.limits import HEAD, SEP, WHOLE, Limits, kind
 from pit_guard.detection import detect
@@ -260,9 +260,11 @@ class Walk:
     def zip(self, inner: str, source: Any, depth: int, join: str = SEP) -> None:
         self._zip_entry_count(inner, source)
         with zipfile.ZipFile(source) as archive:
+            if archive.comment:  # shown by `unzip -l`, never extracted: a place a token hides
+                self.scan(chain(inner, "(zip comment)", join), archive.comment, _no_more)
             for info in archive.infolist():
-                if info.is_dir():
-                    continue
+                if info.is_dir() and info.file_size == 0:
+                    continue  # a folder named `x/` may still hold bytes: then they are read
                 child = chain(inner, info.filename, join)
                 self.entry_count(child)
                 if info.flag_bits & 0x1:
@@ -295,17 +297,29 @@ class Walk:
             raise _Stop(self.limits.unread("entries", self.place(inner), reason))
 
     def tar(self, inner: str, source: Any, depth: int, join: str = SEP) -> None:
-        with tarfile.open(fileobj=source, mode="r|") as archive:
+        broken: List[str] = []
+        # ignore_zeros: read past a zero block or a header that is not one (tarfile otherwise ends the
+        # archive there without a word, leaving every later entry unread); `broken` counts the latter.
+        with tarfile.open(fileobj=source, mode="r|", ignore_zeros=True, tarinfo=headers(broken)) as archive:
             for member in archive:
-                if not member.isreg():
-                    continue
+                if not member.isreg() and member.type in tarfile.SUPPORTED_TYPES:
+                    continue  # a folder, link or device (a type tarfile does not know holds data: read)
                 child = chain(inner, _member_name(member.name), join)
                 self.entry_count(child)
+                sparse: Optional[List[Tuple[int, int]]] = getattr(member, "sparse", None)
+                if sparse is not None:  # holes are zeros made from nothing: judged like a ratio
+                    expanded = self.too_expanded(child, member.size, sum(size for _, size in sparse))
+                    if expanded is not None:
+                        self.hit("ratio", expanded)
+                        continue
                 extracted = archive.extractfile(member)
                 if extracted is None:
                     continue
                 with extracted:
                     self.entry(child, self.counted(extracted.read, child), member.size, depth)
+        if broken:
+            reason = f"{len(broken)} blocks of this tar are no valid header ({broken[0]}): what they hold was not read"
+            self.out.skipped.append(Unread(self.place(inner), reason))
 
     def compressed(self, archive: str, inner: str, source: Any, depth: int, join: str = SEP) -> None:
         """gzip, bzip2 or xz: a compressed tar (the same level), or one compressed file (one level down)."""
@@ -335,6 +349,23 @@ class Walk:
                 self.tar(inner, Joined(head, read), depth, join)
             else:
                 self.entry(chain(inner, _decompressed_name(inner or self.name)), Joined(head, read).read, None, depth)
+
+
+def headers(broken: List[str]) -> Any:
+    """A TarInfo class that notes in `broken` each block that is no header (a zero block or the end
+    are not noted): tarfile skips those (ignore_zeros) or stops at a truncated one, silently."""
+
+    class Header(tarfile.TarInfo):
+        @classmethod
+        def fromtarfile(cls, tar: tarfile.TarFile) -> Any:
+            try:
+                return super().fromtarfile(tar)
+            except tarfile.HeaderError as e:
+                if type(e).__name__ not in ("EOFHeaderError", "EmptyHeaderError"):  # not the end
+                    broken.append(str(e) or type(e).__name__)
+                raise
+
+    return Header
 
 
 def _decompressed_name(name: str) -> str:
@@ -379,6 +410,10 @@ def seekable_stream(head: bytes, read: Callable[[int], bytes], archive: str) -> 
     if archive == "zip":
         return Spooled(stream, None)
     return contextlib.nullcontext(stream)
+
+
+def _no_more(n: int) -> bytes:
+    return b""
 
 
 def _why(error: BaseException) -> str:

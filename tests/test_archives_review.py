@@ -1,0 +1,154 @@
+"""Review of archive and image reading (issue 12) as a hostile archive author: a token in a place the
+reader skipped, or a small file made to cost a great deal of work. Every fixture is built here with
+the standard library, tokens made fresh per test."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+from git_helpers import new_pit
+
+from pit_guard import cli
+
+
+def tar_member(name: str, data: bytes, type_: bytes = tarfile.REGTYPE) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.type = type_
+    header = info.tobuf(tarfile.GNU_FORMAT)
+    return header + data + b"\0" * (-len(data) % 512)
+
+
+def tar_end() -> bytes:
+    return b"\0" * 1024
+
+
+def scan(path: Path, capsys: pytest.CaptureFixture[str]) -> Tuple[int, Dict[str, Any], str]:
+    code = cli.main(["scan", str(path), "--format", "json", "--no-config"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), out + err
+
+
+def places(data: Dict[str, Any]) -> List[str]:
+    return sorted(f["path"] for f in data["findings"])
+
+
+def unread(data: Dict[str, Any]) -> List[str]:
+    return [f"{s['path']}: {s['reason']}" for s in data["skipped"]]
+
+
+def test_a_tar_entry_after_a_broken_header_is_still_read_and_the_broken_header_fails_the_run(tmp_path, capsys):
+    # tarfile ends a tar at the first header that is none, silently: every later entry went unread, exit 0.
+    token = new_pit()
+    broken = bytearray(tar_member("b.txt", b"hello"))
+    broken[148:156] = b"0000000\0"  # a wrong checksum
+    path = tmp_path / "bundle.tar"
+    path.write_bytes(
+        tar_member("a.txt", b"hi") + bytes(broken) + tar_member("c.env", f"K={token}".encode()) + tar_end()
+    )
+    code, data, text = scan(path, capsys)
+    assert places(data) == [f"{path}!c.env"]
+    assert code == 2 and any(s.startswith(f"{path}: ") and "no valid header" in s for s in unread(data))
+    assert token not in text
+
+
+def test_a_tar_after_the_end_of_a_tar_is_read(tmp_path, capsys):
+    # `cat a.tar b.tar`: the bytes were scanned as text before archives were opened; then missed.
+    token = new_pit()
+    path = tmp_path / "two.tar"
+    path.write_bytes(tar_member("a.txt", b"hi") + tar_end() + tar_member("b.env", f"K={token}".encode()) + tar_end())
+    code, data, text = scan(path, capsys)
+    assert (code, places(data), data["skipped"]) == (1, [f"{path}!b.env"], [])
+    assert token not in text
+
+
+def test_a_tar_member_of_a_type_tarfile_does_not_know_is_read_as_a_file(tmp_path, capsys):
+    # GNU tar extracts an unknown type as a regular file; the reader skipped every non-regular member.
+    token = new_pit()
+    path = tmp_path / "odd.tar"
+    path.write_bytes(tar_member("odd.env", f"K={token}".encode(), b"Z") + tar_end())
+    code, data, _ = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!odd.env"])
+
+
+def test_a_hardlink_member_carrying_bytes_is_not_a_clean_scan(tmp_path, capsys):
+    # tarfile reads a link's bytes as the next header: what they hold is not read, so the run fails.
+    token = new_pit()
+    path = tmp_path / "link.tar"
+    path.write_bytes(tar_member("lnk", f"K={token}\n".encode() * 20, tarfile.LNKTYPE) + tar_end())
+    code, data, text = scan(path, capsys)
+    assert code == 2 and any("no valid header" in s for s in unread(data))
+    assert token not in text
+
+
+def test_a_token_in_a_zip_comment_is_found(tmp_path, capsys):
+    token = new_pit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("readme.txt", b"hello")
+        archive.comment = f"GHL_API_KEY={token}".encode()
+    path = tmp_path / "export.zip"
+    path.write_bytes(buffer.getvalue())
+    code, data, text = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!(zip comment)"])
+    assert token not in text
+
+
+def test_a_zip_folder_entry_holding_bytes_is_read(tmp_path, capsys):
+    token = new_pit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config/", f"K={token}".encode())
+    path = tmp_path / "folder.zip"
+    path.write_bytes(buffer.getvalue())
+    code, data, _ = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!config/"])
+
+
+def test_a_sparse_tar_member_is_judged_by_the_ratio_limit(tmp_path, capsys):
+    # 10 stored bytes claiming 200 MB of holes: a 10 KB tar made pit-guard read and scan 200 MB of
+    # zeros (1 GB, the byte budget, with a larger claim: 7 s of CPU a file), the ratio limit unchecked.
+    info = tarfile.TarInfo("holes.bin")
+    info.pax_headers = {
+        "GNU.sparse.major": "1",
+        "GNU.sparse.minor": "0",
+        "GNU.sparse.name": "holes.bin",
+        "GNU.sparse.realsize": str(200 << 20),
+    }
+    sparse_map = f"1\n{(200 << 20) - 10}\n10\n".encode()
+    data = sparse_map + b"\0" * (512 - len(sparse_map)) + b"0123456789"
+    info.size = len(data)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(data))
+    path = tmp_path / "sparse.tar"
+    path.write_bytes(buffer.getvalue())
+    code, data_, _ = scan(path, capsys)
+    assert code == 2 and unread(data_) == [
+        f"{path}!holes.bin: expands more than 100 times (a decompression bomb?): not read "
+        "(--max-archive-ratio 100, the default: raise it to scan this)"
+    ]
+
+
+def test_an_image_layer_listed_under_several_spellings_is_read_once(tmp_path, capsys):
+    # A manifest listing one layer as x/layer.tar, ./x/layer.tar, ././x/layer.tar, ... made one read
+    # (and one finding) per spelling: a 10 MB image listing it 200 times cost 200 reads.
+    token = new_pit()
+    layer = tar_member("app/.env", f"K={token}".encode()) + tar_end()
+    config = json.dumps({"config": {"Env": ["A=1"]}, "history": []}).encode()
+    manifest = json.dumps([{"Config": "cfg.json", "Layers": ["./" * i + "abc/layer.tar" for i in range(3)]}])
+    path = tmp_path / "image.tar"
+    path.write_bytes(
+        tar_member("manifest.json", manifest.encode())
+        + tar_member("cfg.json", config)
+        + tar_member("abc/layer.tar", layer)
+        + tar_end()
+    )
+    code, data, _ = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!layer abc/app/.env"])
