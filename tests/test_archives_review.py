@@ -152,3 +152,16 @@ def test_an_image_layer_listed_under_several_spellings_is_read_once(tmp_path, ca
     )
     code, data, _ = scan(path, capsys)
     assert (code, places(data)) == (1, [f"{path}!layer abc/app/.env"])
+
+
+def test_a_huge_extended_header_is_refused_not_read_whole(tmp_path, capsys):
+    # tarfile reads a pax or long-name header whole, however large it claims to be: a 22 MB .tar.gz
+    # claiming 600 MB made a peak of 1.25 GB (a plain tar: its whole size in memory). Here 2 MB.
+    token = new_pit()
+    long_name = tar_member("././@LongLink", b"n" * (2 << 20), tarfile.GNUTYPE_LONGNAME)
+    path = tmp_path / "long.tar"
+    path.write_bytes(tar_member("a.env", f"K={token}".encode()) + long_name + tar_member("b", b"x") + tar_end())
+    code, data, text = scan(path, capsys)
+    assert places(data) == [f"{path}!a.env"]
+    assert code == 2 and any("extended header" in s for s in unread(data))
+    assert token not in text

@@ -351,11 +351,28 @@ class Walk:
                 self.entry(chain(inner, _decompressed_name(inner or self.name)), Joined(head, read).read, None, depth)
 
 
+_META_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+_MAX_META = 1 << 20  # bytes of a pax or long-name header (names, times, xattrs: a few KB at most)
+
+
 def headers(broken: List[str]) -> Any:
     """A TarInfo class that notes in `broken` each block that is no header (a zero block or the end
     are not noted): tarfile skips those (ignore_zeros) or stops at a truncated one, silently."""
 
     class Header(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> Any:
+            # tarfile reads a pax or long-name header whole, as large as it claims: a .tar.gz of 20 MB
+            # claiming 600 MB held 1.2 GB in memory (a plain tar: its whole size). Real ones are small.
+            if self.type in _META_TYPES and self.size > _MAX_META:
+                raise tarfile.ReadError(f"a {self.size}-byte extended header (more than {_MAX_META}): a hostile tar?")
+            return super()._proc_member(tar)  # type: ignore[misc]
+
         @classmethod
         def fromtarfile(cls, tar: tarfile.TarFile) -> Any:
             try:
