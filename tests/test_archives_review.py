@@ -165,3 +165,32 @@ def test_a_huge_extended_header_is_refused_not_read_whole(tmp_path, capsys):
     assert places(data) == [f"{path}!a.env"]
     assert code == 2 and any("extended header" in s for s in unread(data))
     assert token not in text
+
+
+def test_an_image_manifest_that_is_no_json_leaves_no_file_unread(tmp_path, capsys):
+    # It made the whole tarball one "not scanned" line: every layer (and a source tarball with a broken
+    # manifest.json) went unread.
+    token = new_pit()
+    layer = tar_member("app/.env", f"K={token}".encode()) + tar_end()
+    manifest = b'[{"Config": "c.json", "Layers": ["x/layer.tar"]}, // not JSON'
+    path = tmp_path / "image.tar"
+    path.write_bytes(tar_member("manifest.json", manifest) + tar_member("x/layer.tar", layer) + tar_end())
+    code, data, _ = scan(path, capsys)
+    assert (code, places(data), data["skipped"]) == (1, [f"{path}!x/layer.tar!app/.env"], [])
+
+
+def test_an_image_config_that_is_no_json_is_scanned_as_it_is(tmp_path, capsys):
+    token = new_pit()
+    layer = tar_member("app/readme", b"hello") + tar_end()
+    manifest = json.dumps([{"Config": "c.json", "Layers": ["x/layer.tar"]}]).encode()
+    config = f"ENV GHL_API_KEY={token} (not JSON)".encode()
+    path = tmp_path / "image.tar"
+    path.write_bytes(
+        tar_member("manifest.json", manifest)
+        + tar_member("c.json", config)
+        + tar_member("x/layer.tar", layer)
+        + tar_end()
+    )
+    code, data, text = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!c.json"])
+    assert token not in text

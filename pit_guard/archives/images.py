@@ -183,9 +183,8 @@ class _Image:
     def scan(self) -> Outcome:
         try:
             configs, layers = self.parts()
-        except Exception as e:  # noqa: BLE001 - a hostile manifest (bad JSON, nesting past recursion): told
-            self.out.skipped.append(Unread(self.name, f"an image whose manifest cannot be read: {_error(e)}"))
-            return self.out
+        except Exception:  # noqa: BLE001 - a hostile manifest (bad JSON, nesting past recursion): no image then,
+            configs, layers = [], []  # every file read as it is below (the manifest too), none left out
         done: Set[str] = set()
         # Each once, however it is spelled (`./x/layer.tar` is `x/layer.tar`): a manifest listing one
         # layer a thousand times must not make a thousand reads of it.
@@ -204,7 +203,12 @@ class _Image:
         try:
             document = self.json(blob)
         except Exception as e:  # noqa: BLE001 - as for the manifest
-            self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {_error(e)}"))
+            opened = self.store.open(blob)
+            if opened is None:
+                self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {_error(e)}"))
+            else:  # no JSON (or too large for it): its bytes scanned as they are
+                opened.close()
+                self.other(blob)
             return
         if not isinstance(document, dict):
             document = {}
