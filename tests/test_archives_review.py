@@ -194,3 +194,19 @@ def test_an_image_config_that_is_no_json_is_scanned_as_it_is(tmp_path, capsys):
     code, data, text = scan(path, capsys)
     assert (code, places(data)) == (1, [f"{path}!c.json"])
     assert token not in text
+
+
+def test_a_zip_without_its_central_directory_still_has_its_stored_bytes_scanned(tmp_path, capsys):
+    # A truncated download: zipfile cannot open it, and its stored `.env` (found by a plain scan before
+    # archives were opened) went unreported; the run fails either way.
+    token = new_pit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.env", f"K={token}\n")
+        archive.writestr("b.txt", "x" * 5000)
+    path = tmp_path / "cut.zip"
+    path.write_bytes(buffer.getvalue()[:3000])
+    code, data, text = scan(path, capsys)
+    assert (code, places(data)) == (2, [str(path)])
+    assert unread(data) == [f"{path}: a broken zip archive: BadZipFile: File is not a zip file"]
+    assert token not in text
