@@ -210,3 +210,19 @@ def test_a_zip_without_its_central_directory_still_has_its_stored_bytes_scanned(
     assert (code, places(data)) == (2, [str(path)])
     assert unread(data) == [f"{path}: a broken zip archive: BadZipFile: File is not a zip file"]
     assert token not in text
+
+
+def test_a_zip_after_other_bytes_is_read(tmp_path, capsys):
+    # A self-extracting archive (a script or an .exe stub, then a zip): its first bytes are no zip's, so
+    # it was scanned as text, where a deflated entry hides its token: 0 findings, exit 0.
+    token = new_pit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app/.env", f"GHL_API_KEY={token}\n" * 3)
+    path = tmp_path / "install.sh"
+    path.write_bytes(b'#!/bin/sh\nunzip -o "$0"; exit 0\n' + buffer.getvalue())
+    look_alike = tmp_path / "notes.txt"  # ends like a zip, is none: read as text only, not failing
+    look_alike.write_bytes(b"some text PK\x05\x06 and more\n")
+    code, data, text = scan(tmp_path, capsys)
+    assert (code, sorted(set(places(data))), data["skipped"]) == (1, [f"{path}!app/.env"], [])
+    assert token not in text
