@@ -226,3 +226,21 @@ def test_a_zip_after_other_bytes_is_read(tmp_path, capsys):
     code, data, text = scan(tmp_path, capsys)
     assert (code, sorted(set(places(data))), data["skipped"]) == (1, [f"{path}!app/.env"], [])
     assert token not in text
+
+
+def test_a_file_named_with_a_bang_is_no_archive_to_the_config_excludes(tmp_path, capsys, monkeypatch):
+    # `exclude = ["fixtures/"]` is meant for `bundle.zip!fixtures/...`; it also dropped the plain file
+    # `src/creds!fixtures` and the folder `src/prod!fixtures/` (the `!` taken as an archive's end).
+    token, fake = new_pit(), new_pit()
+    (tmp_path / ".pit-guard.toml").write_text('exclude = ["fixtures/"]\n')
+    (tmp_path / "src" / "prod!fixtures").mkdir(parents=True)
+    (tmp_path / "src" / "creds!fixtures").write_text(f"K={token}\n")
+    (tmp_path / "src" / "prod!fixtures" / "x.env").write_text(f"K={token}\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fixtures/fake.env", f"K={fake}\n")
+    (tmp_path / "bundle.zip").write_bytes(buffer.getvalue())
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["scan", ".", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert (code, places(data)) == (1, ["./src/creds!fixtures", "./src/prod!fixtures/x.env"])
