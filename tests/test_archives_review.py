@@ -289,3 +289,22 @@ def test_a_zip_of_overlapping_entries_is_refused(tmp_path, capsys):
     code, data_, _ = scan(path, capsys)
     assert (code, data_["findings"]) == (2, [])
     assert unread(data_) == [f"{path}: entries overlapping one another (a zip bomb?): not read"]
+
+
+def test_a_token_in_a_tar_link_target_or_pax_record_is_found(tmp_path, capsys):
+    # Plain text in a tar, found by a plain scan before archives were opened; then links were skipped
+    # whole and pax records never looked at. Ordinary pax records (times, owners) are not scanned.
+    token, other = new_pit(), new_pit()
+    link = tarfile.TarInfo("app/current")
+    link.type, link.linkname = tarfile.SYMTYPE, f"/run/{token}"
+    note = tarfile.TarInfo("app/readme")
+    note.pax_headers = {"comment": f"GHL_API_KEY={other}", "mtime": "1700000000.5"}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(link)
+        archive.addfile(note, io.BytesIO(b""))
+    path = tmp_path / "app.tar"
+    path.write_bytes(buffer.getvalue())
+    code, data, text = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!app/current (tar header)", f"{path}!app/readme (tar header)"])
+    assert token not in text and other not in text

@@ -316,9 +316,10 @@ class Walk:
         # archive there without a word, leaving every later entry unread); `broken` counts the latter.
         with tarfile.open(fileobj=source, mode="r|", ignore_zeros=True, tarinfo=headers(broken)) as archive:
             for member in archive:
+                child = chain(inner, _member_name(member.name), join)
+                self.header(child, member)
                 if not member.isreg() and member.type in tarfile.SUPPORTED_TYPES:
                     continue  # a folder, link or device (a type tarfile does not know holds data: read)
-                child = chain(inner, _member_name(member.name), join)
                 self.entry_count(child)
                 sparse: Optional[List[Tuple[int, int]]] = getattr(member, "sparse", None)
                 if sparse is not None:  # holes are zeros made from nothing: judged like a ratio
@@ -334,6 +335,16 @@ class Walk:
         if broken:
             reason = f"{len(broken)} blocks of this tar are no valid header ({broken[0]}): what they hold was not read"
             self.out.skipped.append(Unread(self.place(inner), reason))
+
+    def header(self, child: str, member: tarfile.TarInfo) -> None:
+        """What a tar header carries besides the name: a link's target, pax records (comments, xattrs),
+        plain text in the tar (found there before archives were opened), as `entry (tar header)`."""
+        values = [member.linkname] + [f"{k}={v}" for k, v in member.pax_headers.items() if k not in _PAX_NAMES]
+        text = "\n".join(value for value in values if value)
+        if text:
+            if not member.isreg():
+                self.entry_count(child)  # a link is an entry too: a million of them are no free ride
+            self.scan(f"{child} (tar header)", text.encode("utf-8", "surrogateescape"), _no_more)
 
     def compressed(self, archive: str, inner: str, source: Any, depth: int, join: str = SEP) -> None:
         """gzip, bzip2 or xz: a compressed tar (the same level), or one compressed file (one level down)."""
@@ -371,6 +382,12 @@ _META_TYPES = (
     tarfile.SOLARIS_XHDTYPE,
     tarfile.GNUTYPE_LONGNAME,
     tarfile.GNUTYPE_LONGLINK,
+)
+# Pax records not scanned: the name (shown, not scanned), the target (as linkname), numbers and owners.
+_PAX_NAMES = frozenset(
+    "path linkpath GNU.sparse.name GNU.sparse.major GNU.sparse.minor GNU.sparse.realsize GNU.sparse.size "
+    "GNU.sparse.numblocks GNU.sparse.offset GNU.sparse.map mtime atime ctime size uid gid uname gname "
+    "charset hdrcharset".split()
 )
 _MAX_META = 1 << 20  # bytes of a pax or long-name header (names, times, xattrs: a few KB at most)
 
