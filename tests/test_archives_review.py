@@ -308,3 +308,22 @@ def test_a_token_in_a_tar_link_target_or_pax_record_is_found(tmp_path, capsys):
     code, data, text = scan(path, capsys)
     assert (code, places(data)) == (1, [f"{path}!app/current (tar header)", f"{path}!app/readme (tar header)"])
     assert token not in text and other not in text
+
+
+def test_an_image_member_hidden_by_a_later_one_of_the_same_name_is_read(tmp_path, capsys):
+    # The image's members were looked up by name: the first of two `x/layer.tar` was never read.
+    token = new_pit()
+    hidden = tar_member("app/.env", f"K={token}".encode()) + tar_end()
+    shown = tar_member("app/readme", b"hello") + tar_end()
+    manifest = json.dumps([{"Config": "c.json", "Layers": ["x/layer.tar"]}]).encode()
+    path = tmp_path / "image.tar"
+    path.write_bytes(
+        tar_member("manifest.json", manifest)
+        + tar_member("c.json", b"{}")
+        + tar_member("x/layer.tar", hidden)
+        + tar_member("x/layer.tar", shown)
+        + tar_end()
+    )
+    code, data, text = scan(path, capsys)
+    assert (code, places(data)) == (1, [f"{path}!x/layer.tar!app/.env"])
+    assert token not in text

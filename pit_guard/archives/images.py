@@ -42,7 +42,16 @@ class _Store:
 class TarStore(_Store):
     def __init__(self, archive: tarfile.TarFile) -> None:
         self._archive = archive
-        self._members = {_clean(m.name): m for m in archive.getmembers() if m.isreg()}
+        self._members: Dict[str, tarfile.TarInfo] = {}
+        self.shadowed: List[tarfile.TarInfo] = []  # a member a later one of the same name hides
+        for member in archive.getmembers():
+            if member.isreg():
+                hidden = self._members.get(_clean(member.name))
+                self.shadowed += [hidden] if hidden is not None else []
+                self._members[_clean(member.name)] = member
+
+    def open_shadowed(self, member: tarfile.TarInfo) -> Optional[IO[bytes]]:
+        return self._archive.extractfile(member)
 
     def names(self) -> List[str]:
         return list(self._members)
@@ -197,6 +206,9 @@ class _Image:
         for other in self.store.names():  # repositories, legacy `<id>/json`, anything else: scanned as it is
             if other not in done:
                 self.other(other)
+        if isinstance(self.store, TarStore):  # a member hidden by a later one of its name: read all the same
+            for member in self.store.shadowed:
+                self.other(_clean(member.name), self.store.open_shadowed(member))
         return self.out
 
     def config(self, blob: str) -> None:
@@ -268,9 +280,9 @@ class _Image:
             walk = Walk(self.name, self.limits, self.out)
             walk.run(layer_kind, f, inner=label, depth=1, join="/")
 
-    def other(self, member: str) -> None:
+    def other(self, member: str, opened: Optional[IO[bytes]] = None) -> None:
         try:
-            f = self.store.open(member)
+            f = self.store.open(member) if opened is None else opened
         except OSError as e:
             self.out.skipped.append(Unread(self.place(member), f"cannot read it: {e.strerror or e}"))
             return
