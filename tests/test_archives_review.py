@@ -327,3 +327,17 @@ def test_an_image_member_hidden_by_a_later_one_of_the_same_name_is_read(tmp_path
     code, data, text = scan(path, capsys)
     assert (code, places(data)) == (1, [f"{path}!x/layer.tar!app/.env"])
     assert token not in text
+
+
+def test_a_long_run_of_zeros_after_a_tar_ends_the_reading_and_is_told(tmp_path, capsys):
+    # Reading past zero blocks (to find a tar after a tar) must not walk a 10 GB sparse file of zeros
+    # block by block (129 s of CPU): past 1 MB of blocks that are no header, the rest is not read.
+    token = new_pit()
+    path = tmp_path / "padded.tar"
+    path.write_bytes(tar_member("a.txt", b"hi") + b"\0" * (2 << 20) + tar_member("b.env", f"K={token}".encode()))
+    code, data, text = scan(path, capsys)
+    assert (code, data["findings"]) == (2, [])
+    assert unread(data) == [
+        f"{path}: a broken tar archive: ReadError: more than 2048 blocks in a row that are no header"
+    ]
+    assert token not in text

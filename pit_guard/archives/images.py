@@ -17,7 +17,7 @@ import tarfile
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from pit_guard.archives.limits import HEAD, SEP, Limits, kind
-from pit_guard.archives.read import Outcome, Walk, headers
+from pit_guard.archives.read import Blocks, Outcome, Walk, headers
 from pit_guard.detection import detect
 from pit_guard.finding import Finding, Unread
 
@@ -98,14 +98,14 @@ def is_layout_folder(path: str) -> bool:
 
 def tar_image(source: Any) -> Optional[TarStore]:
     """The image in an uncompressed, seekable tarball, or None when it is no image (then rewound)."""
-    broken: List[str] = []
+    broken = Blocks()
     try:
         archive = tarfile.open(fileobj=source, mode="r:", tarinfo=headers(broken))
         for count, _member in enumerate(archive, 1):
             if count > _IMAGE_MEMBERS:
                 source.seek(0)
                 return None
-        if broken:  # tarfile stopped at a header that is none: read as a plain tar, which tells it
+        if broken.bad:  # tarfile stopped at a header that is none: read as a plain tar, which tells it
             source.seek(0)
             return None
         store = TarStore(archive)

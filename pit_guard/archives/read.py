@@ -311,7 +311,7 @@ class Walk:
             raise _Stop(self.limits.unread("entries", self.place(inner), reason))
 
     def tar(self, inner: str, source: Any, depth: int, join: str = SEP) -> None:
-        broken: List[str] = []
+        broken = Blocks()
         # ignore_zeros: read past a zero block or a header that is not one (tarfile otherwise ends the
         # archive there without a word, leaving every later entry unread); `broken` counts the latter.
         with tarfile.open(fileobj=source, mode="r|", ignore_zeros=True, tarinfo=headers(broken)) as archive:
@@ -332,8 +332,8 @@ class Walk:
                     continue
                 with extracted:
                     self.entry(child, self.counted(extracted.read, child), member.size, depth)
-        if broken:
-            reason = f"{len(broken)} blocks of this tar are no valid header ({broken[0]}): what they hold was not read"
+        if broken.bad:
+            reason = f"{broken.bad} blocks of this tar are no valid header ({broken.first}): what they hold not read"
             self.out.skipped.append(Unread(self.place(inner), reason))
 
     def header(self, child: str, member: tarfile.TarInfo) -> None:
@@ -389,12 +389,23 @@ _PAX_NAMES = frozenset(
     "GNU.sparse.numblocks GNU.sparse.offset GNU.sparse.map mtime atime ctime size uid gid uname gname "
     "charset hdrcharset".split()
 )
+_MAX_RUN = 2048  # blocks in a row that are no header (1 MB): past this, the rest is not a tar's
 _MAX_META = 1 << 20  # bytes of a pax or long-name header (names, times, xattrs: a few KB at most)
 
 
-def headers(broken: List[str]) -> Any:
-    """A TarInfo class that notes in `broken` each block that is no header (a zero block or the end
-    are not noted): tarfile skips those (ignore_zeros) or stops at a truncated one, silently."""
+class Blocks:
+    """Blocks of a tar that are no header, as tarfile passes over them (see `headers`)."""
+
+    def __init__(self) -> None:
+        self.bad = 0  # not a header, not empty: what they hold is not read
+        self.first = ""  # why the first one is not
+        self.run = 0  # blocks in a row that are no header (zeros included)
+
+
+def headers(blocks: Blocks) -> Any:
+    """A TarInfo class that counts in `blocks` each block that is no header (a zero block or the end
+    are not counted): tarfile skips those (ignore_zeros) or stops at a truncated one, silently. A long
+    run of such blocks ends the reading (a 10 GB sparse file of zeros after a tar is not walked)."""
 
     class Header(tarfile.TarInfo):
         def _proc_member(self, tar: tarfile.TarFile) -> Any:
@@ -407,11 +418,19 @@ def headers(broken: List[str]) -> Any:
         @classmethod
         def fromtarfile(cls, tar: tarfile.TarFile) -> Any:
             try:
-                return super().fromtarfile(tar)
+                found = super().fromtarfile(tar)
             except tarfile.HeaderError as e:
-                if type(e).__name__ not in ("EOFHeaderError", "EmptyHeaderError"):  # not the end
-                    broken.append(str(e) or type(e).__name__)
+                if type(e).__name__ == "EmptyHeaderError":  # the end
+                    raise
+                blocks.run += 1
+                if type(e).__name__ != "EOFHeaderError":  # a zero block is no news
+                    blocks.bad += 1
+                    blocks.first = blocks.first or str(e) or type(e).__name__
+                if blocks.run > _MAX_RUN:
+                    raise tarfile.ReadError(f"more than {_MAX_RUN} blocks in a row that are no header") from None
                 raise
+            blocks.run = 0
+            return found
 
     return Header
 
