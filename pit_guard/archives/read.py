@@ -221,8 +221,9 @@ class Walk:
         except _BROKEN as e:
             self.out.skipped.append(Unread(self.place(inner), f"a broken {archive} archive: {_why(e)}"))
             if archive == "zip":  # no central directory (truncated?): its stored entries still read as bytes
-                source.seek(0)
-                self.scan(inner, b"", self.counted(source.read, inner))
+                with contextlib.suppress(OSError, ValueError):
+                    source.seek(0)
+                    self.scan(inner, b"", self.counted(source.read, inner))
         except OSError as e:
             self.out.skipped.append(Unread(self.place(inner), f"cannot read it: {e.strerror or _why(e)}"))
         except MemoryError:
