@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from git_helpers import new_pit
+from git_helpers import Repo, git_env, new_pit
 
 from pit_guard import cli
 
@@ -341,3 +343,27 @@ def test_a_long_run_of_zeros_after_a_tar_ends_the_reading_and_is_told(tmp_path, 
         f"{path}: a broken tar archive: ReadError: more than 2048 blocks in a row that are no header"
     ]
     assert token not in text
+
+
+def test_a_zip_after_other_bytes_in_git_is_read_by_the_hook_and_audit(tmp_path):
+    token = new_pit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app/.env", f"GHL_API_KEY={token}\n" * 3)
+    repo = Repo(tmp_path / "r")
+    repo.write("README", "x\n")
+    repo.commit("init")
+    repo.write("install.sh", b"#!/bin/sh\nexit 0\n" + buffer.getvalue())
+    repo.git("add", "-A")
+    run = [sys.executable, "-m", "pit_guard"]
+    staged = subprocess.run(
+        [*run, "hook", "pre-commit", "--no-config"], cwd=repo.path, env=git_env(), capture_output=True
+    )
+    assert staged.returncode == 1 and b"install.sh!app/.env:1:13" in staged.stdout, staged.stderr
+    repo.commit("add it")
+    audit = subprocess.run(
+        [*run, "audit", "--no-config", "--format", "json"], cwd=repo.path, env=git_env(), capture_output=True
+    )
+    assert audit.returncode == 1, audit.stderr
+    assert {f["path"] for f in json.loads(audit.stdout)["findings"]} == {"install.sh!app/.env"}
+    assert token.encode() not in staged.stdout + staged.stderr + audit.stdout + audit.stderr

@@ -27,7 +27,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, List, Optional, Sequence
 
-from pit_guard.archives.limits import HEAD, Limits, kind
+from pit_guard.archives.limits import HEAD, ZIP_END, Limits, kind
 from pit_guard.detection import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
 from pit_guard.sources.result import SourceResult
@@ -217,15 +217,12 @@ def _scan_file(result: SourceResult, path: str, max_file_size: int, limits: Limi
         os.close(fd)
 
 
-_ZIP_END = 22 + 0xFFFF  # a zip's end record and the longest comment after it
-
-
 def _scan_appended_zip(result: SourceResult, path: str, fd: int, size: int, limits: Limits) -> None:
     """A zip after other bytes (self-extracting, appended to a script or a picture): scanned as it is
     above, where its deflated entries hide what they hold; its entries are read too."""
     if size < 22 or limits.depth < 1:
         return
-    start = max(0, size - _ZIP_END)
+    start = max(0, size - ZIP_END)
     os.lseek(fd, start, os.SEEK_SET)
     tail = os.read(fd, size - start)
     if b"PK\x05\x06" not in tail:  # one memchr-like search of the last 64 KB: what almost every file costs
