@@ -182,15 +182,19 @@ def _relative(path: str, root: str) -> Optional[str]:
     return relative.replace(os.sep, "/")
 
 
-def is_excluded(path: str, config: Config) -> bool:
+def is_excluded(path: str, config: Config, inner: Optional[str] = None) -> bool:
     """Gitignore-like globs: a pattern without `/` matches any file or folder name; one with `/`
     (or starting with `/`) matches the path from the config's folder (`*` crosses `/`); a folder
     excludes what is in it. Inside an archive (`outer.zip!inner/file.env`) the patterns match the
     outer path, and each inner path too (anchored at the archive's root)."""
     if not config.exclude:
         return False
-    outer, *inner = path.split("!")
-    if any(_glob_excluded(part, config) for part in inner):
+    if inner is None:  # an unread place: `!` taken as the archive separator
+        outer, *parts = path.split("!")
+    else:  # a finding says where its archive ends: a file named `creds!fixtures` is no archive
+        outer = path[: -len(inner) - 1] if inner and path.endswith("!" + inner) else path
+        parts = inner.split("!") if inner else []
+    if any(_glob_excluded(part, config) for part in parts):
         return True
     if outer.startswith("<"):
         return False
@@ -227,7 +231,7 @@ def apply_config_counted(
     for f in findings:
         if f.rule_id in config.disable_rules:
             counts["disable-rules"] += 1
-        elif is_excluded(f.path, config):
+        elif is_excluded(f.path, config, f.inner):
             counts["exclude"] += 1
         elif f.fingerprint in config.allow:
             counts["allow"] += 1

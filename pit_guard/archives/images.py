@@ -17,7 +17,7 @@ import tarfile
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from pit_guard.archives.limits import HEAD, SEP, Limits, kind
-from pit_guard.archives.read import Outcome, Walk
+from pit_guard.archives.read import Blocks, Outcome, Walk, headers
 from pit_guard.detection import detect
 from pit_guard.finding import Finding, Unread
 
@@ -42,7 +42,16 @@ class _Store:
 class TarStore(_Store):
     def __init__(self, archive: tarfile.TarFile) -> None:
         self._archive = archive
-        self._members = {_clean(m.name): m for m in archive.getmembers() if m.isreg()}
+        self._members: Dict[str, tarfile.TarInfo] = {}
+        self.shadowed: List[tarfile.TarInfo] = []  # a member a later one of the same name hides
+        for member in archive.getmembers():
+            if member.isreg():
+                hidden = self._members.get(_clean(member.name))
+                self.shadowed += [hidden] if hidden is not None else []
+                self._members[_clean(member.name)] = member
+
+    def open_shadowed(self, member: tarfile.TarInfo) -> Optional[IO[bytes]]:
+        return self._archive.extractfile(member)
 
     def names(self) -> List[str]:
         return list(self._members)
@@ -89,12 +98,16 @@ def is_layout_folder(path: str) -> bool:
 
 def tar_image(source: Any) -> Optional[TarStore]:
     """The image in an uncompressed, seekable tarball, or None when it is no image (then rewound)."""
+    broken = Blocks()
     try:
-        archive = tarfile.open(fileobj=source, mode="r:")
+        archive = tarfile.open(fileobj=source, mode="r:", tarinfo=headers(broken))
         for count, _member in enumerate(archive, 1):
             if count > _IMAGE_MEMBERS:
                 source.seek(0)
                 return None
+        if broken.bad:  # tarfile stopped at a header that is none: read as a plain tar, which tells it
+            source.seek(0)
+            return None
         store = TarStore(archive)
     except Exception:  # noqa: BLE001 - not a tar tarfile can list: read as a plain archive (which tells why)
         source.seek(0)
@@ -179,26 +192,35 @@ class _Image:
     def scan(self) -> Outcome:
         try:
             configs, layers = self.parts()
-        except Exception as e:  # noqa: BLE001 - a hostile manifest (bad JSON, nesting past recursion): told
-            self.out.skipped.append(Unread(self.name, f"an image whose manifest cannot be read: {_error(e)}"))
-            return self.out
+        except Exception:  # noqa: BLE001 - a hostile manifest (bad JSON, nesting past recursion): no image then,
+            configs, layers = [], []  # every file read as it is below (the manifest too), none left out
         done: Set[str] = set()
-        for blob in dict.fromkeys(configs):
-            done.add(_clean(blob))
+        # Each once, however it is spelled (`./x/layer.tar` is `x/layer.tar`): a manifest listing one
+        # layer a thousand times must not make a thousand reads of it.
+        for blob in dict.fromkeys(map(_clean, configs)):
+            done.add(blob)
             self.config(blob)
-        for blob in dict.fromkeys(layers):
-            done.add(_clean(blob))
+        for blob in dict.fromkeys(map(_clean, layers)):
+            done.add(blob)
             self.layer(blob)
         for other in self.store.names():  # repositories, legacy `<id>/json`, anything else: scanned as it is
             if other not in done:
                 self.other(other)
+        if isinstance(self.store, TarStore):  # a member hidden by a later one of its name: read all the same
+            for member in self.store.shadowed:
+                self.other(_clean(member.name), self.store.open_shadowed(member))
         return self.out
 
     def config(self, blob: str) -> None:
         try:
             document = self.json(blob)
         except Exception as e:  # noqa: BLE001 - as for the manifest
-            self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {_error(e)}"))
+            opened = self.store.open(blob)
+            if opened is None:
+                self.out.skipped.append(Unread(self.place("config"), f"cannot read the image config: {_error(e)}"))
+            else:  # no JSON (or too large for it): its bytes scanned as they are
+                opened.close()
+                self.other(blob)
             return
         if not isinstance(document, dict):
             document = {}
@@ -258,9 +280,9 @@ class _Image:
             walk = Walk(self.name, self.limits, self.out)
             walk.run(layer_kind, f, inner=label, depth=1, join="/")
 
-    def other(self, member: str) -> None:
+    def other(self, member: str, opened: Optional[IO[bytes]] = None) -> None:
         try:
-            f = self.store.open(member)
+            f = self.store.open(member) if opened is None else opened
         except OSError as e:
             self.out.skipped.append(Unread(self.place(member), f"cannot read it: {e.strerror or e}"))
             return

@@ -10,6 +10,7 @@ from pit_guard.finding import Unread
 
 SEP = "!"  # between an archive's place and an entry's name
 HEAD = 512  # enough to tell every kind (tar's magic is at 257)
+ZIP_END = 22 + 0xFFFF  # a zip's end record and the longest comment after it: where a zip after other bytes shows
 WHOLE = 32 << 20  # entries up to this size are read whole and scanned at once; larger ones streamed
 OPTIONS = {
     "depth": "--max-archive-depth",

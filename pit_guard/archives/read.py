@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pit_guard.archives.limits import HEAD, SEP, WHOLE, Limits, kind
 from pit_guard.detection import detect
@@ -220,6 +220,10 @@ class Walk:
             self.out.skipped.append(skip.unread)
         except _BROKEN as e:
             self.out.skipped.append(Unread(self.place(inner), f"a broken {archive} archive: {_why(e)}"))
+            if archive == "zip":  # no central directory (truncated?): its stored entries still read as bytes
+                with contextlib.suppress(OSError, ValueError):
+                    source.seek(0)
+                    self.scan(inner, b"", self.counted(source.read, inner))
         except OSError as e:
             self.out.skipped.append(Unread(self.place(inner), f"cannot read it: {e.strerror or _why(e)}"))
         except MemoryError:
@@ -260,9 +264,12 @@ class Walk:
     def zip(self, inner: str, source: Any, depth: int, join: str = SEP) -> None:
         self._zip_entry_count(inner, source)
         with zipfile.ZipFile(source) as archive:
+            if archive.comment:  # shown by `unzip -l`, never extracted: a place a token hides
+                self.scan(chain(inner, "(zip comment)", join), archive.comment, _no_more)
+            _refuse_overlaps(archive.infolist(), self.place(inner))
             for info in archive.infolist():
-                if info.is_dir():
-                    continue
+                if info.is_dir() and info.file_size == 0:
+                    continue  # a folder named `x/` may still hold bytes: then they are read
                 child = chain(inner, info.filename, join)
                 self.entry_count(child)
                 if info.flag_bits & 0x1:
@@ -289,23 +296,56 @@ class Walk:
         if end_record is None or total_at is None:
             return
         end = end_record(source)
+        listed = end[total_at] if end else 0
+        size_at, location_at = getattr(zipfile, "_ECD_SIZE", None), getattr(zipfile, "_ECD_LOCATION", None)
+        if end and size_at is not None and location_at is not None:
+            # The count can lie (zipfile loads every entry of the directory, whatever it says: 1 million
+            # listed as 1 made 520 MB and 19 s). Each entry starts with a signature: count those too.
+            start = max(0, end[location_at] - end[size_at] - 76)  # 76: a zip64 end record and locator
+            source.seek(start)
+            directory = source.read(end[location_at] - start)
+            listed = max(listed, directory.count(b"PK\x01\x02"))
+            del directory
         source.seek(0)
-        if end and end[total_at] > self.limits.entries - self.entries:
-            reason = f"lists {end[total_at]} entries, more than {self.limits.entries} in all: not read"
+        if listed > self.limits.entries - self.entries:
+            reason = f"lists {listed} entries, more than {self.limits.entries} in all: not read"
             raise _Stop(self.limits.unread("entries", self.place(inner), reason))
 
     def tar(self, inner: str, source: Any, depth: int, join: str = SEP) -> None:
-        with tarfile.open(fileobj=source, mode="r|") as archive:
+        broken = Blocks()
+        # ignore_zeros: read past a zero block or a header that is not one (tarfile otherwise ends the
+        # archive there without a word, leaving every later entry unread); `broken` counts the latter.
+        with tarfile.open(fileobj=source, mode="r|", ignore_zeros=True, tarinfo=headers(broken)) as archive:
             for member in archive:
-                if not member.isreg():
-                    continue
                 child = chain(inner, _member_name(member.name), join)
+                self.header(child, member)
+                if not member.isreg() and member.type in tarfile.SUPPORTED_TYPES:
+                    continue  # a folder, link or device (a type tarfile does not know holds data: read)
                 self.entry_count(child)
+                sparse: Optional[List[Tuple[int, int]]] = getattr(member, "sparse", None)
+                if sparse is not None:  # holes are zeros made from nothing: judged like a ratio
+                    expanded = self.too_expanded(child, member.size, sum(size for _, size in sparse))
+                    if expanded is not None:
+                        self.hit("ratio", expanded)
+                        continue
                 extracted = archive.extractfile(member)
                 if extracted is None:
                     continue
                 with extracted:
                     self.entry(child, self.counted(extracted.read, child), member.size, depth)
+        if broken.bad:
+            reason = f"{broken.bad} blocks of this tar are no valid header ({broken.first}): what they hold not read"
+            self.out.skipped.append(Unread(self.place(inner), reason))
+
+    def header(self, child: str, member: tarfile.TarInfo) -> None:
+        """What a tar header carries besides the name: a link's target, pax records (comments, xattrs),
+        plain text in the tar (found there before archives were opened), as `entry (tar header)`."""
+        values = [member.linkname] + [f"{k}={v}" for k, v in member.pax_headers.items() if k not in _PAX_NAMES]
+        text = "\n".join(value for value in values if value)
+        if text:
+            if not member.isreg():
+                self.entry_count(child)  # a link is an entry too: a million of them are no free ride
+            self.scan(f"{child} (tar header)", text.encode("utf-8", "surrogateescape"), _no_more)
 
     def compressed(self, archive: str, inner: str, source: Any, depth: int, join: str = SEP) -> None:
         """gzip, bzip2 or xz: a compressed tar (the same level), or one compressed file (one level down)."""
@@ -335,6 +375,65 @@ class Walk:
                 self.tar(inner, Joined(head, read), depth, join)
             else:
                 self.entry(chain(inner, _decompressed_name(inner or self.name)), Joined(head, read).read, None, depth)
+
+
+_META_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+# Pax records not scanned: the name (shown, not scanned), the target (as linkname), numbers and owners.
+_PAX_NAMES = frozenset(
+    "path linkpath GNU.sparse.name GNU.sparse.major GNU.sparse.minor GNU.sparse.realsize GNU.sparse.size "
+    "GNU.sparse.numblocks GNU.sparse.offset GNU.sparse.map mtime atime ctime size uid gid uname gname "
+    "charset hdrcharset".split()
+)
+_MAX_RUN = 2048  # blocks in a row that are no header (1 MB): past this, the rest is not a tar's
+_MAX_META = 1 << 20  # bytes of a pax or long-name header (names, times, xattrs: a few KB at most)
+
+
+class Blocks:
+    """Blocks of a tar that are no header, as tarfile passes over them (see `headers`)."""
+
+    def __init__(self) -> None:
+        self.bad = 0  # not a header, not empty: what they hold is not read
+        self.first = ""  # why the first one is not
+        self.run = 0  # blocks in a row that are no header (zeros included)
+
+
+def headers(blocks: Blocks) -> Any:
+    """A TarInfo class that counts in `blocks` each block that is no header (a zero block or the end
+    are not counted): tarfile skips those (ignore_zeros) or stops at a truncated one, silently. A long
+    run of such blocks ends the reading (a 10 GB sparse file of zeros after a tar is not walked)."""
+
+    class Header(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> Any:
+            # tarfile reads a pax or long-name header whole, as large as it claims: a .tar.gz of 20 MB
+            # claiming 600 MB held 1.2 GB in memory (a plain tar: its whole size). Real ones are small.
+            if self.type in _META_TYPES and self.size > _MAX_META:
+                raise tarfile.ReadError(f"a {self.size}-byte extended header (more than {_MAX_META}): a hostile tar?")
+            return super()._proc_member(tar)  # type: ignore[misc]
+
+        @classmethod
+        def fromtarfile(cls, tar: tarfile.TarFile) -> Any:
+            try:
+                found = super().fromtarfile(tar)
+            except tarfile.HeaderError as e:
+                if type(e).__name__ == "EmptyHeaderError":  # the end
+                    raise
+                blocks.run += 1
+                if type(e).__name__ != "EOFHeaderError":  # a zero block is no news
+                    blocks.bad += 1
+                    blocks.first = blocks.first or str(e) or type(e).__name__
+                if blocks.run > _MAX_RUN:
+                    raise tarfile.ReadError(f"more than {_MAX_RUN} blocks in a row that are no header") from None
+                raise
+            blocks.run = 0
+            return found
+
+    return Header
 
 
 def _decompressed_name(name: str) -> str:
@@ -379,6 +478,20 @@ def seekable_stream(head: bytes, read: Callable[[int], bytes], archive: str) -> 
     if archive == "zip":
         return Spooled(stream, None)
     return contextlib.nullcontext(stream)
+
+
+def _refuse_overlaps(infos: List[zipfile.ZipInfo], place: str) -> None:
+    """Entries whose bytes overlap (many entries reading one deflate stream: Fifield's "better zip
+    bomb") are refused: each may stay under the ratio limit while the zip as a whole is far past it
+    (1.8 MB made 1 GB to scan). No zip tool writes them (CPython 3.12 refuses them too)."""
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    for one, after in zip(ordered, ordered[1:]):
+        if after.header_offset < one.header_offset + 30 + one.compress_size:  # 30: a local header at least
+            raise _Skip(Unread(place, "entries overlapping one another (a zip bomb?): not read"))
+
+
+def _no_more(n: int) -> bytes:
+    return b""
 
 
 def _why(error: BaseException) -> str:

@@ -27,7 +27,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, List, Optional, Sequence
 
-from pit_guard.archives.limits import HEAD, Limits, kind
+from pit_guard.archives.limits import HEAD, ZIP_END, Limits, kind
 from pit_guard.detection import detect
 from pit_guard.finding import NO_SIZE_LIMIT, Finding, Unread
 from pit_guard.sources.result import SourceResult
@@ -210,10 +210,34 @@ def _scan_file(result: SourceResult, path: str, max_file_size: int, limits: Limi
                 _scan_archive_file(result, path, fd, archive, limits)
             else:
                 _scan_input(result, path, functools.partial(os.read, fd), max_file_size, info.st_size)
+                _scan_appended_zip(result, path, fd, info.st_size, limits)
     except OSError as e:
         result.skipped.append(Unread(path, f"cannot read: {e.strerror or e}"))
     finally:
         os.close(fd)
+
+
+def _scan_appended_zip(result: SourceResult, path: str, fd: int, size: int, limits: Limits) -> None:
+    """A zip after other bytes (self-extracting, appended to a script or a picture): scanned as it is
+    above, where its deflated entries hide what they hold; its entries are read too."""
+    if size < 22 or limits.depth < 1:
+        return
+    start = max(0, size - ZIP_END)
+    os.lseek(fd, start, os.SEEK_SET)
+    tail = os.read(fd, size - start)
+    if b"PK\x05\x06" not in tail:  # one memchr-like search of the last 64 KB: what almost every file costs
+        return
+    import zipfile
+
+    from pit_guard.archives.inputs import scan_source
+
+    with os.fdopen(os.dup(fd), "rb") as f:
+        if not zipfile.is_zipfile(f):  # bytes that only look like a zip's end
+            return
+        f.seek(0)
+        outcome = scan_source("zip", f, path, limits)
+    result.findings += outcome.findings
+    result.skipped += outcome.skipped
 
 
 def _scan_stdin(result: SourceResult, stdin: Optional[BinaryIO], max_file_size: int, limits: Limits) -> None:
