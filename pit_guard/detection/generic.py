@@ -40,17 +40,40 @@ MAX_LENGTH = 512
 ENTROPY_RATIO = 0.85
 
 _VALUE_CHARS = rb"A-Za-z0-9+/=_.~-"
-# A value ends where its characters end; one followed by `(`, `[`, `@`, `:`, `$` or `{` is code, a
-# call, an address or a template, not a literal.
-_VALUE = rb"([" + _VALUE_CHARS + rb"]{%d,%d})(?![(\[@:${" % (MIN_LENGTH, MAX_LENGTH) + _VALUE_CHARS + rb"])"
+
+
+def _value(group: int) -> bytes:
+    """A value ends where its characters end; one followed by `(`, `[`, `@`, `:`, `$` or `{` is code,
+    a call, an address or a template, not a literal.
+    The value as capture `group`, taken whole or not at all: an atomic run (a lookahead's capture
+    and its backreference), so that a run that is not a value (too long, or code) is rejected at
+    once, not retried at every shorter length (`GHL_KEY=GHL_KEY=…` cost 3 s/MB)."""
+    run = rb"(?=([" + _VALUE_CHARS + rb"]{%d,%d}))\%d" % (MIN_LENGTH, MAX_LENGTH, group)
+    return run + rb"(?![(\[@:${" + _VALUE_CHARS + rb"])"
+
+
+_VALUE = _value(1)
 _WS = rb"[ \t]{0,16}"
 _SPACE = rb"\s{0,64}"  # between the name and the value of a pretty-printed {"name": …, "value": …} pair
+# A type between the name and `=` (`ghlApiKey: string = …`, `GHL_API_KEY: &str = …`, Go's `var k string = …`).
+_TYPE = rb"(?::" + _WS + rb"&?(?:'static[ \t]+)?|[ \t]+)(?:str|string|String)" + _WS
 # After a key name: closing quotes or `]` (`os.environ["GHL_KEY"] = …`), an n8n/Postman/HAR
-# `{"name": "…", "value": "…"}` pair, the operator, an opening quote, and an optional scheme word.
+# `{"name": "…", "value": "…"}` pair, an XML `key="…" value="…"` pair or a type, the operator, an
+# opening quote, and an optional scheme word.
 _ASSIGN_RE = re.compile(
-    rb"(?:" + QUOTE + rb"|\])?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?:" + QUOTE + rb"|\])?" + _WS
+    + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb"|[ \t]+value" + rb"|" + _TYPE + rb")?"
     rb"(?::=|:|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS + rb"(?:(?i:bearer|token|basic)[ \t]+)?" + _VALUE
+)  # fmt: skip
+# A literal fallback beside an environment lookup: `getenv("GHL_API_KEY", "…")`, `define('K', '…')`,
+# `process.env.GHL_API_KEY || "…"`, `?? '…'`, `os.getenv("K") or "…"`: the value must be quoted.
+_FALLBACK_RE = re.compile(
+    rb"(?:" + QUOTE + rb")?\)?" + _WS + rb"(?:,|\|\||\?\?|or)" + _WS + rb"[\"'`]" + _VALUE + rb"[\"'`]"
 )
+# The value after white space alone: Dockerfile `ENV K v`, csh `setenv K v`, a flag `--ghl-api-key v`.
+_SPACED_RE = re.compile(rb"[ \t]+" + QUOTE + rb"?" + _VALUE)
+_SPACED_COMMANDS = (b"env", b"setenv")
+_ELEMENT_RE = re.compile(rb">" + _VALUE + rb"<")
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MAX_KEY = 80
 
@@ -398,7 +421,7 @@ _REQUEST_BYTES = 2000
 _PAIR = rb"(?:" + QUOTE + rb")?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
 _HEADER_RE = re.compile(
     rb"(?i:bearer)[ \t]+" + _VALUE + rb"|(?i:authorization)" + _PAIR + rb"(?::|=>|=)" + _WS + QUOTE + rb"?" + _WS
-    + rb"(?!(?i:bearer|basic|token)[ \t])" + _VALUE
+    + rb"(?!(?i:bearer|basic|token)[ \t])" + _value(2)
 )  # fmt: skip
 
 Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
@@ -460,13 +483,27 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
         key = data[begin:end].decode("ascii")
         if not is_credential_key(key):
             continue
-        m = _ASSIGN_RE.match(data, end)
+        m = _assignment(data, begin, end, key)
         if m is None or m.start(1) in seen_values:
             continue
         found_value = _judged(m.group(1), m.start(1), data[end : m.start(1)], key)
         if found_value is not None:
             seen_values.add(m.start(1))
             yield found_value
+
+
+def _assignment(data: bytes, begin: int, end: int, key: str) -> Optional["re.Match[bytes]"]:
+    """The value assigned to the key name data[begin:end], as a match whose group 1 is the value."""
+    m = _ASSIGN_RE.match(data, end) or _FALLBACK_RE.match(data, end)
+    if m is not None:
+        return m
+    if data[begin - 1 : begin] == b"<":  # <GhlApiKey>value</GhlApiKey>
+        return _ELEMENT_RE.match(data, end)
+    low = max(0, begin - 16)  # a bounded look back: `ENV ` / `setenv ` starting the line
+    command = data[max(low, data.rfind(b"\n", low, begin) + 1) : begin].strip().lower()
+    if key.startswith("--") or command in _SPACED_COMMANDS:
+        return _SPACED_RE.match(data, end)
+    return None
 
 
 def _request_end(data: bytes, at: int) -> int:
