@@ -91,6 +91,49 @@ def test_code_around_those_forms_is_not_generic(backend: str, text: str) -> None
     assert found(text) == []
 
 
+# --- recall: a secret under a section or object named for GoHighLevel -------------------------------
+
+
+@pytest.mark.parametrize(
+    "template, key",
+    [
+        ("app:\n  ghl:\n    location_id: {i}\n    api_key: {t}\n  port: 3000\n", "ghl.api_key"),
+        ("highlevel:  # CRM\n  oauth:\n    client_secret: '{t}'\n", "highlevel.client_secret"),
+        ('{{"ghl": {{"locationId": "{i}", "apiKey": "{t}"}}}}\n', "ghl.apiKey"),
+        ('{{\n  "gohighlevel": {{\n    "token": "{t}"\n  }}\n}}\n', "gohighlevel.token"),
+        ("const ghl = {{\n  locationId: '{i}',\n  privateToken: '{t}',\n}};\n", "ghl.privateToken"),
+        ('[ghl]\nlocation_id = "{i}"\napi_key = "{t}"\n', "ghl.api_key"),
+        ("[services.highlevel]\ntoken={t}\n", "services.highlevel.token"),
+        ("const ghl = {{ $secret: '{t}' }};\n", "ghl.secret"),
+        ("highlevel_" + "b" * 65 + ":\n  api_token: {t}\n", ("highlevel_" + "b" * 65 + ".api_token")[-80:]),
+    ],
+)
+def test_secret_under_a_ghl_section_is_generic(backend: str, template: str, key: str) -> None:
+    token = fresh_token()
+    findings = scan_bytes(template.format(t=token, i=_id20()).encode(), "f", now=NOW)
+    assert [(f.rule_id, f.secret, f.key) for f in findings] == [(RULE, token, key)]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        # Ids, URLs, versions and the app's own secrets under a GoHighLevel section.
+        "ghl:\n  location_id: {i}\n  company_id: {i}\n  base_url: https://services.leadconnectorhq.com\n"
+        "  api_version: 2021-07-28\n  webhook_secret: {t}\n",
+        # A sibling after the section ends is not in it.
+        "ghl:\n  location_id: {i}\nsession:\n  secret: {t}\n",
+        '{{"ghl": {{"locationId": "{i}"}}, "stripe": {{"secretKey": "{t}"}}}}\n',
+        "[ghl]\nlocation_id = {i}\n[database]\npassword = {t}\n",
+        # npm lockfile v1: a package named for GoHighLevel, its integrity hash.
+        '"dependencies": {{\n  "ghl-sdk": {{\n    "version": "1.0.0",\n    "integrity": "sha512-{t}"\n  }}\n}}\n',
+        # An expression, not a literal.
+        "ghl:\n  api_key: ${{GHL_API_KEY_FROM_THE_ENVIRONMENT}}\n",
+    ],
+)
+def test_other_values_around_a_ghl_section_are_not_generic(backend: str, template: str) -> None:
+    assert found(template.format(t=fresh_token(), i=_id20())) == []
+
+
 # --- a value a specific rule reports elsewhere in the same file ---------------------------------------
 
 

@@ -235,6 +235,11 @@ def _says_secret(words: Sequence[str]) -> bool:
     return any(w in SECRET_WORDS or w in _COMPOUNDS for w in words)
 
 
+@functools.lru_cache(maxsize=4096)
+def _says_ghl_key(key: str) -> bool:
+    return _says_ghl(key_words(key))
+
+
 @functools.lru_cache(maxsize=4096)  # a file names the same keys again and again
 def is_credential_key(key: str) -> bool:
     """Whether a value assigned to `key` is where a GoHighLevel credential goes."""
@@ -482,6 +487,10 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
             continue
         key = data[begin:end].decode("ascii")
         if not is_credential_key(key):
+            for member_value in _section_values(data, begin, end, key):
+                if member_value[1] not in seen_values:
+                    seen_values.add(member_value[1])
+                    yield member_value
             continue
         m = _assignment(data, begin, end, key)
         if m is None or m.start(1) in seen_values:
@@ -504,6 +513,65 @@ def _assignment(data: bytes, begin: int, end: int, key: str) -> Optional["re.Mat
     if key.startswith("--") or command in _SPACED_COMMANDS:
         return _SPACED_RE.match(data, end)
     return None
+
+
+# A name opening a section or object: YAML `ghl:` ending its line, JSON / JS / TOML-inline `"ghl": {`
+# or `ghl = {`, a TOML / INI `[ghl]` header (the name is then between brackets).
+_BLOCK_RE = re.compile(rb"(?:" + QUOTE + rb")?[ \t]*(?:(:)[ \t]*(?:#[^\n]{0,200})?\r?\n|(?::|=)[ \t]*(\{))")
+# A member's name inside a section: at a line's start or after `{` / `,`.
+_MEMBER_RE = re.compile(rb"(?:^|(?<=[{,]))[ \t]*" + QUOTE + rb"?\$?([A-Za-z_][A-Za-z0-9_.-]{0,79})", re.M)
+_SECTION_BYTES = 2000
+
+
+def _section_values(data: bytes, begin: int, end: int, key: str) -> Iterator[Generic]:
+    """Secrets of the members of a section named `key` (`ghl:` then `  api_key: …`; `"ghl": {"apiKey": …}`;
+    `[ghl]` then `api_key = …`), each judged as `key.member` (so `ghl.location_id` is not one). Bounded:
+    the section's first _SECTION_BYTES."""
+    if data[begin - 1 : begin] == b"[" and data[end : end + 1] == b"]":
+        low = end + 1
+        header = data.find(b"\n[", low, low + _SECTION_BYTES)
+        high = header if header != -1 else min(len(data), low + _SECTION_BYTES)
+    else:
+        m = _BLOCK_RE.match(data, end)
+        if m is None:
+            return
+        low = m.end()
+        if m.group(2) is not None:  # an object: to its first `}`
+            close = data.find(b"}", low, low + _SECTION_BYTES)
+            high = close if close != -1 else min(len(data), low + _SECTION_BYTES)
+        else:  # YAML: the lines indented deeper than the name's
+            window = max(0, begin - _MAX_KEY - 64)
+            line = data[max(window, data.rfind(b"\n", window, begin) + 1) : begin]
+            high = _indented_end(data, low, len(line) - len(line.lstrip(b" \t")))
+    if not _says_ghl_key(key):
+        return
+    for member in _MEMBER_RE.finditer(data, low, high):
+        name = member.group(1).decode("ascii")
+        nested = f"{key}.{name}"
+        if not is_credential_key(nested):
+            continue
+        m = _ASSIGN_RE.match(data, member.end(1), high)
+        if m is not None:
+            # Shown as a key name is (reports, validate --report): name characters, at most _MAX_KEY.
+            shown = nested[-_MAX_KEY:]
+            found_value = _judged(m.group(1), m.start(1), data[member.end(1) : m.start(1)], shown)
+            if found_value is not None:
+                yield found_value
+
+
+def _indented_end(data: bytes, at: int, indent: int) -> int:
+    """Where the YAML block starting at `at` ends: the first line not blank and indented `indent` or less."""
+    limit = min(len(data), at + _SECTION_BYTES)
+    while at < limit:
+        nl = data.find(b"\n", at, limit)
+        line = data[at : limit if nl == -1 else nl]
+        stripped = line.lstrip(b" \t")
+        if stripped.strip() and len(line) - len(stripped) <= indent:
+            return at
+        if nl == -1:
+            break
+        at = nl + 1
+    return limit
 
 
 def _request_end(data: bytes, at: int) -> int:
