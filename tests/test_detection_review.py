@@ -216,3 +216,12 @@ def test_a_line_of_key_assignments_costs_no_backtracking(backend: str) -> None:
     repeated = _cpu_per_mb(b"GHL_KEY=" * 40_000)
     names = _cpu_per_mb(b"GHL_KEY " * 40_000)  # the same names without the operator: the floor
     assert repeated < 3 * names + 0.2, (repeated, names)
+
+
+@pytest.mark.parametrize("unit", [b'"ghl": {', b"[ghl]", b"ghl:\n ", b'"highlevel": {"ghl_token_x": {'])
+def test_sections_inside_sections_are_not_rescanned(backend: str, unit: bytes) -> None:
+    # Each name opening a section inside the previous one's window rescanned that window (`"ghl": {`
+    # repeated took 35 s/MB): sections are taken one after another.
+    nested = _cpu_per_mb(unit * (200_000 // len(unit)))
+    names = _cpu_per_mb(b"GHL_KEY " * 25_000)  # as many names, no sections: the floor
+    assert nested < 4 * names + 0.3, (nested, names)

@@ -470,6 +470,7 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
     seen_keys: Set[Tuple[int, int]] = set()
     seen_values: Set[int] = set()
     request_done = -1
+    section_done = -1
     for hit in hits:
         at = max(0, hit - 2)  # inside the name whatever the pattern's trailing character
         begin, end = _key_span(data, at)
@@ -487,10 +488,15 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
             continue
         key = data[begin:end].decode("ascii")
         if not is_credential_key(key):
-            for member_value in _section_values(data, begin, end, key):
-                if member_value[1] not in seen_values:
-                    seen_values.add(member_value[1])
-                    yield member_value
+            # Sections are taken one after another, never one inside another's (`"ghl": {"ghl": {…`
+            # repeated would rescan one window per name): the inner one's members are the outer's.
+            bounds = _section_bounds(data, begin, end) if begin >= section_done and _says_ghl_key(key) else None
+            if bounds is not None:
+                section_done = bounds[1]
+                for member_value in _section_values(data, bounds, key):
+                    if member_value[1] not in seen_values:
+                        seen_values.add(member_value[1])
+                        yield member_value
             continue
         m = _assignment(data, begin, end, key)
         if m is None or m.start(1) in seen_values:
@@ -523,10 +529,10 @@ _MEMBER_RE = re.compile(rb"(?:^|(?<=[{,]))[ \t]*" + QUOTE + rb"?\$?([A-Za-z_][A-
 _SECTION_BYTES = 2000
 
 
-def _section_values(data: bytes, begin: int, end: int, key: str) -> Iterator[Generic]:
-    """Secrets of the members of a section named `key` (`ghl:` then `  api_key: …`; `"ghl": {"apiKey": …}`;
-    `[ghl]` then `api_key = …`), each judged as `key.member` (so `ghl.location_id` is not one). Bounded:
-    the section's first _SECTION_BYTES."""
+def _section_bounds(data: bytes, begin: int, end: int) -> Optional[Tuple[int, int]]:
+    """Where the section the name data[begin:end] opens holds its members (`ghl:` then indented lines;
+    `"ghl": {` to its first `}`; `[ghl]` to the next header), at most its first _SECTION_BYTES; None
+    when the name opens none."""
     if data[begin - 1 : begin] == b"[" and data[end : end + 1] == b"]":
         low = end + 1
         header = data.find(b"\n[", low, low + _SECTION_BYTES)
@@ -534,7 +540,7 @@ def _section_values(data: bytes, begin: int, end: int, key: str) -> Iterator[Gen
     else:
         m = _BLOCK_RE.match(data, end)
         if m is None:
-            return
+            return None
         low = m.end()
         if m.group(2) is not None:  # an object: to its first `}`
             close = data.find(b"}", low, low + _SECTION_BYTES)
@@ -543,8 +549,13 @@ def _section_values(data: bytes, begin: int, end: int, key: str) -> Iterator[Gen
             window = max(0, begin - _MAX_KEY - 64)
             line = data[max(window, data.rfind(b"\n", window, begin) + 1) : begin]
             high = _indented_end(data, low, len(line) - len(line.lstrip(b" \t")))
-    if not _says_ghl_key(key):
-        return
+    return low, high
+
+
+def _section_values(data: bytes, bounds: Tuple[int, int], key: str) -> Iterator[Generic]:
+    """Secrets of the members of a section named `key` (`ghl:` then `  api_key: …`; `"ghl": {"apiKey": …}`;
+    `[ghl]` then `api_key = …`), each judged as `key.member` (so `ghl.location_id` is not one)."""
+    low, high = bounds
     for member in _MEMBER_RE.finditer(data, low, high):
         name = member.group(1).decode("ascii")
         nested = f"{key}.{name}"
