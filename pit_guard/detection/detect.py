@@ -318,13 +318,15 @@ def _candidates(data: bytes, depth: int, now: float, found: Optional[FrozenSet[s
         yield from specific
         return
     spans = []
+    values = set()
     for candidate in specific:
         spans.append((candidate[2], candidate[2] + len(candidate[1])))
+        values.add(candidate[1])
         yield candidate
     for secret, start, encoding, key in generic_candidates(data, generic_match_ends(data)):
         end = start + len(secret)
-        if any(s < end and start < e for s, e in spans):
-            continue  # a specific rule's value (or part of one)
+        if secret in values or any(s < end and start < e for s, e in spans):
+            continue  # a specific rule's value (or part of one), here or elsewhere in the data
         if _UUID_ID_RE.match(secret.encode()) and is_placeholder_uuid(secret):
             continue
         yield GENERIC_RULE, secret, start, encoding, {"key": redact_text(key)}
@@ -706,9 +708,25 @@ def _judge_session_jwt(
 # Firebase project, so only one near GoHighLevel's context is GoHighLevel's (_has_firebase_context).
 _FIREBASE_REFRESH_RE = re.compile(rb"AMf-vB" + _after_boundary(rb"[A-Za-z0-9_-]", 6) + rb"[A-Za-z0-9_-]{120,}", re.S)
 _FIREBASE_REFRESH_RULE = "ghl-firebase-refresh-token"
+
+
 # GoHighLevel's Firebase web API key (public: its web app ships it; it says which project a
 # securetoken.googleapis.com call is for), its Firebase project, and the header its ID tokens go in.
-_GHL_FIREBASE_CONTEXT = (b"aizasyb_w3vxmsi7weqtriokjr6xtrvn5uoieie", b"highlevel-backend", b"token-id")
+def _base64url_inner(text: bytes) -> Tuple[bytes, ...]:
+    """`text` as it reads inside base64url at each of its three alignments (the characters that
+    depend on it alone), lowercase: how a JWT beside a token names its project."""
+    inner = []
+    for shift in range(3):
+        encoded = base64.urlsafe_b64encode(b"\0" * shift + text)
+        inner.append(encoded[-(-8 * shift // 6) : 8 * (shift + len(text)) // 6].lower())
+    return tuple(inner)
+
+
+_GHL_FIREBASE_CONTEXT = (b"aizasyb_w3vxmsi7weqtriokjr6xtrvn5uoieie", b"highlevel-backend", b"token-id") + (
+    # A GoHighLevel Firebase ID token's payload (`iss` / `aud`) beside the refresh token that minted
+    # it: a securetoken response body, a Firebase persisted user's stsTokenManager.
+    _base64url_inner(b'/highlevel-backend"')
+)
 # A random token's characters carry about 5.8 bits each; `AMf-vBxxxx…` or `AMf-vB123123…` far less.
 _MIN_REFRESH_ENTROPY = 4.5
 # A candidate found inside base64 whose decoded text has no context: the caller that decoded it

@@ -40,17 +40,40 @@ MAX_LENGTH = 512
 ENTROPY_RATIO = 0.85
 
 _VALUE_CHARS = rb"A-Za-z0-9+/=_.~-"
-# A value ends where its characters end; one followed by `(`, `[`, `@`, `:`, `$` or `{` is code, a
-# call, an address or a template, not a literal.
-_VALUE = rb"([" + _VALUE_CHARS + rb"]{%d,%d})(?![(\[@:${" % (MIN_LENGTH, MAX_LENGTH) + _VALUE_CHARS + rb"])"
+
+
+def _value(group: int) -> bytes:
+    """A value ends where its characters end; one followed by `(`, `[`, `@`, `:`, `$` or `{` is code,
+    a call, an address or a template, not a literal.
+    The value as capture `group`, taken whole or not at all: an atomic run (a lookahead's capture
+    and its backreference), so that a run that is not a value (too long, or code) is rejected at
+    once, not retried at every shorter length (`GHL_KEY=GHL_KEY=…` cost 3 s/MB)."""
+    run = rb"(?=([" + _VALUE_CHARS + rb"]{%d,%d}))\%d" % (MIN_LENGTH, MAX_LENGTH, group)
+    return run + rb"(?![(\[@:${" + _VALUE_CHARS + rb"])"
+
+
+_VALUE = _value(1)
 _WS = rb"[ \t]{0,16}"
 _SPACE = rb"\s{0,64}"  # between the name and the value of a pretty-printed {"name": …, "value": …} pair
+# A type between the name and `=` (`ghlApiKey: string = …`, `GHL_API_KEY: &str = …`, Go's `var k string = …`).
+_TYPE = rb"(?::" + _WS + rb"&?(?:'static[ \t]+)?|[ \t]+)(?:str|string|String)" + _WS
 # After a key name: closing quotes or `]` (`os.environ["GHL_KEY"] = …`), an n8n/Postman/HAR
-# `{"name": "…", "value": "…"}` pair, the operator, an opening quote, and an optional scheme word.
+# `{"name": "…", "value": "…"}` pair, an XML `key="…" value="…"` pair or a type, the operator, an
+# opening quote, and an optional scheme word.
 _ASSIGN_RE = re.compile(
-    rb"(?:" + QUOTE + rb"|\])?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
+    rb"(?:" + QUOTE + rb"|\])?" + _WS
+    + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb"|[ \t]+value" + rb"|" + _TYPE + rb")?"
     rb"(?::=|:|=>|=|%3[aAdD])" + _WS + QUOTE + rb"?" + _WS + rb"(?:(?i:bearer|token|basic)[ \t]+)?" + _VALUE
+)  # fmt: skip
+# A literal fallback beside an environment lookup: `getenv("GHL_API_KEY", "…")`, `define('K', '…')`,
+# `process.env.GHL_API_KEY || "…"`, `?? '…'`, `os.getenv("K") or "…"`: the value must be quoted.
+_FALLBACK_RE = re.compile(
+    rb"(?:" + QUOTE + rb")?\)?" + _WS + rb"(?:,|\|\||\?\?|or)" + _WS + rb"[\"'`]" + _VALUE + rb"[\"'`]"
 )
+# The value after white space alone: Dockerfile `ENV K v`, csh `setenv K v`, a flag `--ghl-api-key v`.
+_SPACED_RE = re.compile(rb"[ \t]+" + QUOTE + rb"?" + _VALUE)
+_SPACED_COMMANDS = (b"env", b"setenv")
+_ELEMENT_RE = re.compile(rb">" + _VALUE + rb"<")
 _KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MAX_KEY = 80
 
@@ -210,6 +233,11 @@ def _says_ghl(words: Sequence[str]) -> bool:
 
 def _says_secret(words: Sequence[str]) -> bool:
     return any(w in SECRET_WORDS or w in _COMPOUNDS for w in words)
+
+
+@functools.lru_cache(maxsize=4096)
+def _says_ghl_key(key: str) -> bool:
+    return _says_ghl(key_words(key))
 
 
 @functools.lru_cache(maxsize=4096)  # a file names the same keys again and again
@@ -398,7 +426,7 @@ _REQUEST_BYTES = 2000
 _PAIR = rb"(?:" + QUOTE + rb")?" + _WS + rb"(?:," + _SPACE + QUOTE + rb"value" + QUOTE + _WS + rb")?"
 _HEADER_RE = re.compile(
     rb"(?i:bearer)[ \t]+" + _VALUE + rb"|(?i:authorization)" + _PAIR + rb"(?::|=>|=)" + _WS + QUOTE + rb"?" + _WS
-    + rb"(?!(?i:bearer|basic|token)[ \t])" + _VALUE
+    + rb"(?!(?i:bearer|basic|token)[ \t])" + _value(2)
 )  # fmt: skip
 
 Generic = Tuple[str, int, str, str]  # (secret, offset of its text, encoding, key it sat in)
@@ -442,6 +470,7 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
     seen_keys: Set[Tuple[int, int]] = set()
     seen_values: Set[int] = set()
     request_done = -1
+    section_done = -1
     for hit in hits:
         at = max(0, hit - 2)  # inside the name whatever the pattern's trailing character
         begin, end = _key_span(data, at)
@@ -459,14 +488,101 @@ def generic_candidates(data: bytes, hits: Sequence[int]) -> Iterator[Generic]:
             continue
         key = data[begin:end].decode("ascii")
         if not is_credential_key(key):
+            # Sections are taken one after another, never one inside another's (`"ghl": {"ghl": {…`
+            # repeated would rescan one window per name): the inner one's members are the outer's.
+            bounds = _section_bounds(data, begin, end) if begin >= section_done and _says_ghl_key(key) else None
+            if bounds is not None:
+                section_done = bounds[1]
+                for member_value in _section_values(data, bounds, key):
+                    if member_value[1] not in seen_values:
+                        seen_values.add(member_value[1])
+                        yield member_value
             continue
-        m = _ASSIGN_RE.match(data, end)
+        m = _assignment(data, begin, end, key)
         if m is None or m.start(1) in seen_values:
             continue
         found_value = _judged(m.group(1), m.start(1), data[end : m.start(1)], key)
         if found_value is not None:
             seen_values.add(m.start(1))
             yield found_value
+
+
+def _assignment(data: bytes, begin: int, end: int, key: str) -> Optional["re.Match[bytes]"]:
+    """The value assigned to the key name data[begin:end], as a match whose group 1 is the value."""
+    m = _ASSIGN_RE.match(data, end) or _FALLBACK_RE.match(data, end)
+    if m is not None:
+        return m
+    if data[begin - 1 : begin] == b"<":  # <GhlApiKey>value</GhlApiKey>
+        return _ELEMENT_RE.match(data, end)
+    low = max(0, begin - 16)  # a bounded look back: `ENV ` / `setenv ` starting the line
+    command = data[max(low, data.rfind(b"\n", low, begin) + 1) : begin].strip().lower()
+    if key.startswith("--") or command in _SPACED_COMMANDS:
+        return _SPACED_RE.match(data, end)
+    return None
+
+
+# A name opening a section or object: YAML `ghl:` ending its line, JSON / JS / TOML-inline `"ghl": {`
+# or `ghl = {`, a TOML / INI `[ghl]` header (the name is then between brackets).
+_BLOCK_RE = re.compile(rb"(?:" + QUOTE + rb")?[ \t]*(?:(:)[ \t]*(?:#[^\n]{0,200})?\r?\n|(?::|=)[ \t]*(\{))")
+# A member's name inside a section: at a line's start or after `{` / `,`.
+_MEMBER_RE = re.compile(rb"(?:^|(?<=[{,]))[ \t]*" + QUOTE + rb"?\$?([A-Za-z_][A-Za-z0-9_.-]{0,79})", re.M)
+_SECTION_BYTES = 2000
+
+
+def _section_bounds(data: bytes, begin: int, end: int) -> Optional[Tuple[int, int]]:
+    """Where the section the name data[begin:end] opens holds its members (`ghl:` then indented lines;
+    `"ghl": {` to its first `}`; `[ghl]` to the next header), at most its first _SECTION_BYTES; None
+    when the name opens none."""
+    if data[begin - 1 : begin] == b"[" and data[end : end + 1] == b"]":
+        low = end + 1
+        header = data.find(b"\n[", low, low + _SECTION_BYTES)
+        high = header if header != -1 else min(len(data), low + _SECTION_BYTES)
+    else:
+        m = _BLOCK_RE.match(data, end)
+        if m is None:
+            return None
+        low = m.end()
+        if m.group(2) is not None:  # an object: to its first `}`
+            close = data.find(b"}", low, low + _SECTION_BYTES)
+            high = close if close != -1 else min(len(data), low + _SECTION_BYTES)
+        else:  # YAML: the lines indented deeper than the name's
+            window = max(0, begin - _MAX_KEY - 64)
+            line = data[max(window, data.rfind(b"\n", window, begin) + 1) : begin]
+            high = _indented_end(data, low, len(line) - len(line.lstrip(b" \t")))
+    return low, high
+
+
+def _section_values(data: bytes, bounds: Tuple[int, int], key: str) -> Iterator[Generic]:
+    """Secrets of the members of a section named `key` (`ghl:` then `  api_key: …`; `"ghl": {"apiKey": …}`;
+    `[ghl]` then `api_key = …`), each judged as `key.member` (so `ghl.location_id` is not one)."""
+    low, high = bounds
+    for member in _MEMBER_RE.finditer(data, low, high):
+        name = member.group(1).decode("ascii")
+        nested = f"{key}.{name}"
+        if not is_credential_key(nested):
+            continue
+        m = _ASSIGN_RE.match(data, member.end(1), high)
+        if m is not None:
+            # Shown as a key name is (reports, validate --report): name characters, at most _MAX_KEY.
+            shown = nested[-_MAX_KEY:]
+            found_value = _judged(m.group(1), m.start(1), data[member.end(1) : m.start(1)], shown)
+            if found_value is not None:
+                yield found_value
+
+
+def _indented_end(data: bytes, at: int, indent: int) -> int:
+    """Where the YAML block starting at `at` ends: the first line not blank and indented `indent` or less."""
+    limit = min(len(data), at + _SECTION_BYTES)
+    while at < limit:
+        nl = data.find(b"\n", at, limit)
+        line = data[at : limit if nl == -1 else nl]
+        stripped = line.lstrip(b" \t")
+        if stripped.strip() and len(line) - len(stripped) <= indent:
+            return at
+        if nl == -1:
+            break
+        at = nl + 1
+    return limit
 
 
 def _request_end(data: bytes, at: int) -> int:
