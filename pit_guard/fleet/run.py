@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pit_guard.archives.limits import Limits
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Unread, redact_text
+from pit_guard.finding import Finding, Unread, display_path, redact_text
 from pit_guard.fleet import clones
 from pit_guard.fleet.state import State
 from pit_guard.fleet.targets import Target
@@ -173,7 +173,7 @@ class _Progress:
         self.blobs += outcome.blobs
         if self.enabled:
             line = f"pit-guard: fleet {self.done}/{self.total} repositories, {self.blobs} blobs, last: {outcome.name}"
-            sys.stderr.write("\r" + redact_text(line)[:100].ljust(100))
+            sys.stderr.write("\r" + display_path(line)[:100].ljust(100))
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -218,7 +218,7 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
 
 def tell_targets(targets: Sequence[Target]) -> str:
     """--list-only: one repository a line, as reports name it."""
-    return "".join(redact_text(t.name) + "\n" for t in targets)
+    return "".join(display_path(t.name) + "\n" for t in targets)  # a newline or escape in a name: shown escaped
 
 
 def cpu_count() -> int:

@@ -1,0 +1,148 @@
+"""Adversarial review of the fleet audit: a hostile forge, hostile URLs, credentials in URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from fleet_helpers import new_pit, run_json
+from forge_fake_server import FakeForge
+
+from pit_guard.cli import main
+from pit_guard.fleet import forges
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    state = {"now": 1_700_000_000.0, "slept": []}
+
+    def sleep(seconds):
+        state["slept"].append(seconds)
+        state["now"] += seconds
+
+    monkeypatch.setattr(forges, "sleep", sleep)
+    monkeypatch.setattr(forges, "now", lambda: state["now"])
+    return state
+
+
+@pytest.fixture
+def forge():
+    server = FakeForge().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def argv_log(tmp_path, monkeypatch):
+    """A git wrapper on PATH that logs every git command line."""
+    real_git = shutil.which("git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.log"
+    log.write_text("")
+    (bin_dir / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real_git} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_a_token_as_the_url_user_never_reaches_a_command_line(tmp_path, capsys, argv_log):
+    """`https://TOKEN@host/repo` (GitHub's token-as-username form): no password, still a credential."""
+    secret = "ghp_" + new_pit()[4:].replace("-", "")
+    url = f"https://{secret}@127.0.0.1:9/owner/repo.git"
+    code, report, err = run_json(capsys, url, "--clone-dir", str(tmp_path / "c"))
+    assert code == 2
+    assert "clone --mirror" in argv_log.read_text()
+    assert secret not in json.dumps(report) + err + argv_log.read_text()
+
+
+def test_a_token_in_the_query_string_is_never_shown_nor_on_a_command_line(tmp_path, capsys, argv_log):
+    secret = "glpat-" + new_pit()[4:]
+    url = f"https://127.0.0.1:9/owner/repo.git?private_token={secret}"
+    code, report, err = run_json(capsys, url, "--clone-dir", str(tmp_path / "c"))
+    assert code == 2
+    assert secret not in json.dumps(report) + err + argv_log.read_text()
+
+
+def test_list_only_escapes_control_characters_in_a_forge_clone_url(capsys, forge, clock):
+    forge.github["orgs/acme"] = [
+        {"full_name": "acme/a", "clone_url": "file:///srv/a.git\n\x1b[31mFAKE LINE", "fork": False},
+    ]
+    code, out, err = run_listing(capsys, forge)
+    assert code == 0, err
+    assert "\x1b" not in out and out.count("\n") == 1
+
+
+def test_one_listing_entry_with_a_bad_scheme_does_not_abort_the_fleet(tmp_path, capsys, forge, clock):
+    forge.github["orgs/acme"] = [
+        {"full_name": "acme/a", "clone_url": "gopher://example.invalid/a", "fork": False},
+        {"full_name": "acme/b", "clone_url": (tmp_path / "b.git").as_uri(), "fork": False},
+    ]
+    code, out, err = run_listing(capsys, forge)
+    assert code == 2
+    assert out.split() == [(tmp_path / "b.git").as_uri()]  # the good one is still listed
+    assert "gopher" in err and "unsupported URL scheme" in err
+
+
+def run_listing(capsys, forge, *extra):
+    code = main(["audit", "--github-org", "acme", "--github-api-url", forge.base, "--list-only", *extra])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_link_header_loop_is_refused_not_followed_forever(capsys, forge, clock):
+    """A next-page link back to the same page: an endless listing (the fake stops after 50 answers,
+    so without a guard this ends in an HTTP 500 after 50 requests instead of hanging the test)."""
+    answered = []
+
+    def answer(path, query, headers):
+        answered.append(path)
+        if len(answered) > 50:
+            return 500, {"message": "enough"}, {}
+        link = f'<{forge.base}{path}?page=1>; rel="next"'
+        return 200, [{"full_name": "acme/a", "clone_url": "file:///srv/a.git"}], {"Link": link}
+
+    forge.answer = answer
+    code, _, err = run_listing(capsys, forge)
+    assert code == 2
+    assert len(answered) <= 3, len(answered)
+    assert "loop" in err
+
+
+def test_a_huge_retry_after_does_not_wait_past_the_listing_deadline(capsys, forge, clock):
+    forge.limited = [(429, {"Retry-After": str(10**9)})] * 40
+    forge.github["orgs/acme"] = [{"full_name": "acme/a", "clone_url": "file:///srv/a.git"}]
+    code, _, err = run_listing(capsys, forge)
+    assert code == 2
+    assert sum(clock["slept"]) <= 3600, sum(clock["slept"])
+    assert "rate limit" in err
+
+
+def test_a_non_numeric_rate_limit_reset_on_a_good_page_is_no_internal_error(capsys, forge, clock):
+    def answer(path, query, headers):
+        body = [{"full_name": "acme/a", "clone_url": "file:///srv/a.git"}]
+        return 200, body, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "soon"}
+
+    forge.answer = answer
+    code, out, err = run_listing(capsys, forge)
+    assert code == 0, err
+    assert out.split() == ["file:///srv/a.git"]
+
+
+@pytest.mark.parametrize("url", ["https://[abc/x.git", "https://h:notaport/x.git"])
+def test_a_malformed_url_is_a_usage_error_not_an_internal_error(capsys, url):
+    code = main(["audit", "--list-only", url])
+    err = capsys.readouterr().err
+    assert code == 2 and "internal error" not in err and "not a valid URL" in err
