@@ -146,3 +146,73 @@ def test_a_malformed_url_is_a_usage_error_not_an_internal_error(capsys, url):
     code = main(["audit", "--list-only", url])
     err = capsys.readouterr().err
     assert code == 2 and "internal error" not in err and "not a valid URL" in err
+
+
+# --- shards and merge ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sharded(tmp_path, capsys):
+    """Four repositories (one with an allow-marked token: a suppression count), the single run's
+    JSON report and the three shard reports."""
+    from fleet_helpers import make_remote, push
+
+    urls = []
+    for i in range(4):
+        work, url = make_remote(tmp_path, f"s{i}", [new_pit()])
+        if i == 0:
+            work.write("allowed.env", f"K={new_pit()}  # pit-guard: allow\n")
+            work.commit("allowed")
+            push(work, url)
+        urls.append(url)
+    clones = str(tmp_path / "clones")
+    main(["audit", *urls, "--clone-dir", clones, "--format", "json", "--jobs", "1"])
+    single = capsys.readouterr().out
+    parts = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"shard{i}.json"
+        main(["audit", *urls, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part)])
+        parts.append(str(part))
+    capsys.readouterr()
+    return single, parts
+
+
+def merged(capsys, *parts):
+    code = main(["merge", *parts, "--format", "json"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_missing_shard_fails_the_merge(capsys, sharded):
+    _, parts = sharded
+    code, out, err = merged(capsys, parts[0], parts[2])
+    assert code == 2 and "shard(s) 2 of 3 missing" in err
+
+
+def test_a_duplicated_shard_report_merges_into_the_single_run(capsys, sharded):
+    single, parts = sharded
+    assert '"allow-marker"' in single
+    code, out, err = merged(capsys, *parts, parts[0], parts[1], parts[2])
+    assert code == 1, err
+    assert out == single
+
+
+def test_reports_of_different_versions_are_not_merged(tmp_path, capsys, sharded):
+    _, parts = sharded
+    report = json.loads(open(parts[1]).read())
+    report["tool"]["version"] = "0.0.1"
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(report))
+    code, _, err = merged(capsys, parts[0], str(older), parts[2])
+    assert code == 2 and "different pit-guard versions" in err
+
+
+def test_a_hostile_repository_field_is_refused_not_an_internal_error(tmp_path, capsys, sharded):
+    _, parts = sharded
+    report = json.loads(open(parts[0]).read())
+    for f in report["findings"]:
+        f["provenance"]["repository"] = 5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(report))
+    code, _, err = merged(capsys, str(bad), parts[1], parts[2])
+    assert code == 2 and "internal error" not in err and "cannot merge it" in err

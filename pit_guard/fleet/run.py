@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -223,3 +224,16 @@ def tell_targets(targets: Sequence[Target]) -> str:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+SHARD_MARKER = re.compile(r"<shard ([0-9]+)/([0-9]+)>")
+
+
+def shard_marker(index: int, count: int) -> Unread:
+    """The line a shard report carries (chosen: not a failure) so that `merge` can tell a missing
+    or duplicated shard; a merge drops it, as a single run never has it."""
+    return Unread(
+        f"<shard {index + 1}/{count}>",
+        "only this shard's part was audited: join every shard's JSON report with `pit-guard merge`",
+        True,
+    )
