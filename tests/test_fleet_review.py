@@ -216,3 +216,32 @@ def test_a_hostile_repository_field_is_refused_not_an_internal_error(tmp_path, c
     bad.write_text(json.dumps(report))
     code, _, err = merged(capsys, str(bad), parts[1], parts[2])
     assert code == 2 and "internal error" not in err and "cannot merge it" in err
+
+
+# --- incremental state --------------------------------------------------------------------------
+
+
+def test_a_token_in_a_ref_name_or_a_path_is_never_stored_in_the_state(tmp_path, capsys):
+    import sqlite3
+
+    from fleet_helpers import make_remote, push
+
+    in_path, in_ref, in_url = new_pit(), new_pit(), new_pit()
+    work, url = make_remote(tmp_path, "r", [new_pit()])
+    work.write(f"keys/{in_path}.env", f"K={new_pit()}\n")
+    work.commit("a key file named after a token")
+    push(work, url)
+    work.git("branch", f"leak-{in_ref}")
+    work.git("push", "-q", url, f"leak-{in_ref}")
+    named = tmp_path / in_url / "r.git"  # a repository whose path holds a token
+    named.parent.mkdir()
+    work.git("clone", "-q", "--bare", url, str(named))
+    state, clones = tmp_path / "s.sqlite", str(tmp_path / "clones")
+    args = [url, named.as_uri(), "--clone-dir", clones, "--format", "json"]
+    for _ in range(2):  # the second run: from the state, the same report as a full audit
+        code, inc, err = run_json(capsys, *args, "--incremental", "--state", str(state))
+        assert code == 1, err
+        assert inc == run_json(capsys, *args)[1]
+    dump = "\n".join(sqlite3.connect(state).iterdump())
+    for token in (in_path, in_ref, in_url):
+        assert token not in dump

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, finding_from_record, finding_record
+from pit_guard.finding import Finding, finding_from_record, finding_record, redact_text
 
 SCHEMA_VERSION = 1
 _BUSY_MS = 60_000
@@ -130,7 +130,7 @@ class State:
     def walk(self, repository: str) -> Optional[Dict[str, Any]]:
         """The last history pass of `repository`, or None (then all of its history is walked)."""
         try:
-            row = self.db.execute("SELECT data FROM walks WHERE name = ?", (repository,)).fetchone()
+            row = self.db.execute("SELECT data FROM walks WHERE name = ?", (_key(repository),)).fetchone()
             data = json.loads(row[0]) if row else None
         except (sqlite3.DatabaseError, ValueError) as e:
             raise FatalError(f"--state {self.path}: cannot read it ({e}): remove it or give another --state") from None
@@ -143,8 +143,15 @@ class State:
         refs: Sequence[Tuple[str, str]],
         walk: Optional[Dict[str, Any]] = None,
     ) -> None:
-        """One repository's audit, in one transaction (all of it is kept, or none)."""
+        """One repository's audit, in one transaction (all of it is kept, or none). A token in a ref
+        name, a path or a repository name is never stored: refs are kept redacted, a history pass
+        that names one is not kept (the next run walks that history again), names are hashed."""
         db = self.db
+        key = _key(repository)
+        walk_text = None if walk is None else json.dumps(walk)
+        if walk_text is not None and redact_text(walk_text) != walk_text:
+            walk_text = None
+        shown_refs = sorted((redact_text(name), sha) for name, sha in refs)
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -155,13 +162,13 @@ class State:
                         for sha, found in scanned.items()
                     ),
                 )
-                if walk is not None:
-                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (repository, json.dumps(walk)))
+                if walk_text is not None:
+                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (key, walk_text))
                 else:
-                    db.execute("DELETE FROM walks WHERE name = ?", (repository,))
+                    db.execute("DELETE FROM walks WHERE name = ?", (key,))
                 db.execute(
                     "INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)",
-                    (repository, json.dumps(sorted(refs)), time.time()),
+                    (key, json.dumps(shown_refs), time.time()),
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -172,6 +179,13 @@ class State:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _key(repository: str) -> str:
+    """A repository's row: its name, or a hash of it when the name holds something token-shaped."""
+    if redact_text(repository) == repository:
+        return repository
+    return "sha256:" + hashlib.sha256(repository.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def reader(path: Optional[str]) -> Optional[State]:
