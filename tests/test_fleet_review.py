@@ -245,3 +245,43 @@ def test_a_token_in_a_ref_name_or_a_path_is_never_stored_in_the_state(tmp_path, 
     dump = "\n".join(sqlite3.connect(state).iterdump())
     for token in (in_path, in_ref, in_url):
         assert token not in dump
+
+
+# --- git over http: a redirect must not carry the credential elsewhere ---------------------------
+
+
+def test_a_git_server_redirect_does_not_take_the_credential_to_another_host(tmp_path, capsys, monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from fleet_helpers import make_remote
+    from git_http_server import GitHTTP
+
+    make_remote(tmp_path / "served", "private", [new_pit()])
+    password = "pw-" + new_pit()[4:]
+    elsewhere = GitHTTP(tmp_path / "served", "ci", password).start()  # another host: records what it is sent
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", elsewhere.base + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    origin = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PIT_GUARD_TEST_ALLOW_HTTP", "1")
+    try:
+        url = f"http://ci:{password}@127.0.0.1:{origin.server_address[1]}/private.git"
+        code, report, err = run_json(capsys, url, "--clone-dir", str(tmp_path / "c"))
+    finally:
+        origin.shutdown()
+        origin.server_close()
+        elsewhere.stop()
+    assert elsewhere.expected not in elsewhere.auth_headers, elsewhere.auth_headers
+    assert code == 2  # not followed: that repository fails, named
+    assert elsewhere.expected not in elsewhere.auth_headers
+    assert password not in json.dumps(report) + err
