@@ -285,3 +285,30 @@ def test_a_git_server_redirect_does_not_take_the_credential_to_another_host(tmp_
     assert code == 2  # not followed: that repository fails, named
     assert elsewhere.expected not in elsewhere.auth_headers
     assert password not in json.dumps(report) + err
+
+
+def test_an_archive_entry_that_could_not_be_read_is_still_unread_on_an_incremental_rerun(tmp_path, capsys):
+    """The blob of an archive with a broken entry was stored as scanned: the re-run reused it and
+    lost the unread entry (exit 1, `complete`) where a full audit says exit 2."""
+    import io
+    import zipfile
+
+    from fleet_helpers import make_remote, push
+
+    work, url = make_remote(tmp_path, "r", [])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.env", f"K={new_pit()}\n")
+        z.writestr("b.env", f"K={new_pit()}\n" + "x" * 500)
+    data = bytearray(buf.getvalue())
+    at = data.find(b"b.env") + 15  # inside b.env's compressed bytes
+    data[at : at + 20] = b"\xff" * 20
+    work.write("bundle.zip", bytes(data))
+    work.commit("a zip with a broken entry")
+    push(work, url)
+    args = [url, "--clone-dir", str(tmp_path / "c"), "--incremental", "--state", str(tmp_path / "s.sqlite")]
+    first = run_json(capsys, *args)
+    assert first[0] == 2 and any(u["path"].endswith("!b.env") for u in first[1]["skipped"])
+    again = run_json(capsys, *args)
+    assert again[0] == 2
+    assert again[1] == first[1]
