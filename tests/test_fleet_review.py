@@ -312,3 +312,25 @@ def test_an_archive_entry_that_could_not_be_read_is_still_unread_on_an_increment
     again = run_json(capsys, *args)
     assert again[0] == 2
     assert again[1] == first[1]
+
+
+def test_blob_shards_sharing_one_state_merge_into_the_full_audit(tmp_path, capsys):
+    """One repository split by blob id, every shard on the same state file (the default one, or
+    shards re-cut from 3 to 4): one shard must not continue another shard's history pass."""
+    from fleet_helpers import make_remote
+
+    _, url = make_remote(tmp_path, "r", [new_pit() for _ in range(8)], extra_files=3)
+    clones, state = str(tmp_path / "c"), str(tmp_path / "s.sqlite")
+    main(["audit", url, "--clone-dir", clones, "--format", "json"])
+    full = capsys.readouterr().out
+    for count in (3, 4):
+        parts = []
+        for i in range(1, count + 1):
+            part = tmp_path / f"{count}-{i}.json"
+            args = [url, "--clone-dir", clones, "--shard", f"{i}/{count}", "--incremental", "--state", state]
+            main(["audit", *args, "--format", "json", "-o", str(part)])
+            parts.append(str(part))
+        capsys.readouterr()
+        code, out, err = merged(capsys, *parts)
+        assert code == 1, err
+        assert out == full

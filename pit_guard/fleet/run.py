@@ -91,7 +91,7 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
             reuse = not options.reread_hits
             memo = BlobMemo(lambda shas: state.lookup(shas, with_findings=reuse) if state is not None else {})
             # the last history pass holds redacted message findings: continued only when those do
-            memo.walk = state.walk(target.name) if reuse else None
+            memo.walk = state.walk(walk_name(target.name, options.blob_shard)) if reuse else None
         try:
             result = scan_history(
                 path,
@@ -122,6 +122,12 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
     read, reused = (memo.read, memo.reused) if memo is not None else (0, 0)
     walk = memo.walk_out if memo is not None else None
     return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, read, reused, False, walk)
+
+
+def walk_name(name: str, blob_shard: Optional[Tuple[int, int]]) -> str:
+    """Where a repository's history pass is kept: one per blob shard, as each shard's pass holds the
+    places of its own blobs only (continuing another shard's pass would lose this one's findings)."""
+    return name if blob_shard is None else f"{name} <blob shard {blob_shard[0] + 1}/{blob_shard[1]}>"
 
 
 def _worker_start() -> None:
@@ -195,7 +201,8 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
         for outcome in _outcomes(targets, options):
             if state is not None and not outcome.failed:
                 # one transaction per repository
-                state.record(outcome.name, outcome.scanned, outcome.refs, outcome.walk)
+                walk_key = walk_name(outcome.name, options.blob_shard)
+                state.record(outcome.name, outcome.scanned, outcome.refs, outcome.walk, walk_key)
             failed += outcome.failed
             read += outcome.read
             reused += outcome.reused

@@ -142,12 +142,14 @@ class State:
         scanned: Dict[str, List[Finding]],
         refs: Sequence[Tuple[str, str]],
         walk: Optional[Dict[str, Any]] = None,
+        walk_name: Optional[str] = None,
     ) -> None:
         """One repository's audit, in one transaction (all of it is kept, or none). A token in a ref
         name, a path or a repository name is never stored: refs are kept redacted, a history pass
         that names one is not kept (the next run walks that history again), names are hashed."""
         db = self.db
         key = _key(repository)
+        walk_key = _key(walk_name or repository)
         walk_text = None if walk is None else json.dumps(walk)
         if walk_text is not None and redact_text(walk_text) != walk_text:
             walk_text = None
@@ -163,9 +165,9 @@ class State:
                     ),
                 )
                 if walk_text is not None:
-                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (key, walk_text))
+                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (walk_key, walk_text))
                 else:
-                    db.execute("DELETE FROM walks WHERE name = ?", (key,))
+                    db.execute("DELETE FROM walks WHERE name = ?", (walk_key,))
                 db.execute(
                     "INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)",
                     (key, json.dumps(shown_refs), time.time()),
