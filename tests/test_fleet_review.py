@@ -334,3 +334,22 @@ def test_blob_shards_sharing_one_state_merge_into_the_full_audit(tmp_path, capsy
         code, out, err = merged(capsys, *parts)
         assert code == 1, err
         assert out == full
+
+
+def test_the_clone_cache_and_the_state_are_private_to_the_user(tmp_path, capsys, monkeypatch):
+    """Mirrors of private repositories (every secret of their history) and the state: a clone cache
+    made by pit-guard is not readable by other users of a shared machine (a CI runner)."""
+    import stat
+
+    from fleet_helpers import make_remote
+
+    old = os.umask(0o022)
+    try:
+        _, url = make_remote(tmp_path, "r", [new_pit()])
+        clones, state = tmp_path / "cache" / "clones", tmp_path / "cache" / "st" / "s.sqlite"
+        code, _, err = run_json(capsys, url, "--clone-dir", str(clones), "--incremental", "--state", str(state))
+    finally:
+        os.umask(old)
+    assert code == 1, err
+    for folder in (clones, state.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, oct(folder.stat().st_mode)

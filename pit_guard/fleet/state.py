@@ -52,7 +52,7 @@ class State:
         self.notes: List[str] = []
         folder = os.path.dirname(os.path.abspath(path))
         try:
-            os.makedirs(folder, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
             if check:
