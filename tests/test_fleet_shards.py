@@ -9,6 +9,7 @@ import pytest
 from fleet_helpers import make_remote, new_pit
 
 from pit_guard.cli import main
+from pit_guard.fleet.targets import repository_shard
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,10 @@ def test_three_shards_merge_into_the_single_run_byte_for_byte(tmp_path, capsys, 
         assert code in (0, 1)
         sizes.append(len(json.loads(part.read_text())["findings"]))
         parts.append(str(part))
-    assert sum(1 for s in sizes if s) >= 2  # the work really was split
+    # the work really was split as the hash of the names says (the names hold tmp_path: on some runs
+    # every repository with a finding falls in one shard, so which shards hold findings is computed)
+    holding = {repository_shard(u, 3) for i, u in enumerate(urls) if i % 3 or i % 2}  # the fixture's tokens
+    assert [bool(n) for n in sizes] == [i in holding for i in range(3)]
     code = main(["merge", *parts, "--format", fmt])
     merged = capsys.readouterr()
     assert code == 1

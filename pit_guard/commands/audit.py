@@ -124,5 +124,7 @@ def audit(
     )
     result, _failed = fleet_run.audit_fleet(chosen, options)
     result.skipped += listed.problems  # an organisation that could not be listed: exit 2
+    if shard is not None:  # what `merge` checks: every shard of N there, once (a missing one is exit 2)
+        result.skipped.append(fleet_run.shard_marker(*targets.parse_shard(shard)))
     pipeline.tell_notes(result.notices)
     return pipeline.finish(result.findings, result.skipped, run.options)

@@ -59,7 +59,8 @@ def ensure(target: Target, clone_dir: str, timeout: float = 3600.0) -> str:
         git.mirror_fetch(dest, target.url, target.headers, timeout)
         return dest
     try:
-        os.makedirs(clone_dir, exist_ok=True)
+        # mirrors of private repositories: a folder pit-guard makes is the user's only (0700)
+        os.makedirs(clone_dir, mode=0o700, exist_ok=True)
     except OSError as e:
         raise FatalError(f"--clone-dir {clone_dir}: cannot create it: {e.strerror or e}") from None
     # Cloned beside its place and renamed: an interrupted clone never leaves a half entry behind.

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Unread, notice, redact_url
@@ -26,7 +26,9 @@ GITHUB_API = "https://api.github.com"
 GITLAB_API = "https://gitlab.com/api/v4"
 _TIMEOUT = 30.0
 _MAX_WAITS = 30  # rate-limit waits per page before giving up on that listing
-_LONGEST_WAIT = 3600.0
+_LONGEST_WAIT = 3600.0  # rate-limit waits of one listing, in all: past it the listing fails (exit 2)
+_MAX_PAGES = 10_000  # a million repositories at 100 a page: more is an endless listing
+_MAX_PAGE_BYTES = 64 << 20
 
 # The clock, replaceable by tests (a fake clock: no real sleeping).
 sleep: Callable[[float], None] = time.sleep
@@ -96,23 +98,30 @@ def _wait_for(headers: Any, status: int) -> Optional[float]:
     return None
 
 
-def _get(url: str, headers: Dict[str, str], what: str) -> Tuple[Any, Optional[str]]:
-    """One page: (decoded JSON, next page URL). Rate limits are waited out."""
+def _get(url: str, headers: Dict[str, str], what: str, waited: List[float]) -> Tuple[Any, Optional[str]]:
+    """One page: (decoded JSON, next page URL). Rate limits are waited out (`waited`: the listing's
+    seconds waited so far, kept under _LONGEST_WAIT)."""
     for _ in range(_MAX_WAITS):
         request = urllib.request.Request(url, headers=headers)
         try:
             with _opener.open(request, timeout=_TIMEOUT) as response:
-                body = response.read()
+                body = response.read(_MAX_PAGE_BYTES + 1)
+                if len(body) > _MAX_PAGE_BYTES:
+                    raise FatalError(f"{what}: a page of over {_MAX_PAGE_BYTES >> 20} MB: not a listing")
                 link = response.headers.get("Link")
                 # Out of requests after this page: wait before the next one, not after a refusal.
                 remaining = response.headers.get("X-RateLimit-Remaining") or response.headers.get("RateLimit-Remaining")
                 reset = response.headers.get("X-RateLimit-Reset") or response.headers.get("RateLimit-Reset")
                 if remaining is not None and remaining.strip() == "0" and reset:
-                    _pause(max(0.0, float(reset) - now()) + 1.0, what)
+                    try:
+                        until_reset = max(0.0, float(reset) - now()) + 1.0
+                    except ValueError:
+                        until_reset = 60.0
+                    _pause(until_reset, what, waited)
         except urllib.error.HTTPError as e:
             delay = _wait_for(e.headers, e.code)
             if delay is not None:
-                _pause(delay, what)
+                _pause(delay, what, waited)
                 continue
             if e.code == 401:
                 raise FatalError(f"{what}: HTTP 401 (the token is missing, wrong or expired)") from None
@@ -133,8 +142,12 @@ def _get(url: str, headers: Dict[str, str], what: str) -> Tuple[Any, Optional[st
     raise FatalError(f"{what}: still rate limited after {_MAX_WAITS} waits")
 
 
-def _pause(delay: float, what: str) -> None:
-    delay = min(delay, _LONGEST_WAIT)
+def _pause(delay: float, what: str, waited: List[float]) -> None:
+    if not delay <= _LONGEST_WAIT - waited[0]:  # NaN too
+        raise FatalError(
+            f"{what}: rate limited for {delay:.0f} s more, past the one hour a listing may wait in all: run again later"
+        )
+    waited[0] += delay
     notice(f"{what}: rate limited, waiting {delay:.0f} s")
     sleep(delay)
 
@@ -143,8 +156,15 @@ def _pages(first: str, headers: Dict[str, str], what: str) -> List[Dict[str, Any
     items: List[Dict[str, Any]] = []
     url: Optional[str] = first
     origin = _origin(first)
+    seen: Set[str] = set()
+    waited = [0.0]
     while url:
-        page, url = _get(url, headers, what)
+        if url in seen:
+            raise FatalError(f"{what}: the next-page links loop ({redact_url(url)} again): not followed")
+        if len(seen) >= _MAX_PAGES:
+            raise FatalError(f"{what}: more than {_MAX_PAGES} pages: not followed further")
+        seen.add(url)
+        page, url = _get(url, headers, what, waited)
         if not isinstance(page, list):
             raise FatalError(f"{what}: the API answered something that is not a list")
         items += [item for item in page if isinstance(item, dict)]
@@ -180,10 +200,14 @@ def environment_credentials(url: str) -> Tuple[Tuple[str, str], ...]:
     return ()
 
 
-def _target(clone_url: Any, api: str, user: str, token: str) -> Optional[Target]:
+def _target(clone_url: Any, api: str, user: str, token: str, listing: Listing, what: str) -> Optional[Target]:
     if not isinstance(clone_url, str) or not clone_url:
         return None
-    return remote_target(clone_url, _git_headers(clone_url, api, user, token))
+    try:
+        return remote_target(clone_url, _git_headers(clone_url, api, user, token))
+    except (FatalError, ValueError) as e:  # one hostile entry is that repository's problem, not the listing's
+        listing.problems.append(Unread(f"<{what}: a repository>", str(e)))
+        return None
 
 
 def github(
@@ -206,7 +230,7 @@ def github(
     for repo in sorted(repos, key=lambda r: str(r.get("full_name", ""))):
         if (repo.get("fork") and not include_forks) or (repo.get("archived") and not include_archived):
             continue
-        target = _target(repo.get("clone_url"), base, "x-access-token", token)
+        target = _target(repo.get("clone_url"), base, "x-access-token", token, listing, what)
         if target is not None:
             listing.targets.append(target)
 
@@ -232,7 +256,7 @@ def gitlab(group: str, api: Optional[str], include_forks: bool, include_archived
             project.get("archived") and not include_archived
         ):
             continue
-        target = _target(project.get("http_url_to_repo"), base, "oauth2", token)
+        target = _target(project.get("http_url_to_repo"), base, "oauth2", token, listing, what)
         if target is not None:
             listing.targets.append(target)
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, KnownFinding, Provenance, Suppression, Unread, Validation, redact
-from pit_guard.fleet.run import sort_key
+from pit_guard.fleet.run import SHARD_MARKER, sort_key
 
 _SUPPRESSION_ORDER = ("allow-marker", "disable-rules", "exclude", "allow", "max-file-size", "baseline")
 
@@ -24,6 +24,10 @@ class Report:
     findings: List[Finding] = dataclasses.field(default_factory=list)
     skipped: List[Unread] = dataclasses.field(default_factory=list)
     suppressed: List[Suppression] = dataclasses.field(default_factory=list)
+    shard: Optional[Tuple[int, int]] = None  # (I, N) of an `audit --shard I/N` report
+    version: str = ""  # the pit-guard that wrote it
+    text: str = ""
+    path: str = ""
 
 
 def _provenance(p: Optional[Dict[str, Any]]) -> Optional[Provenance]:
@@ -37,8 +41,14 @@ def _provenance(p: Optional[Dict[str, Any]]) -> Optional[Provenance]:
         commit_count=int(p.get("commit_count", 1)),
         in_head=p.get("in_head"),
         branches=None if branches is None else tuple(str(b) for b in branches),
-        repository=p.get("repository"),
+        repository=_optional_str(p.get("repository")),
     )
+
+
+def _optional_str(value: Any) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"expected a string, found {type(value).__name__}")
+    return value
 
 
 def _finding(d: Dict[str, Any]) -> Finding:
@@ -77,12 +87,21 @@ def read_report(path: str, text: str) -> Report:
             raise ValueError("not a pit-guard JSON report (write shard reports with --format json)")
         if document.get("version") != 1:
             raise ValueError(f"report schema version {document.get('version')!r}, this pit-guard reads 1")
-        report = Report()
+        report = Report(version=str(document.get("tool", {}).get("version")), text=text, path=path)
         for d in document["findings"]:
             if d["rule_id"] not in RULES_BY_ID:
                 raise ValueError(f"unknown rule {d['rule_id']!r} (written by another pit-guard version?)")
             report.findings.append(_finding(d))
         report.skipped = [Unread(str(u["path"]), str(u["reason"]), not u["fails"]) for u in document["skipped"]]
+        for u in list(report.skipped):
+            marker = SHARD_MARKER.fullmatch(u.path)
+            if marker and u.chosen:
+                if report.shard is not None:
+                    raise ValueError("it names two shards")
+                report.shard = (int(marker.group(1)), int(marker.group(2)))
+                if not 1 <= report.shard[0] <= report.shard[1]:
+                    raise ValueError(f"{u.path}: no such shard")
+                report.skipped.remove(u)
         report.suppressed = [
             Suppression(str(s["how"]), str(s["source"]), int(s["findings"]), int(s["unread"]))
             for s in document["suppressed"]["by"]
@@ -101,7 +120,43 @@ def _join(a: Provenance, b: Provenance) -> Provenance:
     )
 
 
+def _checked(reports: Sequence[Report]) -> List[Report]:
+    """The reports to join: written by one pit-guard version; of the shard reports, every shard of
+    the same N exactly once (a retry's identical copy is dropped). A missing shard would make a
+    merge look complete while part of the fleet was never read: exit 2 instead."""
+    versions = sorted({r.version for r in reports})
+    if len(versions) > 1:
+        raise FatalError(
+            f"the reports were written by different pit-guard versions ({', '.join(versions)}): "
+            "run every shard with the same version"
+        )
+    out: List[Report] = []
+    by_index: Dict[int, Report] = {}
+    counts = sorted({r.shard[1] for r in reports if r.shard is not None})
+    if len(counts) > 1:
+        raise FatalError(f"the shard reports split the work differently (into {' and '.join(map(str, counts))})")
+    for r in reports:
+        if r.shard is None:
+            out.append(r)
+            continue
+        other = by_index.get(r.shard[0])
+        if other is None:
+            by_index[r.shard[0]] = r
+            out.append(r)
+        elif other.text != r.text:
+            raise FatalError(
+                f"{other.path} and {r.path} are two different reports of shard {r.shard[0]}/{r.shard[1]}: "
+                "give one of them"
+            )
+    if counts:
+        missing = [str(i) for i in range(1, counts[0] + 1) if i not in by_index]
+        if missing:
+            raise FatalError(f"shard(s) {', '.join(missing)} of {counts[0]} missing: give every shard's report")
+    return out
+
+
 def merge(reports: Sequence[Report]) -> Report:
+    reports = _checked(reports)
     out = Report()
     places: Dict[Tuple[Any, ...], Finding] = {}
     for report in reports:

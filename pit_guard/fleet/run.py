@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pit_guard.archives.limits import Limits
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, Unread, redact_text
+from pit_guard.finding import Finding, Unread, display_path, redact_text
 from pit_guard.fleet import clones
 from pit_guard.fleet.state import State
 from pit_guard.fleet.targets import Target
@@ -90,7 +91,7 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
             reuse = not options.reread_hits
             memo = BlobMemo(lambda shas: state.lookup(shas, with_findings=reuse) if state is not None else {})
             # the last history pass holds redacted message findings: continued only when those do
-            memo.walk = state.walk(target.name) if reuse else None
+            memo.walk = state.walk(walk_name(target.name, options.blob_shard)) if reuse else None
         try:
             result = scan_history(
                 path,
@@ -121,6 +122,12 @@ def audit_one(target: Target, options: FleetOptions, workers: Optional[int] = No
     read, reused = (memo.read, memo.reused) if memo is not None else (0, 0)
     walk = memo.walk_out if memo is not None else None
     return Outcome(target.name, in_repository(target.name, result), scanned, refs, blobs, read, reused, False, walk)
+
+
+def walk_name(name: str, blob_shard: Optional[Tuple[int, int]]) -> str:
+    """Where a repository's history pass is kept: one per blob shard, as each shard's pass holds the
+    places of its own blobs only (continuing another shard's pass would lose this one's findings)."""
+    return name if blob_shard is None else f"{name} <blob shard {blob_shard[0] + 1}/{blob_shard[1]}>"
 
 
 def _worker_start() -> None:
@@ -173,7 +180,7 @@ class _Progress:
         self.blobs += outcome.blobs
         if self.enabled:
             line = f"pit-guard: fleet {self.done}/{self.total} repositories, {self.blobs} blobs, last: {outcome.name}"
-            sys.stderr.write("\r" + redact_text(line)[:100].ljust(100))
+            sys.stderr.write("\r" + display_path(line)[:100].ljust(100))
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -194,7 +201,8 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
         for outcome in _outcomes(targets, options):
             if state is not None and not outcome.failed:
                 # one transaction per repository
-                state.record(outcome.name, outcome.scanned, outcome.refs, outcome.walk)
+                walk_key = walk_name(outcome.name, options.blob_shard)
+                state.record(outcome.name, outcome.scanned, outcome.refs, outcome.walk, walk_key)
             failed += outcome.failed
             read += outcome.read
             reused += outcome.reused
@@ -218,8 +226,21 @@ def audit_fleet(targets: Sequence[Target], options: FleetOptions) -> Tuple[Sourc
 
 def tell_targets(targets: Sequence[Target]) -> str:
     """--list-only: one repository a line, as reports name it."""
-    return "".join(redact_text(t.name) + "\n" for t in targets)
+    return "".join(display_path(t.name) + "\n" for t in targets)  # a newline or escape in a name: shown escaped
 
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+SHARD_MARKER = re.compile(r"<shard ([0-9]+)/([0-9]+)>")
+
+
+def shard_marker(index: int, count: int) -> Unread:
+    """The line a shard report carries (chosen: not a failure) so that `merge` can tell a missing
+    or duplicated shard; a merge drops it, as a single run never has it."""
+    return Unread(
+        f"<shard {index + 1}/{count}>",
+        "only this shard's part was audited: join every shard's JSON report with `pit-guard merge`",
+        True,
+    )

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pit_guard import __version__
 from pit_guard.errors import FatalError
-from pit_guard.finding import Finding, finding_from_record, finding_record
+from pit_guard.finding import Finding, finding_from_record, finding_record, redact_text
 
 SCHEMA_VERSION = 1
 _BUSY_MS = 60_000
@@ -52,7 +52,7 @@ class State:
         self.notes: List[str] = []
         folder = os.path.dirname(os.path.abspath(path))
         try:
-            os.makedirs(folder, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None)
             self.db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
             if check:
@@ -130,7 +130,7 @@ class State:
     def walk(self, repository: str) -> Optional[Dict[str, Any]]:
         """The last history pass of `repository`, or None (then all of its history is walked)."""
         try:
-            row = self.db.execute("SELECT data FROM walks WHERE name = ?", (repository,)).fetchone()
+            row = self.db.execute("SELECT data FROM walks WHERE name = ?", (_key(repository),)).fetchone()
             data = json.loads(row[0]) if row else None
         except (sqlite3.DatabaseError, ValueError) as e:
             raise FatalError(f"--state {self.path}: cannot read it ({e}): remove it or give another --state") from None
@@ -142,9 +142,18 @@ class State:
         scanned: Dict[str, List[Finding]],
         refs: Sequence[Tuple[str, str]],
         walk: Optional[Dict[str, Any]] = None,
+        walk_name: Optional[str] = None,
     ) -> None:
-        """One repository's audit, in one transaction (all of it is kept, or none)."""
+        """One repository's audit, in one transaction (all of it is kept, or none). A token in a ref
+        name, a path or a repository name is never stored: refs are kept redacted, a history pass
+        that names one is not kept (the next run walks that history again), names are hashed."""
         db = self.db
+        key = _key(repository)
+        walk_key = _key(walk_name or repository)
+        walk_text = None if walk is None else json.dumps(walk)
+        if walk_text is not None and redact_text(walk_text) != walk_text:
+            walk_text = None
+        shown_refs = sorted((redact_text(name), sha) for name, sha in refs)
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -155,13 +164,13 @@ class State:
                         for sha, found in scanned.items()
                     ),
                 )
-                if walk is not None:
-                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (repository, json.dumps(walk)))
+                if walk_text is not None:
+                    db.execute("INSERT OR REPLACE INTO walks VALUES (?, ?)", (walk_key, walk_text))
                 else:
-                    db.execute("DELETE FROM walks WHERE name = ?", (repository,))
+                    db.execute("DELETE FROM walks WHERE name = ?", (walk_key,))
                 db.execute(
                     "INSERT OR REPLACE INTO repositories VALUES (?, ?, ?)",
-                    (repository, json.dumps(sorted(refs)), time.time()),
+                    (key, json.dumps(shown_refs), time.time()),
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -172,6 +181,13 @@ class State:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _key(repository: str) -> str:
+    """A repository's row: its name, or a hash of it when the name holds something token-shaped."""
+    if redact_text(repository) == repository:
+        return repository
+    return "sha256:" + hashlib.sha256(repository.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def reader(path: Optional[str]) -> Optional[State]:

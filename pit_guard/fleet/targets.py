@@ -42,21 +42,42 @@ def basic_header(prefix: str, user: str, password: str) -> Tuple[str, str]:
 
 
 def remote_target(url: str, headers: Sequence[Tuple[str, str]] = ()) -> Target:
-    """A remote URL: a user:password in it becomes a header for git (never a command-line argument)
-    and is dropped from the URL itself, so the clone cache's config never holds it either."""
+    """A remote URL: a user or user:password in an http(s) URL becomes a header for git (never a
+    command-line argument: `https://TOKEN@host/` is a credential too) and is dropped from the URL
+    itself, so the clone cache's config never holds it either. A query string (`?private_token=`)
+    or a password in another scheme cannot be moved out of the URL: refused, never shown."""
     extra = list(headers)
     if "://" in url:
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port
+        except ValueError as e:
+            raise FatalError(f"{_shown(url)}: not a valid URL ({e})") from None
         if parts.scheme not in ("http", "https", "ssh", "git", "file", "git+ssh", "ssh+git"):
-            raise FatalError(f"{redact_url(url)}: unsupported URL scheme {parts.scheme!r} (https, ssh, git, file)")
-        if parts.password is not None and parts.scheme in ("http", "https"):
+            raise FatalError(f"{_shown(url)}: unsupported URL scheme {parts.scheme!r} (https, ssh, git, file)")
+        if parts.query:
+            raise FatalError(
+                f"{_shown(url)}: a query string in a repository URL is not supported (it may hold a token: "
+                "give a token as https://user:TOKEN@host/..., or GITHUB_TOKEN / GITLAB_TOKEN with an organisation)"
+            )
+        if parts.password is not None and parts.scheme not in ("http", "https"):
+            raise FatalError(f"{_shown(url)}: a password in a {parts.scheme} URL is not supported (use a key)")
+        if parts.username is not None and parts.scheme in ("http", "https"):
             netloc = parts.hostname or ""
-            if parts.port:
-                netloc += f":{parts.port}"
-            url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-            user = urllib.parse.unquote(parts.username or "")
-            extra.append(basic_header(url, user, urllib.parse.unquote(parts.password)))
+            if ":" in netloc:
+                netloc = f"[{netloc}]"
+            if port:
+                netloc += f":{port}"
+            url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+            user = urllib.parse.unquote(parts.username)
+            extra.append(basic_header(url, user, urllib.parse.unquote(parts.password or "")))
     return Target(redact_url(url), url=url, headers=tuple(extra))
+
+
+def _shown(url: str) -> str:
+    """A URL in an error message: userinfo redacted, any query string hidden."""
+    base, sep, _ = url.partition("?")
+    return redact_url(base) + ("?***" if sep else "")
 
 
 def parse_targets(args: Sequence[str]) -> List[Target]:

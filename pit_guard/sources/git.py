@@ -794,6 +794,9 @@ def _remote_config() -> List[str]:
     out += ["-c", "credential.interactive=never", "-c", "core.askPass=", "-c", "transfer.fsckObjects=false"]
     # A stalled server fails the transfer (under 1 KB/s for 60 s) instead of holding the run.
     out += ["-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60"]
+    # No redirect: git would send the extraHeader credential to every later request of the session,
+    # on whatever host a redirect named (curl strips it from the redirected request only).
+    out += ["-c", "http.followRedirects=false"]
     return out
 
 

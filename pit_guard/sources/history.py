@@ -98,7 +98,8 @@ def scan_history(
         hits, lfs, problems = _scan_blobs(repo, to_scan, max_file_size, progress, pool, archives or Limits())
         clean_commits: Set[str] = set()
         if memo is not None:
-            failed = {u.path[len("<object ") : -1] for u in problems}
+            # `<object SHA>` or, inside an archive, `<object SHA>!member`: that blob was not read whole
+            failed = {u.path[len("<object ") :].partition(">")[0] for u in problems if u.path.startswith("<object ")}
             found_in = dict(hits)
             memo.scanned = {sha: found_in.get(sha, []) for sha, _ in to_scan if sha not in failed}
             memo.read = len(memo.scanned)
