@@ -149,6 +149,10 @@ class Provenance:
     branches: Optional[Tuple[str, ...]] = None  # local and remote-tracking branches holding it
     # Fleet audits (many repositories in one report): which one, as a redacted URL or a path.
     repository: Optional[str] = None
+    # Whole-history audits: the newest commit (by committer time) whose tree still holds it: a
+    # branch tip while it is in a branch, else the last commit before it was removed.
+    last_commit: Optional[str] = None
+    last_date: Optional[str] = None  # its committer date, ISO 8601 in UTC (what "newest" is by)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -261,6 +261,7 @@ def displayable(
             p,
             author=display_path(p.author, show_secrets),
             date=display_path(p.date, show_secrets),
+            last_date=None if p.last_date is None else display_path(p.last_date, show_secrets),
             branches=branches,
             repository=repository,
         )

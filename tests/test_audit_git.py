@@ -312,3 +312,65 @@ def test_audit_given_the_git_folder_audits_its_repository(repo, capsys):
     repo.commit("leak")
     code, report, _ = run_audit(capsys, str(repo.path / ".git"))
     assert code == 1 and [f["path"] for f in report["findings"]] == ["a.env"]
+
+
+def _commit_at(repo: Repo, message: str, date: str) -> str:
+    """A commit with a chosen author and committer date (same-second commits)."""
+    env = git_env({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
+    subprocess.run(["git", "add", "-A"], cwd=repo.path, env=env, check=True)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=repo.path, env=env, check=True)
+    return repo.head()
+
+
+def test_last_commit_is_the_last_one_before_the_removal(repo, capsys):
+    token = new_pit()
+    repo.write("README.md", "hello\n")
+    repo.commit("init")
+    repo.write("app/.env", f"GHL_TOKEN={token}\n")
+    added = repo.commit("A: add")
+    repo.write("README.md", "hello again\n")
+    kept = repo.commit("B: keep")
+    repo.write("app/.env", "GHL_TOKEN=\n")
+    repo.commit("C: remove")
+    repo.commit("D: later")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    (finding,) = report["findings"]
+    prov = finding["provenance"]
+    assert code == 1 and prov["commit"] == added and prov["in_head"] is False
+    assert prov["last_commit"] == kept and prov["commit_count"] == 2
+    assert prov["last_date"] == repo.git("log", "-1", "--format=%cI", kept).strip()  # committer date, UTC
+
+
+def test_last_commit_of_a_secret_in_head_is_the_newest_commit_holding_it(repo, capsys):
+    token = new_pit()
+    repo.write("a.txt", f"GHL_TOKEN={token}\n")
+    repo.commit("add")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("a.txt", f"GHL_TOKEN={token}\nedited on feature\n")  # another blob, the same secret
+    feature = repo.commit("feature edit")
+    repo.git("checkout", "-q", "main")
+    repo.write("b.txt", "unrelated\n")
+    main_tip = repo.commit("main moves on")
+    code, report, _ = run_audit(capsys, str(repo.path))
+    (finding,) = report["findings"]
+    assert finding["provenance"]["in_head"] is True and finding["provenance"]["last_commit"] == main_tip
+    repo.git("checkout", "-q", "feature")
+    repo.write("c.txt", "newer\n")
+    newest = repo.commit("feature is newest")
+    assert newest != feature
+    code, report, _ = run_audit(capsys, str(repo.path))
+    (finding,) = report["findings"]
+    assert finding["provenance"]["last_commit"] == newest
+
+
+def test_last_commit_in_the_same_second_is_the_descendant(repo, capsys):
+    token = new_pit()
+    when = "2024-02-02T10:00:00+00:00"
+    repo.write("a.txt", f"GHL_TOKEN={token}\n")
+    _commit_at(repo, "add", when)
+    repo.write("a.txt", f"GHL_TOKEN={token}\nmore\n")  # a new blob in the same second
+    _commit_at(repo, "edit", when)
+    descendants = [_commit_at(repo, f"empty {i}", when) for i in range(3)]
+    code, report, _ = run_audit(capsys, str(repo.path))
+    (finding,) = report["findings"]
+    assert finding["provenance"]["last_commit"] == descendants[-1]

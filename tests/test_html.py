@@ -198,6 +198,8 @@ def test_scan_audit_and_ci_write_it(
         assert "&lt;script&gt;alert(1)&lt;_script&gt;.env" in text, name
     audit = (tmp_path / "audit.html").read_text(encoding="utf-8")
     assert "evil&lt;script&gt;alert(1)&lt;/script&gt;" in audit  # the branch, in the timeline
+    assert f"<th>Last commit</th><td><code>{head[:12]}</code> on 2024-01-01T" in audit  # still in the branch tip
+    assert "Last commit" not in (tmp_path / "ci.html").read_text(encoding="utf-8")  # a range cannot tell
 
 
 def test_html_to_stdout_through_a_real_process(tmp_path: Path) -> None:

@@ -88,6 +88,8 @@ FINDINGS: Tuple[Finding, ...] = (
             commit_count=3,
             in_head=False,
             branches=("main", "remotes/origin/main"),
+            last_commit=OTHER_COMMIT,
+            last_date="2024-05-08T09:00:00+00:00",
         ),
     ),
     Finding(

@@ -42,6 +42,8 @@ def _provenance(p: Optional[Dict[str, Any]]) -> Optional[Provenance]:
         in_head=p.get("in_head"),
         branches=None if branches is None else tuple(str(b) for b in branches),
         repository=_optional_str(p.get("repository")),
+        last_commit=_optional_str(p.get("last_commit")),
+        last_date=_optional_str(p.get("last_date")),
     )
 
 
@@ -115,8 +117,16 @@ def _join(a: Provenance, b: Provenance) -> Provenance:
     first = a if (a.date, a.commit) <= (b.date, b.commit) else b
     branches = None if a.branches is None or b.branches is None else tuple(sorted({*a.branches, *b.branches}))
     in_head = None if a.in_head is None or b.in_head is None else a.in_head or b.in_head
+    # last_date is a UTC committer date: compared as text, the newer is the later
+    lasts = [(p.last_date or "", p.last_commit) for p in (a, b) if p.last_commit is not None]
+    last_date, last_commit = max(lasts) if lasts else (first.last_date, first.last_commit)
     return dataclasses.replace(
-        first, commit_count=max(a.commit_count, b.commit_count), in_head=in_head, branches=branches
+        first,
+        commit_count=max(a.commit_count, b.commit_count),
+        in_head=in_head,
+        branches=branches,
+        last_commit=last_commit,
+        last_date=last_date,
     )
 
 

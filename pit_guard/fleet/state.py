@@ -21,7 +21,7 @@ from pit_guard import __version__
 from pit_guard.errors import FatalError
 from pit_guard.finding import Finding, finding_from_record, finding_record, redact_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: walks keep per blob the newest commit holding it (`lasts`)
 _BUSY_MS = 60_000
 
 
@@ -78,8 +78,8 @@ class State:
                     f"reads {SCHEMA_VERSION}): upgrade pit-guard or give another --state"
                 )
             if schema is not None and int(schema) < SCHEMA_VERSION:
-                db.execute("DROP TABLE IF EXISTS blobs")
-                db.execute("DROP TABLE IF EXISTS repositories")
+                # 1 -> 2 changed only the walks (they keep `lasts` now): blobs scanned stay known,
+                # each repository's history is walked in full once
                 db.execute("DROP TABLE IF EXISTS walks")
             db.execute("CREATE TABLE IF NOT EXISTS blobs (sha TEXT PRIMARY KEY, findings TEXT NOT NULL)")
             db.execute(

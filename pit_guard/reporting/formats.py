@@ -218,6 +218,9 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> Dict[str, Any]:
         }
         if p.repository is not None:  # fleet audits only: single-repository reports keep their shape
             out["provenance"]["repository"] = p.repository
+        if p.last_commit is not None:  # whole-history audits: the newest commit still holding it
+            out["provenance"]["last_commit"] = p.last_commit
+            out["provenance"]["last_date"] = p.last_date
     if finding.validation is not None:
         v = finding.validation
         out["validation"] = {"status": v.status, "reason": v.reason, "checked_at": v.checked_at}
@@ -389,6 +392,9 @@ def _sarif_properties(f: Finding) -> Dict[str, Any]:
         )
         if p.repository is not None:
             props["repository"] = p.repository
+        if p.last_commit is not None:
+            props["lastCommit"] = p.last_commit
+            props["lastDate"] = p.last_date
     if f.inner:
         props["archivePath"] = f.inner  # the place inside the archive or image the location names
     if f.validation is not None:

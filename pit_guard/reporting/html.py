@@ -72,6 +72,8 @@ def _timeline(f: Finding) -> str:
         ("First commit", f"<code>{_e(p.commit[:12])}</code> by {_e(p.author)} on {_e(p.date)}"),
         ("Commits carrying it", _e(p.commit_count)),
     ]
+    if p.last_commit is not None:
+        rows.insert(1, ("Last commit", f"<code>{_e(p.last_commit[:12])}</code> on {_e(p.last_date or '')}"))
     if p.in_head is not None:
         rows.append(("Still in HEAD", "yes" if p.in_head else "no (history only)"))
     if p.branches is not None:

@@ -13,6 +13,7 @@ Plan (chosen by measurement on a 20k-commit repository, see bench/bench_history.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import signal
 import sys
@@ -461,13 +462,14 @@ def _path_bytes(text: str) -> bytes:
 @dataclasses.dataclass
 class _Seed:
     """The last audit's history pass: per ref tip its tree state and history (target blobs only),
-    every target's origin, per secret how many commits carry it, the commits walked, and the
-    findings in commit messages. The next pass walks only commits no tip reaches."""
+    every target's origin and newest commit holding it, per secret how many commits carry it, the
+    commits walked, and the findings in commit messages. The next pass walks only commits no tip reaches."""
 
     tips: List[str]
     present: Dict[str, Dict[bytes, str]]
     history: Dict[str, FrozenSet[str]]
     origins: Dict[str, _Origin]
+    lasts: Dict[str, _Origin]
     counts: Dict[str, int]
     count: int
     messages: List[Dict[str, Any]]
@@ -498,6 +500,7 @@ def _resumable(repo: git.Repo, revs: List[str], data: Dict[str, Any]) -> Optiona
             {t: {_path_bytes(p): b for p, b in data["present"][t].items()} for t in tips},
             {t: frozenset(data["history"][t]) for t in tips},
             {b: _Origin(o[0], o[1], o[2], int(o[3]), _path_bytes(o[4])) for b, o in data["origins"].items()},
+            {b: _Origin(o[0], "", o[1], int(o[2]), b"", int(o[3])) for b, o in data["lasts"].items()},
             {fp: int(n) for fp, n in data["counts"].items()},
             int(data["count"]),
             list(data["messages"]),
@@ -523,6 +526,7 @@ def _save_walk(
     present: Dict[str, Dict[bytes, str]],
     history: Dict[str, FrozenSet[str]],
     origins: Dict[str, _Origin],
+    lasts: Dict[str, _Origin],
     counts: Dict[str, int],
     count: int,
 ) -> None:
@@ -534,6 +538,7 @@ def _save_walk(
         present={t: {_path_text(p): b for p, b in present[t].items()} for t in tips},
         history={t: sorted(history[t]) for t in tips},
         origins={b: [o.commit, o.author, o.date, o.timestamp, _path_text(o.path)] for b, o in origins.items()},
+        lasts={b: [o.commit, o.date, o.timestamp, o.order] for b, o in lasts.items()},
         counts=counts,
         count=count,
     )
@@ -549,8 +554,10 @@ class _Origin:
     date: str = ""
     timestamp: int = 0
     path: bytes = b""
+    order: int = 0  # lasts: the commit's place in the walks (a descendant comes later): breaks a tie in time
 
 
+_Origins = Dict[str, _Origin]
 _EMPTY: Dict[bytes, str] = {}
 _NONE: FrozenSet[str] = frozenset()
 
@@ -583,7 +590,9 @@ def _with_provenance(
     (blob sha -> "") is filled with where history first adds each of those blobs. With `seed`,
     `log` holds only the commits the seed's tips do not reach; `out` receives the next seed."""
     targets = {sha for sha, _ in hits}
-    origins, present, history, missing = _walk_history(log, targets, known, {} if places is None else places, seed)
+    origins, lasts, present, history, missing = _walk_history(
+        log, targets, known, {} if places is None else places, seed
+    )
     extra: Set[str] = set() if include_unreachable else _reached_without_commits(repo, targets)
     branch_tips = git.branch_tips(repo)
     if seed is not None and (
@@ -592,10 +601,11 @@ def _with_provenance(
         raise _Fallback  # a ref moved back to a commit in the middle of the old history
     in_head = set(present.get(head, _EMPTY).values()) if head else set()
     tips = [(name, history.get(sha, _NONE)) for name, sha in branch_tips]
-    facts, counts = _secret_facts(hits, present, in_head, tips, seed)
+    facts, counts = _secret_facts(hits, present, in_head, tips, seed, lasts)
     if out is not None:
         walked = len(present) - (len(seed.present) if seed is not None else 0)
-        _save_walk(repo, out, present, history, origins, counts, walked + (seed.count if seed is not None else 0))
+        count = walked + (seed.count if seed is not None else 0)
+        _save_walk(repo, out, present, history, origins, lasts, counts, count)
     # One finding per secret and path: successive edits of a file are one leak, first seen in the
     # commit that introduced the oldest version; how far it spread is a fact of the secret.
     earliest: Dict[Tuple[str, bytes, str], Tuple[_Origin, Finding]] = {}
@@ -612,8 +622,10 @@ def _with_provenance(
             if key not in earliest or origin.timestamp < earliest[key][0].timestamp:
                 earliest[key] = (origin, f)
     for (fp, path, _inner), (origin, f) in earliest.items():
-        commits, head_has_it, branches = facts[fp]
+        commits, head_has_it, branches, last = facts[fp]
         prov = Provenance(origin.commit, origin.author, origin.date, commits, head_has_it, branches)
+        if last is not None:
+            prov = dataclasses.replace(prov, last_commit=last.commit, last_date=last.date)
         findings.append(dataclasses.replace(f, path=placed(git.show_path(path), f.inner), provenance=prov))
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
     return findings, missing
@@ -625,10 +637,12 @@ def _secret_facts(
     in_head: Set[str],
     tips: List[Tuple[str, FrozenSet[str]]],
     seed: Optional[_Seed] = None,
-) -> Tuple[Dict[str, Tuple[int, bool, Tuple[str, ...]]], Dict[str, int]]:
-    """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it, and
-    which branches' histories hold it; and the commit counts alone (what a seed keeps). With a
-    seed, its counts are the old commits' and its tips (walked before) are not counted again."""
+    lasts: Optional[Dict[str, _Origin]] = None,
+) -> Tuple[Dict[str, Tuple[int, bool, Tuple[str, ...], Optional[_Origin]]], Dict[str, int]]:
+    """Per fingerprint: how many commits carry the secret (in any file), whether HEAD has it,
+    which branches' histories hold it and the newest commit holding it (of its blobs' `lasts`);
+    and the commit counts alone (what a seed keeps). With a seed, its counts are the old commits'
+    and its tips (walked before) are not counted again."""
     blob_secrets = {sha: {f.fingerprint for f in found} for sha, found in hits}
     commits: Dict[str, int] = dict(seed.counts) if seed is not None else {}
     seen_before = seed.present if seed is not None else {}
@@ -646,7 +660,9 @@ def _secret_facts(
     for fp in {fp for secrets in blob_secrets.values() for fp in secrets}:
         blobs = {blob for blob, secrets in blob_secrets.items() if fp in secrets}
         branches = tuple(sorted(name for name, seen in tips if not blobs.isdisjoint(seen)))
-        facts[fp] = (commits.get(fp, 0), fp in head_secrets, branches)
+        held = [lasts[blob] for blob in blobs if lasts is not None and blob in lasts]
+        last = max(held, key=lambda o: (o.timestamp, o.order), default=None)
+        facts[fp] = (commits.get(fp, 0), fp in head_secrets, branches, last)
     return facts, commits
 
 
@@ -670,17 +686,22 @@ def _walk_history(
     known: Set[str],
     places: Dict[str, str],
     seed: Optional[_Seed] = None,
-) -> Tuple[Dict[str, _Origin], Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
+) -> Tuple[_Origins, _Origins, Dict[str, Dict[bytes, str]], Dict[str, FrozenSet[str]], List[Tuple[str, str]]]:
     """One oldest-first pass over `git log --raw` output, tracking only the target blobs.
 
     With first-parent diffs and root commits shown in full, every blob of every walked commit
     appears as an added side at least once, so a target no commit introduces is not reachable.
     present[c] maps path -> target blob in commit c's tree; history[c] is every target blob in
     c or its ancestors. Both are shared with the parent when unchanged: one reference a commit.
+    origins[b] is the commit that first adds blob b; lasts[b] the newest commit (by committer
+    time, its date in UTC) whose tree holds it, found per shared tree state, not per commit.
     """
     present: Dict[str, Dict[bytes, str]] = dict(seed.present) if seed is not None else {}
     history: Dict[str, FrozenSet[str]] = dict(seed.history) if seed is not None else {}
     origins: Dict[str, _Origin] = dict(seed.origins) if seed is not None else {}
+    lasts: Dict[str, _Origin] = dict(seed.lasts) if seed is not None else {}
+    newest: Dict[int, Tuple[int, int, str]] = {}  # per tree state (by id): its newest commit
+    order = seed.count if seed is not None else 0  # after every commit an earlier walk saw
     missing: Dict[str, str] = {}
     for sha, parents, author, date, timestamp, entries, _message in log:
         if seed is not None and any(p not in present for p in parents):
@@ -705,6 +726,11 @@ def _walk_history(
                 else:
                     state.pop(path, None)
         present[sha] = state
+        order += 1
+        if state:
+            held = newest.get(id(state))
+            if held is None or timestamp >= held[0]:  # a tie: the later in walk order (a descendant)
+                newest[id(state)] = (timestamp, order, sha)
         seen = history.get(parent, _NONE) if parent else _NONE
         for other in parents[1:]:
             extra = history.get(other, _NONE)
@@ -713,7 +739,14 @@ def _walk_history(
         if state and not set(state.values()) <= seen:
             seen = seen | frozenset(state.values())
         history[sha] = seen
-    return origins, present, history, sorted(missing.items())
+    states = {id(state): state for state in present.values() if id(state) in newest}
+    for key, (timestamp, place, sha) in newest.items():
+        for blob in set(states[key].values()):
+            last = lasts.get(blob)
+            if last is None or (timestamp, place) > (last.timestamp, last.order):
+                when = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat()
+                lasts[blob] = _Origin(sha, "", when, timestamp, b"", place)
+    return origins, lasts, present, history, sorted(missing.items())
 
 
 def _introduce(origins: Dict[str, _Origin], blob: str, commit: Tuple[str, bytes, bytes, int], path: bytes) -> None:

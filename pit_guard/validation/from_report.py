@@ -112,6 +112,8 @@ def _provenance(p: Dict[str, Any]) -> Provenance:
         commit_count=_int(p.get("commit_count"), 1),
         in_head=p.get("in_head") if isinstance(p.get("in_head"), bool) else None,
         branches=tuple(str(b) for b in p["branches"]) if isinstance(p.get("branches"), list) else None,
+        last_commit=_str(p.get("last_commit")),
+        last_date=_str(p.get("last_date")),
     )
 
 
