@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import pathlib
+from typing import Any, Dict, Iterator
 
 import pytest
+from forge_fake_server import FakeForge
 from ghl_fake_server import ENV_V1, ENV_V2, FakeGHL
 
 
@@ -17,6 +19,42 @@ def ghl(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGHL]:
     # A developer's HTTP(S)_PROXY must not swallow loopback requests.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fleet_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """A fleet audit's environment without the developer's or CI's: no forge tokens or API bases,
+    no GIT_DIR from a hook, a cache folder of its own, loopback never proxied."""
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Dict[str, Any]:
+    """A fake clock for forge listings: sleeping advances it, nothing really waits."""
+    from pit_guard.fleet import forges
+
+    state: Dict[str, Any] = {"now": 1_700_000_000.0, "slept": []}
+
+    def sleep(seconds: float) -> None:
+        state["slept"].append(seconds)
+        state["now"] += seconds
+
+    monkeypatch.setattr(forges, "sleep", sleep)
+    monkeypatch.setattr(forges, "now", lambda: state["now"])
+    return state
+
+
+@pytest.fixture
+def forge() -> Iterator[FakeForge]:
+    """A running loopback GitHub/GitLab API (tests/forge_fake_server.py)."""
+    server = FakeForge().start()
     try:
         yield server
     finally:

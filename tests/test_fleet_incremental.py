@@ -13,12 +13,7 @@ from pit_guard.cli import main
 from pit_guard.fleet import run as fleet_run
 from pit_guard.fleet import state as fleet_state
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
 def audit(capsys, *args):

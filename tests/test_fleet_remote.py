@@ -15,12 +15,7 @@ from git_helpers import git_env
 
 from pit_guard.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
 def test_remote_urls_and_a_local_path_in_one_report(tmp_path, capsys):

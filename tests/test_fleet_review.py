@@ -8,40 +8,10 @@ import shutil
 
 import pytest
 from fleet_helpers import new_pit, run_json
-from forge_fake_server import FakeForge
 
 from pit_guard.cli import main
-from pit_guard.fleet import forges
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": 1_700_000_000.0, "slept": []}
-
-    def sleep(seconds):
-        state["slept"].append(seconds)
-        state["now"] += seconds
-
-    monkeypatch.setattr(forges, "sleep", sleep)
-    monkeypatch.setattr(forges, "now", lambda: state["now"])
-    return state
-
-
-@pytest.fixture
-def forge():
-    server = FakeForge().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
 @pytest.fixture

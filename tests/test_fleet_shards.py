@@ -11,12 +11,7 @@ from fleet_helpers import make_remote, new_pit
 from pit_guard.cli import main
 from pit_guard.fleet.targets import repository_shard
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
 @pytest.fixture

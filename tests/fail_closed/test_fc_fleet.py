@@ -19,14 +19,9 @@ from git_helpers import git_env
 from git_http_server import GitHTTP
 
 from pit_guard.fleet import clones as fleet_clones
+from pit_guard.fleet import state as fleet_state
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
 def closed_port() -> int:
@@ -159,7 +154,7 @@ def test_state_file_newer_or_corrupt(tmp_path, capsys, good, kind):
     if kind == "newer":
         db = sqlite3.connect(state)
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        db.execute("INSERT INTO meta VALUES ('schema', '2')")
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(fleet_state.SCHEMA_VERSION + 1),))
         db.commit()
         db.close()
     else:
