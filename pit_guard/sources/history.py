@@ -125,10 +125,10 @@ def scan_history(
             known.update(unreadable)
             walk_out: Dict[str, Any] = {}
             messages = _Messages(clean_commits)
-            try:
-                if seed is not None and (problems or unreadable):
-                    raise _Fallback  # where unreadable blobs are is told by a full walk only
-                result.findings, missing = _with_provenance(
+
+            def walk(since: Optional[_Seed]) -> List[Tuple[str, str]]:
+                """Provenance from the log in log_file; `since`: the last audit's walk to continue."""
+                result.findings, missed = _with_provenance(
                     repo,
                     hits,
                     head,
@@ -136,9 +136,15 @@ def scan_history(
                     messages.scan(git.read_log_records(log_file)),
                     known,
                     places,
-                    seed,
+                    since,
                     walk_out,
                 )
+                return missed
+
+            try:
+                if seed is not None and (problems or unreadable):
+                    raise _Fallback  # where unreadable blobs are is told by a full walk only
+                missing = walk(seed)
             except _Fallback:  # history was rewritten since: walk all of it
                 seed = None
                 places = dict.fromkeys(places, "")
@@ -146,19 +152,9 @@ def scan_history(
                 log_file.truncate()
                 git.LogJob(repo, revs, log_options, None, log_file).finish()
                 log_file.seek(0)
-                walk_out = {}
+                walk_out.clear()
                 messages = _Messages(clean_commits)
-                result.findings, missing = _with_provenance(
-                    repo,
-                    hits,
-                    head,
-                    include_unreachable,
-                    messages.scan(git.read_log_records(log_file)),
-                    known,
-                    places,
-                    None,
-                    walk_out,
-                )
+                missing = walk(None)
             problems = [_placed(u, places) for u in problems]
             result.findings += messages.findings
             if seed is not None:
