@@ -59,3 +59,13 @@ def forge() -> Iterator[FakeForge]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["python", "hyperscan"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each detection test once per prefilter backend: both must find the same."""
+    from pit_guard.detection import prefilter
+
+    prefilter.use_backend(request.param)
+    yield request.param
+    prefilter.use_backend("auto")

@@ -27,13 +27,6 @@ SETTINGS = settings(
 )
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
-
-
 def _scan_with(backend: str, data: bytes):
     prefilter.use_backend(backend)
     try:

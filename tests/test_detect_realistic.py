@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from pit_guard.detection import prefilter
 from pit_guard.detection.detect import scan_bytes
 from pit_guard.detection.rules import RULES_BY_ID
 
@@ -63,13 +62,6 @@ SUPABASE_ANON = _jwt(
     {"iss": "supabase", "ref": "qwertyuiopasdfghjklz", "role": "anon", "iat": 1_700_000_000, "exp": 2_015_576_000},
     32,
 )
-
-
-@pytest.fixture(params=["python", "hyperscan"])
-def backend(request):
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
 
 
 def _found(text: str):

@@ -9,24 +9,17 @@ import os
 import secrets
 import string
 import time
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from pit_guard.detection import generic, prefilter
+from pit_guard.detection import generic
 from pit_guard.detection.detect import scan_bytes
 
 RULE = "ghl-generic-credential"
 NOW = 1_750_000_000.0
 B62 = string.ascii_letters + string.digits
 GHL_FIREBASE_KEY = "AIzaSyB_w3vXmsI7WeQtrIOkjR6xTRVN5uOieiE"  # public: GoHighLevel's web app ships it
-
-
-@pytest.fixture(params=["python", "hyperscan"])
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
 
 
 def fresh_token(n: int = 40) -> str:

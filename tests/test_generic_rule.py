@@ -10,12 +10,12 @@ import random
 import secrets
 import string
 import uuid
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
 from pit_guard.cli import main
-from pit_guard.detection import generic, prefilter
+from pit_guard.detection import generic
 from pit_guard.detection.detect import scan_bytes, scan_stream
 from pit_guard.detection.rules import RULES, RULES_BY_ID
 
@@ -31,13 +31,6 @@ def _calibration() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(params=["python", "hyperscan"])
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
 
 
 def fresh_token(n: int = 40) -> str:

@@ -17,7 +17,6 @@ from typing import Callable, Dict, List, Tuple
 
 import pytest
 
-from pit_guard.detection import prefilter
 from pit_guard.detection.detect import scan_bytes
 from pit_guard.detection.rules import RULES, Example, Rule
 
@@ -31,13 +30,6 @@ PIT_RULE = "ghl-private-integration-token"
 WEBHOOK_RULE = "ghl-inbound-webhook-url"
 # Found by its key name (or a request header) too, but reported exactly as written (no lowercasing).
 GENERIC_RULE = "ghl-generic-credential"
-
-
-@pytest.fixture(params=["python", "hyperscan"])
-def backend(request):
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
 
 
 # --- the filler of a minified bundle: realistic noise, no credential anchors -----------------------

@@ -15,17 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pit_guard.detection import prefilter
 from pit_guard.detection.detect import SIGNATURE_LENGTHS, is_placeholder_uuid, scan_bytes
 
 NOW = 1_750_000_000.0
-
-
-@pytest.fixture(params=["python", "hyperscan"])
-def backend(request):
-    prefilter.use_backend(request.param)
-    yield request.param
-    prefilter.use_backend("auto")
 
 
 def _b64url(raw: bytes) -> str:
