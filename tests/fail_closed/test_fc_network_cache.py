@@ -11,24 +11,34 @@ import functools
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 from ghl_fake_server import ENV_V1, ENV_V2, StallServer
 from git_helpers import new_pit
 
-BUDGET = 2.0  # --validate-total-timeout in the network rows
+from pit_guard.cli import main
+
+# --validate-total-timeout and --validate-timeout in the network rows: the smallest budget the
+# option takes, and half of it per request (the deadline logic is the same at 1 s as at 120 s).
+BUDGET = 1.0
+REQUEST = 0.5
 MARGIN = 6.0  # interpreter start-up, the scan itself and a loaded machine (the servers stall forever)
+
+
+CLEARED = (ENV_V2, ENV_V1, "PIT_GUARD_CACHE_DIR", "XDG_CACHE_HOME", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy")
+Run = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def run_pit_guard(
     args: List[str], env_extra: Dict[str, str], timeout: float = 30.0, cwd: Optional[pathlib.Path] = None
 ) -> "subprocess.CompletedProcess[str]":
     env = dict(os.environ)
-    for name in (ENV_V2, ENV_V1, "PIT_GUARD_CACHE_DIR", "XDG_CACHE_HOME", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy"):
+    for name in CLEARED:
         env.pop(name, None)
     env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
     env.update(env_extra)
@@ -66,14 +76,14 @@ def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 def test_validation_ends_at_the_budget_whatever_the_server_does(
     tmp_path: pathlib.Path, warm_cache: pathlib.Path, mode: str
 ) -> None:
-    # One request at a time: the first two use up their own 1 s deadline, the third the budget.
+    # One request at a time: the first two use up their own 0.5 s deadline, the third the budget.
     tokens = [new_pit() for _ in range(3)]
     target = tmp_path / "settings.env"
     target.write_text("".join(f"TOKEN_{n}={token}\n" for n, token in enumerate(tokens)))
     with StallServer(mode) as server:
         env = {ENV_V2: server.base, ENV_V1: server.v1_base, "PIT_GUARD_CACHE_DIR": str(warm_cache)}
         args = ["scan", str(target), "--format", "json", "--validate", "--validate-concurrency", "1"]
-        args += ["--validate-timeout", "1", "--validate-total-timeout", str(BUDGET)]
+        args += ["--validate-timeout", str(REQUEST), "--validate-total-timeout", str(BUDGET)]
         started = time.monotonic()
         result = run_pit_guard(args, env, timeout=BUDGET + MARGIN + 10)
         elapsed = time.monotonic() - started
@@ -86,7 +96,7 @@ def test_validation_ends_at_the_budget_whatever_the_server_does(
     # Unknown is not dead: every token still fails the run.
     assert [v["status"] for v in validations] == ["unknown"] * 3
     reasons = " | ".join(v["reason"] for v in validations)
-    assert "timed out after 1s" in reasons and "time budget exhausted" in reasons, reasons
+    assert f"timed out after {REQUEST:g}s" in reasons and "time budget exhausted" in reasons, reasons
 
 
 # --- items 11 and 13: the compiled-pattern cache cannot hang, blind or misplace a run ---------------
@@ -148,13 +158,59 @@ def planted_tokens(tmp_path: pathlib.Path) -> "tuple[pathlib.Path, List[str]]":
     return target, tokens
 
 
+class Deadline(BaseException):
+    """Raised by the alarm: not an Exception, so that main()'s catch-all cannot swallow a hang."""
+
+
+@pytest.fixture
+def pit_guard(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
+    """pit_guard.cli.main() in this process, started as run_pit_guard starts a new process: the
+    prefilter with nothing compiled or loaded (so the scan opens, checks, reads and writes the cache
+    folder as a new process does), no once-per-process notice given yet, the same environment; all
+    of it is put back after the test. A scan that blocks (a FIFO, /dev/zero) fails the test after
+    60 s (the timeout run_pit_guard had) instead of hanging it."""
+    from pit_guard.detection import prefilter
+
+    for name in ("_scanner", "_compiled", "_adaptive_left", "_positions_db", "_scan_with_line_ends"):
+        monkeypatch.setattr(prefilter, name, None)
+    for name in ("_context_db", "_generic_db", "_line_end_db"):
+        monkeypatch.setattr(prefilter, name, None)
+    monkeypatch.setattr(prefilter, "_notices", set())
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+    def run(
+        args: List[str], env_extra: Dict[str, str], cwd: Optional[pathlib.Path] = None
+    ) -> "subprocess.CompletedProcess[str]":
+        for name, value in env_extra.items():
+            monkeypatch.setenv(name, value)
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        code = main(args)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise Deadline("the scan blocked")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        yield run
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def scan_finds_everything(
-    tmp_path: pathlib.Path, env: Dict[str, str], cwd: Optional[pathlib.Path] = None
+    run: Run, tmp_path: pathlib.Path, env: Dict[str, str], cwd: Optional[pathlib.Path] = None
 ) -> "subprocess.CompletedProcess[str]":
     """A scan with this cache set-up ends fast, exit 1, with both planted tokens found, none shown."""
     target, tokens = planted_tokens(tmp_path)
     started = time.monotonic()
-    result = run_pit_guard(["scan", str(target), "--format", "json"], env, timeout=60, cwd=cwd)
+    result = run(["scan", str(target), "--format", "json"], env, cwd=cwd)
     elapsed = time.monotonic() - started
     assert elapsed < CACHE_FAST, f"took {elapsed:.1f}s"
     assert result.returncode == 1, result.stderr
@@ -209,13 +265,13 @@ PLANTS = {
 @needs_hyperscan
 @pytest.mark.parametrize("plant", PLANTS.values(), ids=list(PLANTS))
 def test_a_planted_cache_file_neither_hangs_nor_blinds(
-    tmp_path: pathlib.Path, good_cache: Dict[str, bytes], plant: object
+    pit_guard: Run, tmp_path: pathlib.Path, good_cache: Dict[str, bytes], plant: object
 ) -> None:
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     for name, content in good_cache.items():
         plant(folder / name, content)  # type: ignore[operator]
-    scan_finds_everything(tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
+    scan_finds_everything(pit_guard, tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
     for name in good_cache:  # each bad entry was replaced by a sound database of our own
         entry = folder / name
         assert entry.is_file() and not entry.is_symlink() and entry.stat().st_size < (1 << 20)
@@ -239,7 +295,7 @@ FOLDERS = {
 @needs_hyperscan
 @pytest.mark.parametrize("spoil", FOLDERS.values(), ids=list(FOLDERS))
 def test_a_cache_folder_others_can_write_is_not_used(
-    tmp_path: pathlib.Path, good_cache: Dict[str, bytes], spoil: object
+    pit_guard: Run, tmp_path: pathlib.Path, good_cache: Dict[str, bytes], spoil: object
 ) -> None:
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
@@ -247,7 +303,7 @@ def test_a_cache_folder_others_can_write_is_not_used(
         (folder / name).write_bytes(weak_database(content))
     spoil(folder)  # type: ignore[operator]
     planted = sorted(p.name for p in folder.iterdir())
-    result = scan_finds_everything(tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
+    result = scan_finds_everything(pit_guard, tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
     assert "compiled-pattern cache" in result.stderr and "not used" in result.stderr
     # Neither used nor written: the planted databases are still there, untouched (a loaded one
     # would have failed the random canary and been replaced).
@@ -257,28 +313,30 @@ def test_a_cache_folder_others_can_write_is_not_used(
 
 
 @needs_hyperscan
-def test_a_new_cache_folder_is_private(tmp_path: pathlib.Path) -> None:
+def test_a_new_cache_folder_is_private(pit_guard: Run, tmp_path: pathlib.Path) -> None:
     folder = tmp_path / "fresh" / "cache"
-    scan_finds_everything(tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
+    scan_finds_everything(pit_guard, tmp_path, {"PIT_GUARD_CACHE_DIR": str(folder)})
     assert folder.stat().st_mode & 0o777 == 0o700
     assert all(f.stat().st_mode & 0o077 == 0 for f in folder.iterdir())
 
 
 @needs_hyperscan
-def test_a_relative_xdg_cache_home_is_ignored(tmp_path: pathlib.Path) -> None:
+def test_a_relative_xdg_cache_home_is_ignored(pit_guard: Run, tmp_path: pathlib.Path) -> None:
     repo, home = tmp_path / "repo", tmp_path / "home"
     repo.mkdir()
     home.mkdir()
-    scan_finds_everything(tmp_path, {"XDG_CACHE_HOME": "rel-cache", "HOME": str(home)}, cwd=repo)
+    scan_finds_everything(pit_guard, tmp_path, {"XDG_CACHE_HOME": "rel-cache", "HOME": str(home)}, cwd=repo)
     assert list(repo.iterdir()) == []  # nothing written into the folder being scanned or committed
     assert list((home / ".cache" / "pit-guard").glob("hyperscan-*.db"))
 
 
 @needs_hyperscan
-def test_a_relative_pit_guard_cache_dir_is_refused_with_a_notice(tmp_path: pathlib.Path) -> None:
+def test_a_relative_pit_guard_cache_dir_is_refused_with_a_notice(pit_guard: Run, tmp_path: pathlib.Path) -> None:
     repo, home = tmp_path / "repo", tmp_path / "home"
     repo.mkdir()
     home.mkdir()
-    result = scan_finds_everything(tmp_path, {"PIT_GUARD_CACHE_DIR": "rel-cache", "HOME": str(home)}, cwd=repo)
+    result = scan_finds_everything(
+        pit_guard, tmp_path, {"PIT_GUARD_CACHE_DIR": "rel-cache", "HOME": str(home)}, cwd=repo
+    )
     assert "PIT_GUARD_CACHE_DIR must be an absolute path" in result.stderr
     assert list(repo.iterdir()) == [] and list(home.iterdir()) == []  # no cache anywhere
