@@ -10,6 +10,19 @@ from forge_fake_server import FakeForge
 from ghl_fake_server import ENV_V1, ENV_V2, FakeGHL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pit_guard_bytecode() -> None:
+    """pit_guard's modules compiled once, so that each `python -m pit_guard` a test spawns loads
+    them instead of compiling ~40 modules from source (0.1-1 s of CPU per process) where
+    PYTHONDONTWRITEBYTECODE is set, as in some sandboxes and CI images: the variable stops Python
+    writing bytecode, not reading it (bench/bench_hook.py drops it for the same reason). Python's
+    own check (the source's mtime and size) keeps the files correct; up-to-date ones are left alone,
+    and each is written atomically (xdist workers may run this at the same time)."""
+    import compileall
+
+    compileall.compile_dir(str(pathlib.Path(__file__).resolve().parent.parent / "pit_guard"), quiet=2)
+
+
 @pytest.fixture
 def ghl(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGHL]:
     """A running FakeGHL with both PIT_GUARD_*_API_URL variables pointing at it."""
