@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
+from typing import List
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,14 +19,24 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = {"tomli": "tomli"}
 
 
+@functools.lru_cache(maxsize=None)
+def package_nodes() -> List[ast.AST]:
+    """Every node of every module of pit_guard, parsed once for the tests of this file (each reads
+    the sources as they are on disk, which nothing here changes)."""
+    return [
+        node
+        for path in (ROOT / "pit_guard").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+
+
 def imported_modules() -> set:  # type: ignore[type-arg]
     found = set()
-    for path in (ROOT / "pit_guard").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                found.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
+    for node in package_nodes():
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
     return found
 
 
@@ -46,10 +58,9 @@ DEVELOPER_EXTRAS = ("test", "bench")
 
 def string_constants() -> set:  # type: ignore[type-arg]
     found = set()
-    for path in (ROOT / "pit_guard").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                found.add(node.value)
+    for node in package_nodes():
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
     return found
 
 
