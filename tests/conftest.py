@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import pytest
 from forge_fake_server import FakeForge
@@ -82,3 +82,21 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     prefilter.use_backend(request.param)
     yield request.param
     prefilter.use_backend("auto")
+
+
+@pytest.fixture
+def fresh_prefilter(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to put this process's prefilter as a new process has it: nothing compiled or loaded
+    (the next scan opens, checks, reads and writes the compiled-pattern cache as `python -m
+    pit_guard` would) and no once-per-process notice given. The state before the test is put back
+    after it, however many times it was called."""
+    from pit_guard.detection import prefilter
+
+    def reset() -> None:
+        for name in ("_scanner", "_compiled", "_adaptive_left", "_positions_db", "_scan_with_line_ends"):
+            monkeypatch.setattr(prefilter, name, None)
+        for name in ("_context_db", "_generic_db", "_line_end_db"):
+            monkeypatch.setattr(prefilter, name, None)
+        monkeypatch.setattr(prefilter, "_notices", set())
+
+    return reset

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
+from typing import Callable
 
 import pytest
 
 pytest.importorskip("hyperscan")
 
-PROBE = (
-    "from pit_guard.detection import detect, prefilter\n"
-    "print(prefilter.use_backend('auto'))\n"
-    "print(len(detect.scan_bytes(b'GHL=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69\\n')))\n"
-)
+PROBE = b"GHL=pit-3f2b9c4e-8a1d-4c6e-9b7a-1e2d3c4b5a69\n"
 
 
-def run_probe(cache: pathlib.Path) -> str:
-    env = dict(os.environ, PIT_GUARD_CACHE_DIR=str(cache))
-    return subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
+@pytest.fixture
+def run_probe(monkeypatch: pytest.MonkeyPatch, fresh_prefilter: Callable[[], None]) -> Callable[[pathlib.Path], str]:
+    """The backend a new process starts with, and how many findings it has in PROBE, with `cache`
+    as its cache folder. In this process, with the prefilter as a new process has it (conftest's
+    fresh_prefilter): the folder is opened, read, checked and written the same way, without an
+    interpreter to start and pit_guard to import each time."""
+    from pit_guard.detection import detect, prefilter
+
+    def run(cache: pathlib.Path) -> str:
+        fresh_prefilter()
+        monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(cache))
+        return f"{prefilter.use_backend('auto')}\n{len(detect.scan_bytes(PROBE))}\n"
+
+    return run
 
 
-def test_cache_is_written_reused_and_survives_corruption(tmp_path: pathlib.Path) -> None:
+def test_cache_is_written_reused_and_survives_corruption(
+    tmp_path: pathlib.Path, run_probe: Callable[[pathlib.Path], str]
+) -> None:
     cache = tmp_path / "cache"
     assert run_probe(cache).split() == ["hyperscan", "1"]
     files = sorted(cache.glob("hyperscan-*.db"))
@@ -35,13 +42,15 @@ def test_cache_is_written_reused_and_survives_corruption(tmp_path: pathlib.Path)
     assert all(f.read_bytes() != b"garbage" for f in files)
 
 
-def test_unwritable_cache_still_scans(tmp_path: pathlib.Path) -> None:
+def test_unwritable_cache_still_scans(tmp_path: pathlib.Path, run_probe: Callable[[pathlib.Path], str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert run_probe(blocker / "cache").split() == ["hyperscan", "1"]
 
 
-def test_a_planted_database_that_finds_nothing_is_thrown_away(tmp_path: pathlib.Path) -> None:
+def test_a_planted_database_that_finds_nothing_is_thrown_away(
+    tmp_path: pathlib.Path, run_probe: Callable[[pathlib.Path], str]
+) -> None:
     import hyperscan
 
     cache = tmp_path / "cache"

@@ -163,19 +163,15 @@ class Deadline(BaseException):
 
 
 @pytest.fixture
-def pit_guard(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
+def pit_guard(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_prefilter: Callable[[], None]
+) -> Iterator[Run]:
     """pit_guard.cli.main() in this process, started as run_pit_guard starts a new process: the
     prefilter with nothing compiled or loaded (so the scan opens, checks, reads and writes the cache
     folder as a new process does), no once-per-process notice given yet, the same environment; all
     of it is put back after the test. A scan that blocks (a FIFO, /dev/zero) fails the test after
     60 s (the timeout run_pit_guard had) instead of hanging it."""
-    from pit_guard.detection import prefilter
-
-    for name in ("_scanner", "_compiled", "_adaptive_left", "_positions_db", "_scan_with_line_ends"):
-        monkeypatch.setattr(prefilter, name, None)
-    for name in ("_context_db", "_generic_db", "_line_end_db"):
-        monkeypatch.setattr(prefilter, name, None)
-    monkeypatch.setattr(prefilter, "_notices", set())
+    fresh_prefilter()
     for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
