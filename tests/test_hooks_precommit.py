@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Dict
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
@@ -27,7 +28,10 @@ NO_INDEX = ("Could not find a version", "Failed to establish a new connection")
 def hook_repo(tmp_path_factory):
     """(config file, PRE_COMMIT_HOME): this project as a hook repository, its environment built once."""
     src = tmp_path_factory.mktemp("hook") / "pit-guard"
-    ignore = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis")
+    # what .gitignore keeps out of the project's repository (a user's clone has none of it)
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"
+    )
     shutil.copytree(ROOT, src, ignore=ignore)
     repo = Repo(src)
     rev = repo.commit("snapshot")
@@ -38,14 +42,27 @@ def hook_repo(tmp_path_factory):
         "    hooks:\n      - id: pit-guard\n      - id: pit-guard-push\n"
     )
     env = git_env({"PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"})
-    proc = subprocess.run(
-        [PRE_COMMIT, "install-hooks", "--config", str(config)],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+
+    def install(extra: Dict[str, str]) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [PRE_COMMIT, "install-hooks", "--config", str(config)],
+            cwd=src,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    # pip builds pit-guard with the setuptools the hook environment was seeded with (virtualenv
+    # seeds one, 84.x today) instead of installing setuptools into a build environment of its own
+    # first: 18 s -> 8 s. (pip reads PIP_NO_BUILD_ISOLATION=0 as --no-build-isolation, its quirk
+    # for flags that turn an option off.) The same `pre-commit install-hooks`, the same installed
+    # hook; where the seeded setuptools is older than [build-system] requires, pip as users run it.
+    proc = install({"PIP_NO_BUILD_ISOLATION": "0"})
+    if proc.returncode != 0:
+        shutil.rmtree(home)
+        home.mkdir()
+        proc = install({})
     if any(reason in proc.stdout + proc.stderr for reason in NO_INDEX):
         pytest.skip("pre-commit could not install pit-guard's dependencies (no package index)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
