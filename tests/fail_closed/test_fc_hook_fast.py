@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 from typing import Iterator, List, NamedTuple, Sequence, Tuple
@@ -37,10 +38,10 @@ def _auto_backend() -> Iterator[None]:
     prefilter.use_backend("auto")  # the hook leaves "adaptive" on: later tests in this process get the default
 
 
-@pytest.fixture
-def staged(tmp_path: pathlib.Path) -> Staged:
-    """Two staged files, each adding a token (a third file is committed and clean)."""
-    repo = Repo(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def staged_template(tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    """Two staged files, each adding a token (a third file is committed and clean): built once."""
+    repo = Repo(tmp_path_factory.mktemp("staged") / "repo")
     repo.write("clean.txt", "nothing here\n")
     repo.commit("base")
     tokens = (new_pit(), new_pit())
@@ -48,6 +49,17 @@ def staged(tmp_path: pathlib.Path) -> Staged:
     repo.write("sub/b.txt", f"token: {tokens[1]}\n")
     repo.git("add", "-A")
     return Staged(repo, tokens)
+
+
+@pytest.fixture
+def staged(staged_template: Staged, tmp_path: pathlib.Path) -> Staged:
+    """A copy of the template of this test's own (its index, objects and files): what a test does to
+    it stays there. The copy is of the same repository the template's five git calls made."""
+    path = tmp_path / "repo"
+    shutil.copytree(staged_template.repo.path, path, symlinks=True)
+    repo = Repo(path, init=False)
+    repo.tick = staged_template.repo.tick  # later commits stay dated after the template's
+    return Staged(repo, staged_template.tokens)
 
 
 def call(
