@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -132,20 +133,41 @@ def _run(capsys, args: List[str]) -> Tuple[int, Dict[str, object], str]:
     return code, json.loads(out.out), out.out + out.err
 
 
+@pytest.fixture(scope="module")
+def matrix_repos(tmp_path_factory):
+    """The matrix's repositories, each built once per module, on first use: (kind, fault) ->
+    (repository path, hidden token, other token, base, head). Both staged modes share a staged
+    repository, the four history modes a history one; each test scans a copy of its own."""
+    built: Dict[Tuple[str, str], Tuple[Path, str, str, str, str]] = {}
+
+    def get(kind: str, fault: str) -> Tuple[Path, str, str, str, str]:
+        if (kind, fault) not in built:
+            folder = tmp_path_factory.mktemp(f"{kind}-{fault}")
+            hidden, other = new_pit(), new_pit()
+            if kind == "staged":
+                repo, base, head = _staged_repo(folder, fault, hidden, other), "", ""
+            else:
+                repo, base, head = _history_repo(folder, fault, hidden, other)
+            built[(kind, fault)] = (repo.path, hidden, other, base, head)
+        return built[(kind, fault)]
+
+    return get
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("mode", MODES)
-def test_unread_blob_fails_closed(mode, fault, tmp_path, monkeypatch, capsys):
-    hidden, other = new_pit(), new_pit()
+def test_unread_blob_fails_closed(mode, fault, tmp_path, monkeypatch, capsys, matrix_repos):
     if fault == "detector":
         _arm_detector(monkeypatch)
-    if mode in ("pre-commit", "staged"):
-        repo = _staged_repo(tmp_path, fault, hidden, other)
-        monkeypatch.chdir(repo.path)
+    kind = "staged" if mode in ("pre-commit", "staged") else "history"
+    template, hidden, other, base, head = matrix_repos(kind, fault)
+    path = tmp_path / "repo"
+    shutil.copytree(template, path, symlinks=True)  # a partial clone's remote stays the template's source
+    monkeypatch.chdir(path)
+    if kind == "staged":
         files = ["hidden.env", "other.env"]
         args = ["hook", "pre-commit", *files] if mode == "pre-commit" else ["scan", "--staged", *files]
     else:
-        repo, base, head = _history_repo(tmp_path, fault, hidden, other)
-        monkeypatch.chdir(repo.path)
         args = _history_mode_args(mode, base, head, monkeypatch)
     code, report, output = _run(capsys, args)
     assert code == 2, output
