@@ -11,6 +11,7 @@ from forge_fake_server import FakeForge
 from ghl_fake_server import ENV_V1, ENV_V2, FakeGHL
 from git_helpers import git_env
 from in_process import Ran, Runner
+from loopback import started
 
 
 @pytest.fixture
@@ -28,14 +29,29 @@ def ghl(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGHL]:
         server.stop()
 
 
+def _fleet_environment(monkeypatch: pytest.MonkeyPatch, cache: pathlib.Path) -> None:
+    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(cache))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
 @pytest.fixture
 def fleet_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
     """A fleet audit's environment without the developer's or CI's: no forge tokens or API bases,
     no GIT_DIR from a hook, a cache folder of its own, loopback never proxied."""
-    for name in ("CI", "GIT_DIR", "GIT_WORK_TREE", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_API_URL", "CI_API_V4_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIT_GUARD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    _fleet_environment(monkeypatch, tmp_path / "cache")
+
+
+@pytest.fixture(scope="module")
+def fleet_env_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
+    """fleet_env for a module-scoped fixture (repositories and reports built once, then only read by
+    the module's tests): the same environment while the module runs, undone after it; yields a fresh
+    folder for the module's repositories. A test's own fleet_env still gives it a cache of its own."""
+    root = tmp_path_factory.mktemp("fleet")
+    with pytest.MonkeyPatch.context() as m:
+        _fleet_environment(m, root / "cache")
+        yield root
 
 
 @pytest.fixture
@@ -57,7 +73,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Dict[str, Any]:
 @pytest.fixture
 def forge() -> Iterator[FakeForge]:
     """A running loopback GitHub/GitLab API (tests/forge_fake_server.py)."""
-    server = FakeForge().start()
+    server = started(FakeForge())
     try:
         yield server
     finally:

@@ -19,6 +19,7 @@ from forge_fake_server import FakeForge
 from ghl_fake_server import FakeGHL
 from git_helpers import git_env
 from in_process import Runner
+from loopback import started
 
 RECIPES = Path(__file__).resolve().parent.parent / "ci" / "fleet"
 
@@ -27,7 +28,7 @@ RECIPES = Path(__file__).resolve().parent.parent / "ci" / "fleet"
 def org(tmp_path_factory):
     """One organisation for the module (built once: the recipes only read it; each test has its own
     runner folder, HOME and caches)."""
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     tokens = [new_pit() for _ in range(4)]
     repos = []
     remotes = tmp_path_factory.mktemp("remotes")

@@ -12,6 +12,7 @@ import sys
 import pytest
 from fleet_helpers import make_remote, new_pit, push, run_json
 from git_helpers import git_env
+from loopback import started
 
 from pit_guard.cli import main
 
@@ -149,7 +150,7 @@ def test_a_hooks_git_dir_does_not_redirect_a_fleet_clone(tmp_path, capsys, monke
     _, url = make_remote(tmp_path, "named", [token])
     monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     forge.github["orgs/acme"] = [{"full_name": "acme/named", "clone_url": url, "fork": False, "archived": False}]
     try:
         code, report, err = run_json(

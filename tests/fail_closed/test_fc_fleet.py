@@ -17,6 +17,7 @@ from fleet_helpers import make_remote, new_pit, run_json
 from forge_fake_server import FakeForge
 from git_helpers import git_env
 from git_http_server import GitHTTP
+from loopback import started
 
 from pit_guard.fleet import clones as fleet_clones
 from pit_guard.fleet import state as fleet_state
@@ -62,7 +63,7 @@ def test_unreachable_api(tmp_path, capsys, good):
 
 def test_404_org(tmp_path, capsys, good):
     token, url = good
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     try:
         code, report, err = run_json(capsys, url, "--github-org", "ghost", "--github-api-url", forge.base)
     finally:
@@ -78,7 +79,7 @@ def test_private_repository_without_then_with_a_token(tmp_path, capsys, monkeypa
     leak = new_pit()
     make_remote(tmp_path / "served", "private", [leak])
     password = "pw-" + new_pit()[4:]
-    server = GitHTTP(tmp_path / "served", "ci", password).start()
+    server = started(GitHTTP(tmp_path / "served", "ci", password))
     monkeypatch.setenv("PIT_GUARD_TEST_ALLOW_HTTP", "1")
     try:
         private = f"{server.base}/private.git"
@@ -109,7 +110,7 @@ def test_plain_http_remote_is_refused_outside_tests(tmp_path, capsys, good):
 
 def test_repository_disappears_between_listing_and_cloning(tmp_path, capsys, good):
     token, url = good
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     gone = (tmp_path / "gone.git").as_uri()
     forge.github["orgs/acme"] = [
         {"full_name": "acme/good", "clone_url": url, "fork": False, "archived": False},
