@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
+import sys
 from typing import Any, Dict, Iterator, List, Optional, Union
 
 import pytest
@@ -96,9 +98,15 @@ def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     `env` (default: git_helpers.git_env()) as its whole environment; stdout and stderr captured. For
     tests that read a command's output, not ones about the real process (signals, the console script):
     it saves the interpreter's start-up (~0.2 s CPU a call). The environment and working folder are
-    restored after each call, whatever the command changed in os.environ."""
+    restored after each call, whatever the command changed in os.environ. `stdin`: what the command
+    reads on standard input (default: nothing, as with stdin=subprocess.DEVNULL)."""
 
-    def run(*args: Union[str, os.PathLike], cwd: Union[str, os.PathLike], env: Optional[Dict[str, str]] = None) -> Ran:
+    def run(
+        *args: Union[str, os.PathLike],
+        cwd: Union[str, os.PathLike],
+        env: Optional[Dict[str, str]] = None,
+        stdin: Union[str, bytes] = b"",
+    ) -> Ran:
         from pit_guard import cli
 
         wanted = git_env() if env is None else env
@@ -106,6 +114,8 @@ def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         saved = dict(os.environ)
         with monkeypatch.context() as m:
             m.chdir(cwd)
+            data = stdin.encode() if isinstance(stdin, str) else stdin
+            m.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
             for name in list(os.environ):
                 if name not in wanted:
                     m.delenv(name)
