@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from git_helpers import new_pit
+from in_process import Ran, Runner
 
 from pit_guard import cli
 
@@ -254,14 +255,19 @@ def fake_client(folder: Path, name: str, info_ok: bool, tarball: Path) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
-def run_image(path: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PATH": path}
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", "scan", *args, "--no-config"], env=env, capture_output=True, timeout=120
-    )
+@pytest.fixture
+def run_image(in_process: Runner) -> Callable[..., Ran]:
+    """`pit-guard scan ARGS --no-config` with PATH=`path`, in-process (the clients are real processes);
+    its output as bytes."""
+
+    def run(path: str, *args: str) -> Ran:
+        proc = in_process("scan", *args, "--no-config", cwd=os.getcwd(), env={**os.environ, "PATH": path})
+        return Ran(proc.returncode, proc.stdout.encode(), proc.stderr.encode())  # type: ignore[arg-type]
+
+    return run
 
 
-def test_scan_image_through_a_client(tmp_path: Path):
+def test_scan_image_through_a_client(tmp_path: Path, run_image: Callable[..., Ran]):
     image = Image()
     tarball = tmp_path / "saved.tar"
     tarball.write_bytes(image.docker_save())
@@ -277,7 +283,7 @@ def test_scan_image_through_a_client(tmp_path: Path):
     assert missing.returncode == 2 and b"`podman save other:2` failed: no such image" in missing.stderr
 
 
-def test_scan_image_without_a_daemon_says_so(tmp_path: Path):
+def test_scan_image_without_a_daemon_says_so(tmp_path: Path, run_image: Callable[..., Ran]):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_client(bin_dir, "docker", False, tmp_path / "none.tar")
@@ -301,7 +307,9 @@ def _daemon_answers() -> bool:
 
 
 @pytest.mark.skipif(not _daemon_answers(), reason="no docker daemon answers here")
-def test_scan_image_with_a_real_docker(tmp_path: Path):  # pragma: no cover - needs a daemon
+def test_scan_image_with_a_real_docker(
+    tmp_path: Path, run_image: Callable[..., Ran]
+):  # pragma: no cover - needs a daemon
     image = Image()
     tarball = tmp_path / "image.tar"
     tarball.write_bytes(image.docker_save())
