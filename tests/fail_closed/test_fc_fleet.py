@@ -31,10 +31,12 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def good(tmp_path):
+@pytest.fixture(scope="module")
+def good(fleet_env_module):
+    """The repository that must still be reported beside each bad input: built once for the module
+    (only read: each test clones it into its own folder)."""
     token = new_pit()
-    return token, make_remote(tmp_path, "good", [token])[1]
+    return token, make_remote(fleet_env_module, "good", [token])[1]
 
 
 def check(report, err, good_url, token, where, reason):
