@@ -56,6 +56,37 @@ def ghl():
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def compiled(org, tmp_path_factory):
+    """A compiled-pattern cache (the hyperscan databases, ~0.5 s CPU to compile in each process that
+    finds none), made once by a real run. The tests seed the recipes' cache folders with it, as a CI
+    cache restored from an earlier night would: the steps still run as written; a cold cache is
+    tests/test_prefilter_cache.py's subject."""
+    forge, _ = org
+    folder = tmp_path_factory.mktemp("compiled")
+    env = git_env({"PIT_GUARD_CACHE_DIR": str(folder / "cache")})
+    url = forge.github["orgs/acme"][0]["clone_url"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pit_guard", "audit", url, "--clone-dir", str(folder / "clones")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1, proc.stderr
+    databases = sorted((folder / "cache").glob("*.db"))
+    assert databases  # without it the tests below are only slower, never wrong
+    return databases
+
+
+def seed(databases, *folders: Path) -> None:
+    """Put the compiled-pattern cache in each folder (0700, files 0600: what pit-guard itself writes)."""
+    for folder in folders:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for database in databases:
+            shutil.copyfile(database, folder / database.name)
+            os.chmod(folder / database.name, 0o600)
+
+
 def shell(script: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-ec", script], cwd=cwd, env=env, capture_output=True, text=True)
 
@@ -84,7 +115,7 @@ def single_run(in_process: Runner, env: dict, cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_github_actions_matrix_and_merge(tmp_path, org, ghl, in_process):
+def test_github_actions_matrix_and_merge(tmp_path, org, ghl, in_process, compiled):
     forge, tokens = org
     workflow = yaml.safe_load((RECIPES / "github-actions.yml").read_text())
     shards = workflow["jobs"]["shard"]["strategy"]["matrix"]["shard"]
@@ -93,6 +124,7 @@ def test_github_actions_matrix_and_merge(tmp_path, org, ghl, in_process):
     assert len(shards) == int(env["SHARDS"])
     work = tmp_path / "runner"
     (work / "shards").mkdir(parents=True)
+    seed(compiled, Path(env["HOME"]) / ".cache" / "pit-guard")  # actions/cache restores ~/.cache/pit-guard
     for shard in shards:
         (step,) = [s for s in workflow["jobs"]["shard"]["steps"] if s.get("name", "").startswith("Audit shard")]
         script = (
@@ -115,7 +147,7 @@ def test_github_actions_matrix_and_merge(tmp_path, org, ghl, in_process):
         assert token not in (work / "fleet.md").read_text() + (work / "fleet.sarif").read_text()
 
 
-def test_gitlab_parallel_matrix_and_merge(tmp_path, org, ghl, in_process):
+def test_gitlab_parallel_matrix_and_merge(tmp_path, org, ghl, in_process, compiled):
     forge, _ = org
     pipeline = yaml.safe_load((RECIPES / "gitlab-ci.yml").read_text())
     job = pipeline["pit-guard-shard"]
@@ -125,6 +157,9 @@ def test_gitlab_parallel_matrix_and_merge(tmp_path, org, ghl, in_process):
     )
     work = tmp_path / "project"
     work.mkdir()
+    seed(
+        compiled, Path(env["HOME"]) / ".cache" / "pit-guard", *(work / ".pit-guard-cache" / s for s in matrix["SHARD"])
+    )
     for shard in matrix["SHARD"]:
         shard_env = dict(env, SHARD=shard, PIT_GUARD_CACHE_DIR=str(work / ".pit-guard-cache" / shard))
         for line in job["script"]:
@@ -137,7 +172,7 @@ def test_gitlab_parallel_matrix_and_merge(tmp_path, org, ghl, in_process):
     assert len(report["vulnerabilities"]) == 7
 
 
-def test_kubernetes_indexed_job_and_merge(tmp_path, org, ghl, in_process):
+def test_kubernetes_indexed_job_and_merge(tmp_path, org, ghl, in_process, compiled):
     forge, _ = org
     shards_job, merge_job = list(yaml.safe_load_all((RECIPES / "kubernetes.yaml").read_text()))
     assert shards_job["spec"]["completionMode"] == "Indexed"
@@ -151,6 +186,8 @@ def test_kubernetes_indexed_job_and_merge(tmp_path, org, ghl, in_process):
 
     script, plain = container_env(shards_job)
     env = base_env(tmp_path, ghl, {"GITHUB_API_URL": forge.base, **plain})
+    completions = shards_job["spec"]["completions"]
+    seed(compiled, fleet / "cache" / "merge", *(fleet / "cache" / f"shard-{i + 1}" for i in range(completions)))
     for index in range(shards_job["spec"]["completions"]):
         proc = shell(script, tmp_path, dict(env, JOB_COMPLETION_INDEX=str(index)))
         assert proc.returncode == 0, proc.stderr
