@@ -226,9 +226,13 @@ def test_hostile_manifests_and_unreadable_layers_fail_the_run_without_a_tracebac
     assert (f"{tmp_path}/z.tar!config Env", 2) in found(data)
 
 
-def test_tars_that_are_no_image_are_plain_archives(tmp_path: Path, capsys):
+def test_tars_that_are_no_image_are_plain_archives(tmp_path: Path, capsys, monkeypatch):
+    from pit_guard.archives import images
+
+    assert images._IMAGE_MEMBERS == 4096  # the default; below, a smaller bound to go past (same code path)
+    monkeypatch.setattr(images, "_IMAGE_MEMBERS", 64)
     token, other = new_pit(), new_pit()
-    many = {f"src/f{i}.txt": b"x" for i in range(5000)}  # past the member count an image can have
+    many = {f"src/f{i}.txt": b"x" for i in range(100)}  # past the member count an image can have
     many["src/zz.env"] = f"K={token}\n".encode()
     (tmp_path / "many.tar").write_bytes(tar_bytes(many))
     pwa = {"manifest.json": b'{"name": "app", "start_url": "/"}', "static/app.env": f"K={other}\n".encode()}
