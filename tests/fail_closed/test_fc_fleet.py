@@ -167,7 +167,7 @@ def test_state_file_newer_or_corrupt(tmp_path, capsys, good, kind):
     assert ("newer pit-guard" if kind == "newer" else "not a readable pit-guard state file") in err
 
 
-def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, good):
+def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, good, in_process):
     token, url = good
     second = make_remote(tmp_path, "second", [new_pit()])[1]
     state, cache = tmp_path / "s.sqlite", tmp_path / "c"
@@ -185,6 +185,6 @@ def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, 
     db.close()
     assert not [n for n in os.listdir(cache) if n.startswith(".cloning-")]
     env.pop("PIT_GUARD_TEST_PAUSE")
-    again = subprocess.run(args, env=env, capture_output=True, text=True)
+    again = in_process(*args[3:], cwd=tmp_path, env=env)  # the resumed run: in-process (SIGINT was the real one's)
     assert again.returncode == 1, again.stderr
     assert len(json.loads(again.stdout)["findings"]) == 2
