@@ -174,10 +174,24 @@ def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, 
     env = git_env({"PIT_GUARD_CACHE_DIR": str(tmp_path / "cache"), "PIT_GUARD_TEST_PAUSE": "1"})
     args = [sys.executable, "-m", "pit_guard", "audit", url, second, "--incremental", "--state", str(state)]
     args += ["--clone-dir", str(cache), "--jobs", "1", "--format", "json"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert b"paused" in proc.stderr.readline()  # mid-audit of the first repository
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    # SIGINT back to its default in the child: a test run started in the background by a shell without
+    # job control (nohup, `cmd &` in a script) inherits SIGINT ignored, and the child would then wait in
+    # its pause for ever instead of being interrupted.
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert b"paused" in proc.stderr.readline()  # mid-audit of the first repository
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # failed: leave no process behind
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err
     assert token.encode() not in out + err
     db = sqlite3.connect(state)
