@@ -9,8 +9,6 @@ import io
 import json
 import lzma
 import os
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 from ghl_fake_server import LIVE_200
 from git_helpers import Repo, git_env, new_pit
+from in_process import Ran, Runner
 
 from pit_guard import cli
 from pit_guard.archives.limits import kind
@@ -193,18 +192,16 @@ def test_validate_checks_a_token_found_in_an_archive(tmp_path: Path, capsys, mon
     assert data["findings"][0]["validation"]["status"] == "live"
 
 
-def test_an_archive_on_stdin(tmp_path: Path):
+def test_an_archive_on_stdin(tmp_path: Path, in_process: Runner):
     token = new_pit()
     data = tar_bytes({"app/.env": f"K={token}\n".encode()}, "w:xz")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pit_guard", "scan", "-", "--no-config"], input=data, capture_output=True
-    )
+    proc = in_process("scan", "-", "--no-config", cwd=tmp_path, stdin=data)
     assert proc.returncode == 1, proc.stderr
-    assert b"<stdin>!app/.env:1:3" in proc.stdout
-    assert token.encode() not in proc.stdout + proc.stderr
+    assert "<stdin>!app/.env:1:3" in proc.stdout
+    assert token not in proc.stdout + proc.stderr
     zipped = zip_bytes({"b/.env": f"K={token}\n".encode()})
-    proc = subprocess.run([sys.executable, "-m", "pit_guard", "scan", "-"], input=zipped, capture_output=True)
-    assert proc.returncode == 1 and b"<stdin>!b/.env" in proc.stdout
+    proc = in_process("scan", "-", cwd=tmp_path, stdin=zipped)
+    assert proc.returncode == 1 and "<stdin>!b/.env" in proc.stdout
 
 
 def test_depth_zero_reads_archives_as_bytes_and_says_so(tmp_path: Path, capsys):
@@ -230,17 +227,23 @@ def test_kind_is_told_by_magic() -> None:
 # --- git: staged, pushed, history ----------------------------------------------------------------
 
 
-def hook(repo: Repo, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", *args, "--no-config"],
-        cwd=repo.path,
-        env=git_env(),
-        input=stdin,
-        capture_output=True,
-    )
+class Hook:
+    """`pit-guard ARGS --no-config` in a repository, in-process (in_process), its output as bytes."""
+
+    def __init__(self, in_process: Runner) -> None:
+        self.in_process = in_process
+
+    def __call__(self, repo: Repo, *args: str, stdin: bytes = b"") -> Ran:
+        proc = self.in_process(*args, "--no-config", cwd=repo.path, env=git_env(), stdin=stdin)
+        return Ran(proc.returncode, proc.stdout.encode(), proc.stderr.encode())  # type: ignore[arg-type]
 
 
-def test_an_archive_staged_committed_and_pushed_is_found_by_hooks_and_audit(tmp_path: Path):
+@pytest.fixture
+def hook(in_process: Runner) -> Hook:
+    return Hook(in_process)
+
+
+def test_an_archive_staged_committed_and_pushed_is_found_by_hooks_and_audit(tmp_path: Path, hook: Hook):
     token = new_pit()
     repo = Repo(tmp_path / "r")
     repo.write("README", "hello\n")
@@ -268,7 +271,7 @@ def test_an_archive_staged_committed_and_pushed_is_found_by_hooks_and_audit(tmp_
         assert token.encode() not in proc.stdout + proc.stderr
 
 
-def test_a_staged_archive_whose_old_version_had_the_token_reports_nothing_new(tmp_path: Path):
+def test_a_staged_archive_whose_old_version_had_the_token_reports_nothing_new(tmp_path: Path, hook: Hook):
     token = new_pit()
     repo = Repo(tmp_path / "r")
     repo.write("a.tgz", tar_bytes({"x/.env": f"K={token}\n".encode()}, "w:gz"))
@@ -279,7 +282,7 @@ def test_a_staged_archive_whose_old_version_had_the_token_reports_nothing_new(tm
     assert staged.returncode == 0, staged.stdout + staged.stderr
 
 
-def test_an_untracked_archive_named_to_the_hook_is_read_from_disk(tmp_path: Path):
+def test_an_untracked_archive_named_to_the_hook_is_read_from_disk(tmp_path: Path, hook: Hook):
     repo = Repo(tmp_path / "r")
     repo.write("README", "x\n")
     repo.commit("init")

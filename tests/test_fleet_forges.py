@@ -19,15 +19,23 @@ def gh_repo(name, url, **flags):
     return {"full_name": f"acme/{name}", "clone_url": url, "fork": False, "archived": False, **flags}
 
 
-@pytest.fixture
-def acme(tmp_path, forge):
+@pytest.fixture(scope="module")
+def acme_repositories(fleet_env_module):
+    """The organisation's five bare repositories, built once for the module (the tests only read them)."""
     tokens = {}
     repos = []
     for name in ("api", "web", "tools", "forked", "old"):
         tokens[name] = new_pit()
-        _, url = make_remote(tmp_path, name, [tokens[name]])
+        _, url = make_remote(fleet_env_module, name, [tokens[name]])
         repos.append(gh_repo(name, url, fork=name == "forked", archived=name == "old"))
-    forge.github["orgs/acme"] = repos
+    return tokens, repos
+
+
+@pytest.fixture
+def acme(acme_repositories, forge):
+    """The organisation listed by this test's forge."""
+    tokens, repos = acme_repositories
+    forge.github["orgs/acme"] = [dict(r) for r in repos]
     return tokens, {r["full_name"].split("/")[1]: r["clone_url"] for r in repos}
 
 

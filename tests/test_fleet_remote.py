@@ -12,6 +12,7 @@ import sys
 import pytest
 from fleet_helpers import make_remote, new_pit, push, run_json
 from git_helpers import git_env
+from loopback import started
 
 from pit_guard.cli import main
 
@@ -97,12 +98,20 @@ def test_single_local_repository_report_has_no_repository_key(tmp_path, capsys):
     assert "repository" not in report["findings"][0]["provenance"]
 
 
-@pytest.mark.parametrize("fmt", ["text", "sarif", "gitlab", "markdown"])
-def test_every_format_names_the_repository(tmp_path, capsys, fmt):
+@pytest.fixture(scope="module")
+def two_remotes(fleet_env_module):
+    """One token in two repositories, and a clone folder, shared by the format rows (the repositories
+    are only read; the first row clones them, the others fetch: what is checked is the report)."""
     token = new_pit()
-    _, url_a = make_remote(tmp_path, "ra", [token])
-    _, url_b = make_remote(tmp_path, "rb", [token])
-    code = main(["audit", "--format", fmt, url_a, url_b, "--clone-dir", str(tmp_path / "c"), "--jobs", "1"])
+    _, url_a = make_remote(fleet_env_module, "ra", [token])
+    _, url_b = make_remote(fleet_env_module, "rb", [token])
+    return token, url_a, url_b, str(fleet_env_module / "c")
+
+
+@pytest.mark.parametrize("fmt", ["text", "sarif", "gitlab", "markdown"])
+def test_every_format_names_the_repository(capsys, two_remotes, fmt):
+    token, url_a, url_b, clones = two_remotes
+    code = main(["audit", "--format", fmt, url_a, url_b, "--clone-dir", clones, "--jobs", "1"])
     out = capsys.readouterr()
     assert code == 1
     assert url_a in out.out and url_b in out.out
@@ -149,7 +158,7 @@ def test_a_hooks_git_dir_does_not_redirect_a_fleet_clone(tmp_path, capsys, monke
     _, url = make_remote(tmp_path, "named", [token])
     monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     forge.github["orgs/acme"] = [{"full_name": "acme/named", "clone_url": url, "fork": False, "archived": False}]
     try:
         code, report, err = run_json(

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from fleet_helpers import new_pit, run_json
+from loopback import started
 
 from pit_guard.cli import main
 
@@ -121,29 +122,31 @@ def test_a_malformed_url_is_a_usage_error_not_an_internal_error(capsys, url):
 # --- shards and merge ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sharded(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def sharded(fleet_env_module):
     """Four repositories (one with an allow-marked token: a suppression count), the single run's
-    JSON report and the three shard reports."""
+    JSON report and the three shard reports. Built once for the module: its tests only read them
+    (a test that edits a report writes the edited copy to its own tmp_path)."""
     from fleet_helpers import make_remote, push
 
+    root = fleet_env_module
     urls = []
     for i in range(4):
-        work, url = make_remote(tmp_path, f"s{i}", [new_pit()])
+        work, url = make_remote(root, f"s{i}", [new_pit()])
         if i == 0:
             work.write("allowed.env", f"K={new_pit()}  # pit-guard: allow\n")
             work.commit("allowed")
             push(work, url)
         urls.append(url)
-    clones = str(tmp_path / "clones")
-    main(["audit", *urls, "--clone-dir", clones, "--format", "json", "--jobs", "1"])
-    single = capsys.readouterr().out
+    clones = str(root / "clones")
+    # -o: the same text as stdout (pipeline.render), which a module fixture cannot capture with capsys
+    main(["audit", *urls, "--clone-dir", clones, "--format", "json", "--jobs", "1", "-o", str(root / "single.json")])
+    single = (root / "single.json").read_text()
     parts = []
     for i in (1, 2, 3):
-        part = tmp_path / f"shard{i}.json"
+        part = root / f"shard{i}.json"
         main(["audit", *urls, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part)])
         parts.append(str(part))
-    capsys.readouterr()
     return single, parts
 
 
@@ -231,7 +234,7 @@ def test_a_git_server_redirect_does_not_take_the_credential_to_another_host(tmp_
 
     make_remote(tmp_path / "served", "private", [new_pit()])
     password = "pw-" + new_pit()[4:]
-    elsewhere = GitHTTP(tmp_path / "served", "ci", password).start()  # another host: records what it is sent
+    elsewhere = started(GitHTTP(tmp_path / "served", "ci", password))  # another host: records what it is sent
 
     class Redirect(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802

@@ -14,16 +14,33 @@ from pit_guard.fleet.targets import repository_shard
 pytestmark = pytest.mark.usefixtures("fleet_env")
 
 
-@pytest.fixture
-def fleet(tmp_path):
+@pytest.fixture(scope="module")
+def fleet(fleet_env_module):
+    """Five repositories, built once for the module (the tests only read them)."""
     shared = new_pit()
     tokens = [shared]
     urls = []
     for i in range(5):
         own = [new_pit() for _ in range(i % 3)]
         tokens += own
-        urls.append(make_remote(tmp_path, f"repo{i}", [*own, shared] if i % 2 else own)[1])
+        urls.append(make_remote(fleet_env_module, f"repo{i}", [*own, shared] if i % 2 else own)[1])
     return urls, tokens
+
+
+@pytest.fixture(scope="module")
+def shards(fleet, fleet_env_module):
+    """The fleet's three JSON shard reports (what every format's merge reads), made once for the module;
+    returns (exit codes, report paths, the clone folder they filled)."""
+    urls, _ = fleet
+    clones = str(fleet_env_module / "clones")
+    codes, parts = [], []
+    for i in (1, 2, 3):
+        part = fleet_env_module / f"shard{i}.json"
+        codes.append(
+            main(["audit", *urls, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part)])
+        )
+        parts.append(str(part))
+    return codes, parts, clones
 
 
 def audit(capsys, *args):
@@ -33,21 +50,15 @@ def audit(capsys, *args):
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "markdown", "text"])
-def test_three_shards_merge_into_the_single_run_byte_for_byte(tmp_path, capsys, fleet, fmt):
+def test_three_shards_merge_into_the_single_run_byte_for_byte(capsys, fleet, shards, fmt):
+    """The shard reports are JSON whatever the merged format: made once (`shards`), merged here into
+    each format and compared with that format's single run."""
     urls, tokens = fleet
-    clones = str(tmp_path / "clones")
+    codes, parts, clones = shards
     code, single, _ = audit(capsys, *urls, "--clone-dir", clones, "--format", fmt, "--jobs", "2")
     assert code == 1
-    parts = []
-    sizes = []
-    for i in (1, 2, 3):
-        part = tmp_path / f"shard{i}.json"
-        code, _, _ = audit(
-            capsys, *urls, "--clone-dir", clones, "--shard", f"{i}/3", "--format", "json", "-o", str(part)
-        )
-        assert code in (0, 1)
-        sizes.append(len(json.loads(part.read_text())["findings"]))
-        parts.append(str(part))
+    assert all(code in (0, 1) for code in codes), codes
+    sizes = [len(json.loads(open(part).read())["findings"]) for part in parts]
     # the work really was split as the hash of the names says (the names hold tmp_path: on some runs
     # every repository with a finding falls in one shard, so which shards hold findings is computed)
     holding = {repository_shard(u, 3) for i, u in enumerate(urls) if i % 3 or i % 2}  # the fixture's tokens

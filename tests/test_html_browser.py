@@ -60,7 +60,7 @@ class Counter(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
@@ -132,8 +132,17 @@ def test_the_probe_sees_a_request(report: Path, proxy: str, tmp_path: Path) -> N
 
 
 def test_renders_offline_and_requests_nothing(report: Path, proxy: str) -> None:
+    """One browser run for the DOM and the screenshot (a Chromium start-up is most of each test's time)."""
     before = len(Counter.seen)
-    dom = chromium(report.parent / "profile", proxy, "--dump-dom", report.as_uri())
+    shot = report.parent / "report.png"
+    dom = chromium(
+        report.parent / "profile",
+        proxy,
+        "--dump-dom",
+        f"--screenshot={shot}",
+        "--window-size=1200,1400",
+        report.as_uri(),
+    )
     assert page_requests(Counter.seen[before:]) == []
     assert '<output id="net">0</output>' in dom  # the page's own count of what it loaded
     shown = articles(dom)
@@ -145,6 +154,12 @@ def test_renders_offline_and_requests_nothing(report: Path, proxy: str) -> None:
     # the tick the control page stored is back, as the checkbox's checked attribute
     checked = re.findall(r'<input type="checkbox" data-key="[^"]+" checked', dom)
     assert len(checked) == 1
+    # the screenshot of that page (taken by the same run)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    keep = os.environ.get("PIT_GUARD_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
 
 
 def test_a_url_fragment_filters(report: Path, proxy: str) -> None:
@@ -153,13 +168,3 @@ def test_a_url_fragment_filters(report: Path, proxy: str) -> None:
     assert len(shown) == 2 and all('data-status="live"' in a for a in shown)
     assert '<output id="shown">2 shown</output>' in dom
     assert re.search(r'<select id="f-status"[^>]*>', dom)
-
-
-def test_screenshot(report: Path, proxy: str) -> None:
-    shot = report.parent / "report.png"
-    chromium(report.parent / "profile3", proxy, f"--screenshot={shot}", "--window-size=1200,1400", report.as_uri())
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-    keep = os.environ.get("PIT_GUARD_KEEP_SCREENSHOT")
-    if keep:
-        shutil.copy(shot, keep)

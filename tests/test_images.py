@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 from git_helpers import new_pit
+from in_process import Ran, Runner
 
 from pit_guard import cli
 
@@ -225,9 +226,13 @@ def test_hostile_manifests_and_unreadable_layers_fail_the_run_without_a_tracebac
     assert (f"{tmp_path}/z.tar!config Env", 2) in found(data)
 
 
-def test_tars_that_are_no_image_are_plain_archives(tmp_path: Path, capsys):
+def test_tars_that_are_no_image_are_plain_archives(tmp_path: Path, capsys, monkeypatch):
+    from pit_guard.archives import images
+
+    assert images._IMAGE_MEMBERS == 4096  # the default; below, a smaller bound to go past (same code path)
+    monkeypatch.setattr(images, "_IMAGE_MEMBERS", 64)
     token, other = new_pit(), new_pit()
-    many = {f"src/f{i}.txt": b"x" for i in range(5000)}  # past the member count an image can have
+    many = {f"src/f{i}.txt": b"x" for i in range(100)}  # past the member count an image can have
     many["src/zz.env"] = f"K={token}\n".encode()
     (tmp_path / "many.tar").write_bytes(tar_bytes(many))
     pwa = {"manifest.json": b'{"name": "app", "start_url": "/"}', "static/app.env": f"K={other}\n".encode()}
@@ -254,14 +259,19 @@ def fake_client(folder: Path, name: str, info_ok: bool, tarball: Path) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
-def run_image(path: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PATH": path}
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", "scan", *args, "--no-config"], env=env, capture_output=True, timeout=120
-    )
+@pytest.fixture
+def run_image(in_process: Runner) -> Callable[..., Ran]:
+    """`pit-guard scan ARGS --no-config` with PATH=`path`, in-process (the clients are real processes);
+    its output as bytes."""
+
+    def run(path: str, *args: str) -> Ran:
+        proc = in_process("scan", *args, "--no-config", cwd=os.getcwd(), env={**os.environ, "PATH": path})
+        return Ran(proc.returncode, proc.stdout.encode(), proc.stderr.encode())  # type: ignore[arg-type]
+
+    return run
 
 
-def test_scan_image_through_a_client(tmp_path: Path):
+def test_scan_image_through_a_client(tmp_path: Path, run_image: Callable[..., Ran]):
     image = Image()
     tarball = tmp_path / "saved.tar"
     tarball.write_bytes(image.docker_save())
@@ -277,7 +287,7 @@ def test_scan_image_through_a_client(tmp_path: Path):
     assert missing.returncode == 2 and b"`podman save other:2` failed: no such image" in missing.stderr
 
 
-def test_scan_image_without_a_daemon_says_so(tmp_path: Path):
+def test_scan_image_without_a_daemon_says_so(tmp_path: Path, run_image: Callable[..., Ran]):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_client(bin_dir, "docker", False, tmp_path / "none.tar")
@@ -301,7 +311,9 @@ def _daemon_answers() -> bool:
 
 
 @pytest.mark.skipif(not _daemon_answers(), reason="no docker daemon answers here")
-def test_scan_image_with_a_real_docker(tmp_path: Path):  # pragma: no cover - needs a daemon
+def test_scan_image_with_a_real_docker(
+    tmp_path: Path, run_image: Callable[..., Ran]
+):  # pragma: no cover - needs a daemon
     image = Image()
     tarball = tmp_path / "image.tar"
     tarball.write_bytes(image.docker_save())

@@ -14,6 +14,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
+from in_process import Runner
 
 from pit_guard.remediation import purge as p
 from pit_guard.sources import git as pg_git
@@ -118,18 +119,18 @@ def purged(
     yield b, proc, before
 
 
-def test_apply_rewrites_a_mirror_clone_and_its_audit_finds_nothing(purged) -> None:  # type: ignore[no-untyped-def]
+def test_apply_rewrites_a_mirror_clone_and_its_audit_finds_nothing(purged, in_process: Runner) -> None:  # type: ignore[no-untyped-def]
     b, proc, _ = purged
     assert proc.returncode == 0, proc.stderr
     into = b.root / "work-purged"
     assert "Done:" in proc.stdout and str(into) in proc.stdout
     assert "21 credential(s)" in proc.stdout
     # the proof, as a user would run it
-    audit = pit_guard("audit", str(into), "--format", "json", cwd=b.root)
+    audit = in_process("audit", str(into), "--format", "json", cwd=b.root)
     assert audit.returncode == 0, audit.stderr
     assert json.loads(audit.stdout)["findings"] == []
     # and the original really had them: 21 credentials in the history of every branch
-    original = pit_guard("audit", str(b.repo.path), "--format", "json", cwd=b.root)
+    original = in_process("audit", str(b.repo.path), "--format", "json", cwd=b.root)
     assert {f["fingerprint"] for f in json.loads(original.stdout)["findings"]}.__len__() == 21
     for secret in b.secrets:
         assert secret not in proc.stdout + proc.stderr
@@ -200,9 +201,9 @@ def small(tmp_path: Path) -> Built:
     return b
 
 
-def report(b: Built, status: str) -> Path:
+def report(b: Built, status: str, in_process: Runner) -> Path:
     out = b.root / "audit.json"
-    proc = pit_guard("audit", str(b.repo.path), "--format", "json", "-o", str(out), cwd=b.root)
+    proc = in_process("audit", str(b.repo.path), "--format", "json", "-o", str(out), cwd=b.root)
     assert proc.returncode == 1, proc.stderr
     document = json.loads(out.read_text())
     for f in document["findings"]:
@@ -212,12 +213,12 @@ def report(b: Built, status: str) -> Path:
 
 
 @pytest.mark.parametrize("status", ["live", "unknown", "not-checked", None])
-def test_refuses_while_a_credential_may_still_work(small: Built, status: str) -> None:
+def test_refuses_while_a_credential_may_still_work(small: Built, status: str, in_process: Runner) -> None:
     args = ["purge", str(small.repo.path), "--apply"]
     if status is not None:
-        args += ["--report", str(report(small, status))]
+        args += ["--report", str(report(small, status, in_process))]
     before = snapshot(small.repo.path)
-    proc = pit_guard(*args, cwd=small.root)
+    proc = in_process(*args, cwd=small.root)
     assert proc.returncode == 2
     assert "refusing to purge before revocation" in proc.stderr
     assert "--i-have-revoked" in proc.stderr
@@ -228,8 +229,10 @@ def test_refuses_while_a_credential_may_still_work(small: Built, status: str) ->
     assert small.secrets[0] not in proc.stdout + proc.stderr
 
 
-def test_dead_credentials_from_a_redacted_report_give_the_expressions_and_steps(small: Built) -> None:
-    proc = pit_guard("purge", str(small.repo.path), "--report", str(report(small, "dead")), cwd=small.root)
+def test_dead_credentials_from_a_redacted_report_give_the_expressions_and_steps(
+    small: Built, in_process: Runner
+) -> None:
+    proc = in_process("purge", str(small.repo.path), "--report", str(report(small, "dead", in_process)), cwd=small.root)
     assert proc.returncode == 0, proc.stderr
     written = small.root / ("work-" + p.EXPRESSIONS_NAME)
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
@@ -240,9 +243,11 @@ def test_dead_credentials_from_a_redacted_report_give_the_expressions_and_steps(
     assert not (small.root / "work-purged").exists()
 
 
-def test_refuses_an_existing_into_and_an_expressions_file_inside_the_repository(small: Built) -> None:
+def test_refuses_an_existing_into_and_an_expressions_file_inside_the_repository(
+    small: Built, in_process: Runner
+) -> None:
     (small.root / "taken").mkdir()
-    proc = pit_guard(
+    proc = in_process(
         "purge",
         str(small.repo.path),
         "--apply",
@@ -254,7 +259,7 @@ def test_refuses_an_existing_into_and_an_expressions_file_inside_the_repository(
     assert proc.returncode == 2 and "already exists" in proc.stderr
     assert os.listdir(small.root / "taken") == []
     inside = small.repo.path / "purge.txt"
-    proc = pit_guard("purge", str(small.repo.path), "--i-have-revoked", "--expressions", str(inside), cwd=small.root)
+    proc = in_process("purge", str(small.repo.path), "--i-have-revoked", "--expressions", str(inside), cwd=small.root)
     assert proc.returncode == 2 and "inside the repository" in proc.stderr
     assert not inside.exists()
 

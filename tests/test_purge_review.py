@@ -1,5 +1,6 @@
 """Review of `pit-guard purge`: a hostile environment, hostile names and careless inputs. Real git
-repositories, the real git-filter-repo, real processes."""
+repositories, the real git-filter-repo; pit-guard itself in-process (`in_process`: cli.main with the
+environment and working folder a real process would have; tests/test_purge.py runs the real process)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
+from in_process import Runner
 
 from pit_guard.finding import Finding, fingerprint
 from pit_guard.remediation import purge as p
@@ -24,12 +26,6 @@ needs_filter_repo = pytest.mark.skipif(
     pg_git.find_filter_repo([os.path.dirname(sys.executable)]) is None,
     reason="git-filter-repo is not installed (pip install 'pit-guard[test]')",
 )
-
-
-def pit_guard(*args: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", *args], cwd=cwd, env=env or git_env(), capture_output=True, text=True
-    )
 
 
 def snapshot(folder: Path) -> Dict[str, bytes]:
@@ -49,7 +45,9 @@ def all_objects(git_dir: Path) -> bytes:
 
 
 @needs_filter_repo
-def test_git_dir_in_the_environment_never_turns_the_rewrite_onto_the_users_clone(tmp_path: Path) -> None:
+def test_git_dir_in_the_environment_never_turns_the_rewrite_onto_the_users_clone(
+    tmp_path: Path, in_process: Runner
+) -> None:
     """`GIT_DIR`/`GIT_WORK_TREE` exported (a dotfiles habit, a hook): git-filter-repo run in the mirror
     clone followed them and rewrote the user's clone, then audited it and said "Done"."""
     token = new_pit()
@@ -61,7 +59,7 @@ def test_git_dir_in_the_environment_never_turns_the_rewrite_onto_the_users_clone
     elsewhere.mkdir()
     env = git_env({"GIT_DIR": str(repo.path / ".git"), "GIT_WORK_TREE": str(repo.path)})
     into = tmp_path / "purged"
-    proc = pit_guard("purge", "--apply", "--i-have-revoked", "--into", str(into), cwd=elsewhere, env=env)
+    proc = in_process("purge", "--apply", "--i-have-revoked", "--into", str(into), cwd=elsewhere, env=env)
     assert snapshot(repo.path) == before  # the user's clone: not one byte changed
     assert proc.returncode == 0, proc.stderr
     assert token.encode() not in all_objects(into)
@@ -70,7 +68,7 @@ def test_git_dir_in_the_environment_never_turns_the_rewrite_onto_the_users_clone
 
 @needs_filter_repo
 @pytest.mark.parametrize("where", ["file", "branch", "tag"])
-def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str) -> None:
+def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str, in_process: Runner) -> None:
     """The audit reads contents and messages; --replace-text rewrites only those. A token in a file
     name or a branch/tag name stays in the rewritten clone: purge must not call that done."""
     in_name, in_content = new_pit(), new_pit()
@@ -82,7 +80,7 @@ def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str) -
         repo.git("branch", f"feat/{in_name}")
     elif where == "tag":
         repo.git("tag", f"v-{in_name}")
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Done:" not in proc.stdout and "push --force" not in proc.stdout
     assert "NOT done" in proc.stderr
@@ -92,33 +90,33 @@ def test_a_token_in_a_file_or_ref_name_is_not_done(tmp_path: Path, where: str) -
 
 
 @needs_filter_repo
-def test_a_name_that_only_looks_like_a_token_path_is_done(tmp_path: Path) -> None:
+def test_a_name_that_only_looks_like_a_token_path_is_done(tmp_path: Path, in_process: Runner) -> None:
     """The name check is the detector's: a folder `webhook-trigger/controllers` holds no credential."""
     repo = Repo(tmp_path / "work")
     repo.write("webhook-trigger/controllers/handler.py", "def handle(): pass\n")
     repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
     repo.commit("leak")
     repo.git("branch", "webhook-trigger/retry-on-timeout")
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Done:" in proc.stdout
 
 
-def test_remote_passwords_are_never_printed(tmp_path: Path) -> None:
+def test_remote_passwords_are_never_printed(tmp_path: Path, in_process: Runner) -> None:
     token = new_pit()
     repo = Repo(tmp_path / "work")
     repo.write("app.env", f"GHL_TOKEN={token}\n")
     repo.commit("leak")
     repo.git("remote", "add", "origin", "HTTPS://deploy:upper-pw-1@git.example.com/team/app.git")
     repo.git("remote", "add", "mirror", "https://deploy:at@sign-pw-2@git.example.com/team/app.git")
-    proc = pit_guard("purge", str(repo.path), "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "git.example.com/team/app.git" in proc.stdout
     for secret in ("upper-pw-1", "sign-pw-2", token):
         assert secret not in proc.stdout + proc.stderr
 
 
-def test_a_report_with_a_token_in_a_commit_message_can_be_purged(tmp_path: Path) -> None:
+def test_a_report_with_a_token_in_a_commit_message_can_be_purged(tmp_path: Path, in_process: Runner) -> None:
     """The documented flow (`audit --validate --format json -o FILE`, `purge --report FILE`) refused any
     repository with a token in a commit message: that place has no file to re-read the secret from."""
     in_file, in_message = new_pit(), new_pit()
@@ -126,14 +124,14 @@ def test_a_report_with_a_token_in_a_commit_message_can_be_purged(tmp_path: Path)
     repo.write("app.env", f"GHL_TOKEN={in_file}\n")
     repo.commit(f"leak\n\nGHL_TOKEN={in_message}")
     out = tmp_path / "audit.json"
-    audit = pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path)
+    audit = in_process("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path)
     assert audit.returncode == 1, audit.stderr
     document = json.loads(out.read_text())
     assert any(f["path"].startswith("<commit") for f in document["findings"])
     for f in document["findings"]:
         f["validation"] = {"status": "dead", "reason": "revoked", "checked_at": None}
     out.write_text(json.dumps(document))
-    proc = pit_guard("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     written = (tmp_path / ("work-" + p.EXPRESSIONS_NAME)).read_bytes()
     assert b"literal:" + in_message.encode() + b"==>" in written
@@ -151,20 +149,20 @@ def test_every_encoded_form_of_an_upper_case_pit_is_in_the_expressions() -> None
         assert any(form in shown.encode("utf-16-le") for form in p.forms(token))
 
 
-def test_into_inside_the_repository_is_refused(tmp_path: Path) -> None:
+def test_into_inside_the_repository_is_refused(tmp_path: Path, in_process: Runner) -> None:
     """A mirror clone (old history) and the expressions file (every secret) inside the work tree would
     be one `git add -A` away from a commit."""
     repo = Repo(tmp_path / "work")
     repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
     repo.commit("leak")
     inside = repo.path / "purged"
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", "--into", str(inside), cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", "--into", str(inside), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "inside the repository" in proc.stderr
     assert not inside.exists()
 
 
-def test_an_edited_report_cannot_make_purge_rewrite_arbitrary_text(tmp_path: Path) -> None:
+def test_an_edited_report_cannot_make_purge_rewrite_arbitrary_text(tmp_path: Path, in_process: Runner) -> None:
     """A report's `secret` (with secret_redacted false) was trusted when its fingerprint matched, and a
     fingerprint is just SHA-256 of rule and text: any text could be made to vanish from every file of
     the history, and a newline in it injected a `regex:` line into the expressions file."""
@@ -172,7 +170,7 @@ def test_an_edited_report_cannot_make_purge_rewrite_arbitrary_text(tmp_path: Pat
     repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
     repo.commit("leak")
     out = tmp_path / "audit.json"
-    assert pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
+    assert in_process("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
     document = json.loads(out.read_text())
     rule = "ghl-private-integration-token"
     for text in ("Copyright Example Inc, all rights reserved", "pit-\nregex:import"):
@@ -185,7 +183,7 @@ def test_an_edited_report_cannot_make_purge_rewrite_arbitrary_text(tmp_path: Pat
             }
         ]
         out.write_text(json.dumps(document))
-        proc = pit_guard("purge", str(repo.path), "--report", str(out), "--i-have-revoked", cwd=tmp_path)
+        proc = in_process("purge", str(repo.path), "--report", str(out), "--i-have-revoked", cwd=tmp_path)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "not such a credential" in proc.stderr
         assert not (tmp_path / ("work-" + p.EXPRESSIONS_NAME)).exists()
@@ -246,7 +244,7 @@ def test_every_rules_credential_written_out_in_a_report_is_accepted() -> None:
 
 
 @needs_filter_repo
-def test_commits_fetched_but_not_merged_are_never_pushed_away(tmp_path: Path) -> None:
+def test_commits_fetched_but_not_merged_are_never_pushed_away(tmp_path: Path, in_process: Runner) -> None:
     """The advice was "fetch before purging"; but the push sends local branches, and git-filter-repo drops
     a refs/remotes/origin/X that differs from refs/heads/X: a colleague's fetched commit vanished from the
     rewritten clone, and the printed force-push would have deleted it from the remote."""
@@ -264,18 +262,18 @@ def test_commits_fetched_but_not_merged_are_never_pushed_away(tmp_path: Path) ->
     colleague = other.commit("a colleague's work")
     other.git("push", "-q", "origin", "HEAD:main")
     work.git("fetch", "-q")
-    proc = pit_guard("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "main lacks commits of origin/main" in proc.stderr
     assert not (tmp_path / "work-purged").exists()
     work.git("merge", "-q", "--ff-only", "origin/main")  # up to date: the purge goes on, and keeps the commit
-    proc = pit_guard("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(work.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     log = subprocess.run(["git", "log", "--all", "--format=%s"], cwd=tmp_path / "work-purged", capture_output=True)
     assert b"a colleague's work" in log.stdout and colleague
 
 
-def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
+def test_a_shallow_clone_is_refused(tmp_path: Path, in_process: Runner) -> None:
     """A shallow clone's rewrite turned its oldest commit into a root commit and said "Done": the printed
     force-push would have replaced the remote's whole history with one commit."""
     source = Repo(tmp_path / "source")
@@ -285,7 +283,7 @@ def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", "--depth", "1", source.path.as_uri(), str(work)], env=git_env(), check=True)
     for extra in ([], ["--apply"]):
-        proc = pit_guard("purge", str(work), "--i-have-revoked", *extra, cwd=tmp_path)
+        proc = in_process("purge", str(work), "--i-have-revoked", *extra, cwd=tmp_path)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "shallow clone" in proc.stderr and "--unshallow" in proc.stderr
         assert "Done:" not in proc.stdout
@@ -293,7 +291,7 @@ def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
 
 
 @needs_filter_repo
-def test_what_a_text_rewrite_cannot_reach_is_not_done_and_says_what_to_do(tmp_path: Path) -> None:
+def test_what_a_text_rewrite_cannot_reach_is_not_done_and_says_what_to_do(tmp_path: Path, in_process: Runner) -> None:
     """git-filter-repo --replace-text skips a blob with a NUL in its first 8 KB (UTF-16 text) and cannot
     join a wrapped base64 line: the re-audit finds them (never "Done"), and the user learns why."""
     wide, wrapped = new_pit(), new_pit()
@@ -302,7 +300,7 @@ def test_what_a_text_rewrite_cannot_reach_is_not_done_and_says_what_to_do(tmp_pa
     blob = base64.b64encode(b"x" * 40 + f"GHL_TOKEN={wrapped}\n".encode() + b"y" * 100).decode()
     repo.write("wrapped.txt", "\n".join(blob[i : i + 76] for i in range(0, len(blob), 76)) + "\n")
     repo.commit("leak")
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Done:" not in proc.stdout and "NOT done" in proc.stderr
     assert "wide.txt" in proc.stderr and "wrapped.txt" in proc.stderr
@@ -329,7 +327,7 @@ def test_without_git_filter_repo_apply_exits_2_and_writes_nothing(
 
 
 @pytest.mark.parametrize("apply", [False, True])
-def test_the_default_places_are_never_inside_another_work_tree(tmp_path: Path, apply: bool) -> None:
+def test_the_default_places_are_never_inside_another_work_tree(tmp_path: Path, apply: bool, in_process: Runner) -> None:
     """A submodule (or any repository inside another's work tree): `<repo>-purged` and the expressions file
     beside it landed in the superproject's work tree, every secret one `git add -A` from a commit there."""
     outer = Repo(tmp_path / "super")
@@ -339,28 +337,30 @@ def test_the_default_places_are_never_inside_another_work_tree(tmp_path: Path, a
     inner.write("app.env", f"GHL_TOKEN={new_pit()}\n")
     inner.commit("leak")
     before = sorted(os.listdir(outer.path / "vendor"))
-    proc = pit_guard("purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), cwd=tmp_path)
+    proc = in_process("purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "inside the work tree of the repository at" in proc.stderr
     assert ("--into" if apply else "--expressions") in proc.stderr
     assert sorted(os.listdir(outer.path / "vendor")) == before
     # named outside: it goes on
     named = ["--into", str(tmp_path / "out")] if apply else ["--expressions", str(tmp_path / "expr.txt")]
-    proc = pit_guard(
+    proc = in_process(
         "purge", str(inner.path), "--i-have-revoked", *(["--apply"] if apply else []), *named, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
 
 
 @needs_filter_repo
-def test_a_remote_url_that_looks_like_an_option_stays_a_url_in_the_push_command(tmp_path: Path) -> None:
+def test_a_remote_url_that_looks_like_an_option_stays_a_url_in_the_push_command(
+    tmp_path: Path, in_process: Runner
+) -> None:
     """A repository handed over as a folder carries its own .git/config: a remote URL
     `--receive-pack=COMMAND` pasted after `git push --force` was an option, and git ran COMMAND."""
     repo = Repo(tmp_path / "work")
     repo.write("app.env", f"GHL_TOKEN={new_pit()}\n")
     repo.commit("leak")
     repo.git("config", "remote.origin.url", "--receive-pack=touch PWNED; false")
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     pushes = [line.strip() for line in proc.stdout.splitlines() if " push --force " in line]
     assert len(pushes) == 1
@@ -368,7 +368,7 @@ def test_a_remote_url_that_looks_like_an_option_stays_a_url_in_the_push_command(
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "work-purged" / "PWNED").exists()
 
 
-def test_a_credential_counts_as_revoked_only_when_every_entry_says_so(tmp_path: Path) -> None:
+def test_a_credential_counts_as_revoked_only_when_every_entry_says_so(tmp_path: Path, in_process: Runner) -> None:
     """A report naming one credential at two places, live at one and dead at the other (two runs merged
     by hand): the last entry won, and purge went on without --i-have-revoked."""
     token = new_pit()
@@ -377,19 +377,19 @@ def test_a_credential_counts_as_revoked_only_when_every_entry_says_so(tmp_path: 
     repo.write("b.env", f"# b\nGHL_TOKEN={token}\n")
     repo.commit("leak")
     out = tmp_path / "audit.json"
-    assert pit_guard("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
+    assert in_process("audit", str(repo.path), "--format", "json", "-o", str(out), cwd=tmp_path).returncode == 1
     document = json.loads(out.read_text())
     assert len(document["findings"]) == 2
     for entry, status in zip(document["findings"], ("live", "dead")):
         entry["validation"] = {"status": status, "reason": "test", "checked_at": None}
     out.write_text(json.dumps(document))
-    proc = pit_guard("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--report", str(out), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refusing to purge before revocation" in proc.stderr and "(live)" in proc.stderr
 
 
 @needs_filter_repo
-def test_rewritten_notes_are_pushed_too(tmp_path: Path) -> None:
+def test_rewritten_notes_are_pushed_too(tmp_path: Path, in_process: Runner) -> None:
     """A token in a git note: the audit finds it and the rewrite removes it, but the push sent branches and
     tags only, so a remote that had the notes kept the old ones."""
     remote = Repo(tmp_path / "remote.git", bare=True)
@@ -400,10 +400,10 @@ def test_rewritten_notes_are_pushed_too(tmp_path: Path) -> None:
     repo.git("remote", "add", "origin", str(remote.path))
     repo.git("push", "-q", "origin", "main", "refs/notes/*:refs/notes/*")
     repo.git("fetch", "-q", "origin")
-    proc = pit_guard("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
+    proc = in_process("purge", str(repo.path), "--apply", "--i-have-revoked", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     pushes = [line.strip() for line in proc.stdout.splitlines() if " push --force " in line]
     assert len(pushes) == 1 and "'refs/notes/*:refs/notes/*'" in pushes[0]
     subprocess.run(shlex.split(pushes[0]), cwd=tmp_path, env=git_env(), capture_output=True, check=True)
-    audit = pit_guard("audit", str(remote.path), "--format", "json", cwd=tmp_path)
+    audit = in_process("audit", str(remote.path), "--format", "json", cwd=tmp_path)
     assert audit.returncode == 0, audit.stdout

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -20,6 +19,7 @@ from typing import Any, Dict, List, Tuple
 import peak_rss
 import pytest
 from git_helpers import Repo, git_env, new_pit
+from in_process import Runner
 
 from pit_guard.cli import main
 from pit_guard.detection import detect
@@ -64,16 +64,6 @@ def run(args: List[str], capsys: pytest.CaptureFixture[str]) -> Tuple[int, Dict[
     code = main([*args, "--format", "json", "--no-config"])
     out, err = capsys.readouterr()
     return code, json.loads(out), err
-
-
-def subprocess_run(args: List[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", *args, "--no-config"],
-        cwd=cwd,
-        env=git_env(),
-        capture_output=True,
-        timeout=timeout,  # a deadline, not a timing: a bomb that is not stopped never gets here
-    )
 
 
 def nested_bomb(levels: int, copies: int, leaf: bytes) -> bytes:
@@ -246,11 +236,12 @@ def test_a_detector_error_in_one_entry_is_that_entrys_error(tmp_path: Path, caps
     assert hidden not in json.dumps(data) + err
 
 
-def test_a_limit_hit_in_history_names_the_blob_the_commit_and_the_entry(tmp_path: Path):
+def test_a_limit_hit_in_history_names_the_blob_the_commit_and_the_entry(tmp_path: Path, in_process: Runner):
+    """In-process: an 8 MB entry (a ratio bomb that is not stopped is only 8 MB to inflate)."""
     repo = Repo(tmp_path / "r")
     repo.write("bundle.zip", zip_bytes({"zeros.bin": bytes(8 * MB), "k.env": f"K={new_pit()}\n".encode()}))
     commit = repo.commit("add")
-    audit = subprocess_run(["audit", "--format", "json"], repo.path)
+    audit = in_process("audit", "--format", "json", "--no-config", cwd=repo.path)
     assert audit.returncode == 2, audit.stderr
     data = json.loads(audit.stdout)
     assert [f["path"] for f in data["findings"]] == ["bundle.zip!k.env"]
@@ -258,6 +249,6 @@ def test_a_limit_hit_in_history_names_the_blob_the_commit_and_the_entry(tmp_path
     assert unread["path"].startswith("<object ") and unread["path"].endswith(
         f"bundle.zip in commit {commit[:12]}!zeros.bin"
     )
-    hook = subprocess_run(["scan", "--range", f"{commit}", "--format", "json"], repo.path)
+    hook = in_process("scan", "--range", f"{commit}", "--format", "json", "--no-config", cwd=repo.path)
     assert hook.returncode == 2
     assert [u["path"] for u in json.loads(hook.stdout)["skipped"]] == ["bundle.zip!zeros.bin"]

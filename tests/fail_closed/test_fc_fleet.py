@@ -17,6 +17,7 @@ from fleet_helpers import make_remote, new_pit, run_json
 from forge_fake_server import FakeForge
 from git_helpers import git_env
 from git_http_server import GitHTTP
+from loopback import started
 
 from pit_guard.fleet import clones as fleet_clones
 from pit_guard.fleet import state as fleet_state
@@ -30,10 +31,12 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def good(tmp_path):
+@pytest.fixture(scope="module")
+def good(fleet_env_module):
+    """The repository that must still be reported beside each bad input: built once for the module
+    (only read: each test clones it into its own folder)."""
     token = new_pit()
-    return token, make_remote(tmp_path, "good", [token])[1]
+    return token, make_remote(fleet_env_module, "good", [token])[1]
 
 
 def check(report, err, good_url, token, where, reason):
@@ -62,7 +65,7 @@ def test_unreachable_api(tmp_path, capsys, good):
 
 def test_404_org(tmp_path, capsys, good):
     token, url = good
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     try:
         code, report, err = run_json(capsys, url, "--github-org", "ghost", "--github-api-url", forge.base)
     finally:
@@ -78,7 +81,7 @@ def test_private_repository_without_then_with_a_token(tmp_path, capsys, monkeypa
     leak = new_pit()
     make_remote(tmp_path / "served", "private", [leak])
     password = "pw-" + new_pit()[4:]
-    server = GitHTTP(tmp_path / "served", "ci", password).start()
+    server = started(GitHTTP(tmp_path / "served", "ci", password))
     monkeypatch.setenv("PIT_GUARD_TEST_ALLOW_HTTP", "1")
     try:
         private = f"{server.base}/private.git"
@@ -109,7 +112,7 @@ def test_plain_http_remote_is_refused_outside_tests(tmp_path, capsys, good):
 
 def test_repository_disappears_between_listing_and_cloning(tmp_path, capsys, good):
     token, url = good
-    forge = FakeForge().start()
+    forge = started(FakeForge())
     gone = (tmp_path / "gone.git").as_uri()
     forge.github["orgs/acme"] = [
         {"full_name": "acme/good", "clone_url": url, "fork": False, "archived": False},
@@ -164,17 +167,31 @@ def test_state_file_newer_or_corrupt(tmp_path, capsys, good, kind):
     assert ("newer pit-guard" if kind == "newer" else "not a readable pit-guard state file") in err
 
 
-def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, good):
+def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, good, in_process):
     token, url = good
     second = make_remote(tmp_path, "second", [new_pit()])[1]
     state, cache = tmp_path / "s.sqlite", tmp_path / "c"
     env = git_env({"PIT_GUARD_CACHE_DIR": str(tmp_path / "cache"), "PIT_GUARD_TEST_PAUSE": "1"})
     args = [sys.executable, "-m", "pit_guard", "audit", url, second, "--incremental", "--state", str(state)]
     args += ["--clone-dir", str(cache), "--jobs", "1", "--format", "json"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert b"paused" in proc.stderr.readline()  # mid-audit of the first repository
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    # SIGINT back to its default in the child: a test run started in the background by a shell without
+    # job control (nohup, `cmd &` in a script) inherits SIGINT ignored, and the child would then wait in
+    # its pause for ever instead of being interrupted.
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert b"paused" in proc.stderr.readline()  # mid-audit of the first repository
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # failed: leave no process behind
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err
     assert token.encode() not in out + err
     db = sqlite3.connect(state)
@@ -182,6 +199,6 @@ def test_ctrl_c_mid_fleet_leaves_a_consistent_state_and_no_half_clone(tmp_path, 
     db.close()
     assert not [n for n in os.listdir(cache) if n.startswith(".cloning-")]
     env.pop("PIT_GUARD_TEST_PAUSE")
-    again = subprocess.run(args, env=env, capture_output=True, text=True)
+    again = in_process(*args[3:], cwd=tmp_path, env=env)  # the resumed run: in-process (SIGINT was the real one's)
     assert again.returncode == 1, again.stderr
     assert len(json.loads(again.stdout)["findings"]) == 2

@@ -6,26 +6,27 @@ from __future__ import annotations
 import pathlib
 import stat
 import subprocess
-import sys
-from typing import List
+from typing import Callable, Dict, List, Optional
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
+from in_process import Ran, Runner
 
 
-def pg(args: List[str], cwd: pathlib.Path, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
-    return subprocess.run(
-        [sys.executable, "-m", "pit_guard", *args],
-        cwd=cwd,
-        env=git_env(env),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+@pytest.fixture
+def pg(in_process: Runner) -> Callable[..., Ran]:
+    """pit-guard in-process (git runs as real processes either way: what the rows check is which git
+    commands pit-guard runs and what it reads from them)."""
+
+    def run(args: List[str], cwd: pathlib.Path, stdin: str = "", env: Optional[Dict[str, str]] = None) -> Ran:
+        return in_process(*args, cwd=cwd, env=git_env(env), stdin=stdin)
+
+    return run
 
 
-def test_a_file_that_starts_like_an_lfs_pointer_is_still_scanned(tmp_path: pathlib.Path) -> None:
+def test_a_file_that_starts_like_an_lfs_pointer_is_still_scanned(
+    tmp_path: pathlib.Path, pg: Callable[..., Ran]
+) -> None:
     repo = Repo(tmp_path / "r")
     repo.write("base.txt", "x\n")
     repo.commit("base")
@@ -43,7 +44,7 @@ def test_a_file_that_starts_like_an_lfs_pointer_is_still_scanned(tmp_path: pathl
 
 
 @pytest.mark.parametrize("how", ["replace", "graft-replace", "grafts-file"])
-def test_replace_refs_and_grafts_cannot_hide_history(tmp_path: pathlib.Path, how: str) -> None:
+def test_replace_refs_and_grafts_cannot_hide_history(tmp_path: pathlib.Path, how: str, pg: Callable[..., Ran]) -> None:
     repo = Repo(tmp_path / "r")
     repo.write("a.txt", "a\n")
     c1 = repo.commit("c1")
@@ -72,7 +73,7 @@ def test_replace_refs_and_grafts_cannot_hide_history(tmp_path: pathlib.Path, how
         assert token not in proc.stdout + proc.stderr
 
 
-def test_repository_config_runs_no_program(tmp_path: pathlib.Path) -> None:
+def test_repository_config_runs_no_program(tmp_path: pathlib.Path, pg: Callable[..., Ran]) -> None:
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.sh"
     evil.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
@@ -106,7 +107,7 @@ def test_repository_config_runs_no_program(tmp_path: pathlib.Path) -> None:
         assert not marker.exists(), args
 
 
-def test_unreadable_pre_push_line_is_exit_2(tmp_path: pathlib.Path) -> None:
+def test_unreadable_pre_push_line_is_exit_2(tmp_path: pathlib.Path, pg: Callable[..., Ran]) -> None:
     repo = Repo(tmp_path / "r")
     repo.write("a.env", f"GHL={new_pit()}\n")
     repo.commit("a")
@@ -115,7 +116,7 @@ def test_unreadable_pre_push_line_is_exit_2(tmp_path: pathlib.Path) -> None:
     assert proc.returncode == 2 and "cannot read a line" in proc.stderr, proc.stderr
 
 
-def test_audit_of_a_named_repository_ignores_git_dir(tmp_path: pathlib.Path) -> None:
+def test_audit_of_a_named_repository_ignores_git_dir(tmp_path: pathlib.Path, pg: Callable[..., Ran]) -> None:
     clean = Repo(tmp_path / "clean")
     clean.write("a.txt", "a\n")
     clean.commit("a")

@@ -12,11 +12,14 @@ import sys
 
 import pytest
 from git_helpers import Repo, git_env, new_pit
+from in_process import Runner
 
 from pit_guard.validation.checks import scrub
 
 
 def run(args: list, cwd: pathlib.Path, env: dict | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    """A real process: the rows below that open a FIFO or /dev/zero must fail on the timeout, never hang
+    or exhaust the test's own process (rows that only read the output run in-process)."""
     return subprocess.run(
         [sys.executable, "-m", "pit_guard", *args],
         cwd=cwd,
@@ -87,10 +90,10 @@ def test_github_event_file_that_is_a_fifo_is_exit_2(tmp_path: pathlib.Path) -> N
     assert proc.returncode == 2 and "event file" in proc.stderr, proc.stderr
 
 
-def test_a_size_that_rounds_to_zero_bytes_is_refused(tmp_path: pathlib.Path) -> None:
+def test_a_size_that_rounds_to_zero_bytes_is_refused(tmp_path: pathlib.Path, in_process: Runner) -> None:
     (tmp_path / ".pit-guard.toml").write_text('max-file-size = "0.0000001K"\n')
     (tmp_path / "a.env").write_text(f"GHL={new_pit()}\n")
-    proc = run(["scan", "."], tmp_path)
+    proc = in_process("scan", ".", cwd=tmp_path)
     assert proc.returncode == 2 and "max-file-size" in proc.stderr, proc.stderr
 
 
@@ -104,7 +107,8 @@ def test_a_token_echoed_back_in_pieces_is_withheld(cut: int, separator: str) -> 
     assert scrub("Invalid Private Integration token", secret) == "Invalid Private Integration token"
 
 
-def test_token_shaped_jwt_claims_never_reach_a_report(tmp_path: pathlib.Path) -> None:
+def test_token_shaped_jwt_claims_never_reach_a_report(tmp_path: pathlib.Path, in_process: Runner) -> None:
+    """Every output format, in-process (what is printed is the point, not the process)."""
     import base64
     import time
 
@@ -125,7 +129,7 @@ def test_token_shaped_jwt_claims_never_reach_a_report(tmp_path: pathlib.Path) ->
     token = ".".join((b64(b'{"alg":"RS256","typ":"JWT"}'), b64(json.dumps(payload).encode()), b64(os.urandom(256))))
     (tmp_path / "t.txt").write_text(f"TOKEN={token}\n")
     for fmt in ("text", "json", "sarif", "gitlab", "markdown"):
-        proc = run(["scan", "t.txt", "--format", fmt], tmp_path)
+        proc = in_process("scan", "t.txt", "--format", fmt, cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr
         assert not any(secret in proc.stdout + proc.stderr for secret in inner + [token]), fmt
 
